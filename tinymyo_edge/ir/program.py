@@ -1,0 +1,296 @@
+"""The typed integer IR: the contract between the quantizer (which writes it, as int8 ONNX), the golden executor,
+and the lowering to C (which reads it back from the int8 ONNX).
+
+A program is a straight line of ops over named tensors. Every op is a frozen dataclass holding its constants as
+numpy arrays and knowing its integer reference (numerics.py). Shapes carry no batch axis (batch is 1 on the chip).
+Legend: C channels, T samples, P patches per channel, N = C*P tokens, K in features, M out features, D dim,
+H hidden, F head features, L interpolated length.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from .. import numerics as nx
+
+
+class DType(enum.Enum):
+    U8 = "uint8"  # activation codes: int8 + 128 (or softmax probabilities, zero point 0)
+    F32 = "float32"  # the program's float input and output only
+
+    @property
+    def numpy(self) -> np.dtype:
+        return np.dtype(self.value)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor of the program. `scale` maps codes to real values: real = (code - zero_point) * scale."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: DType
+    scale: float = 1.0
+    zero_point: int = 0
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.numpy.itemsize
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """Base: `name` is the layer name (as in the float model, unsanitised); inputs/output are tensor names."""
+
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+    kind: ClassVar[str] = "op"
+
+    def reference(self, *args: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def macs(self, shapes: dict[str, tuple[int, ...]]) -> int:
+        """Multiply-accumulates of one run (0 for data movement and elementwise ops)."""
+        return 0
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizeInput(Op):
+    """x f32 (C, T) -> u8 (C, T): QuantizeLinear(x, scale, 128)."""
+
+    scale: float = 1.0
+    kind: ClassVar[str] = "quantize_input"
+
+    def reference(self, x):
+        return nx.quantize_float(x, self.scale)
+
+
+@dataclass(frozen=True, eq=False)
+class Reshape(Op):
+    """A view: same bytes, new shape (e.g. (C, T) -> (N, patch) for the patch embedding). No data moves."""
+
+    shape: tuple[int, ...] = ()
+    kind: ClassVar[str] = "reshape"
+
+    def reference(self, x):
+        return np.asarray(x).reshape(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Linear(Op):
+    """x u8 (R, K) -> u8 (R, M): y = sat(rne(f32(bias + sum_k (x-128) w[m,k]) * mult[m]) + 128).
+
+    weight s8 (M, K) per-output-channel symmetric, bias i32 (M), multiplier f32 (M).
+    """
+
+    weight: np.ndarray = field(default=None, repr=False)
+    bias: np.ndarray = field(default=None, repr=False)
+    multiplier: np.ndarray = field(default=None, repr=False)
+    kind: ClassVar[str] = "linear"
+
+    def reference(self, x):
+        return nx.requantize(nx.linear_acc(x, self.weight, self.bias), self.multiplier)
+
+    def macs(self, shapes):
+        rows = int(np.prod(shapes[self.inputs[0]][:-1]))
+        return rows * self.weight.shape[0] * self.weight.shape[1]
+
+
+@dataclass(frozen=True, eq=False)
+class LinearDequant(Op):
+    """The last layer: x u8 (R, K) -> f32 (R, M): y = f32(bias + sum_k (x-128) w[m,k]) * scale[m]."""
+
+    weight: np.ndarray = field(default=None, repr=False)
+    bias: np.ndarray = field(default=None, repr=False)
+    scale: np.ndarray = field(default=None, repr=False)
+    kind: ClassVar[str] = "linear_dequant"
+
+    def reference(self, x):
+        return nx.dequantize_acc(nx.linear_acc(x, self.weight, self.bias), self.scale)
+
+    def macs(self, shapes):
+        rows = int(np.prod(shapes[self.inputs[0]][:-1]))
+        return rows * self.weight.shape[0] * self.weight.shape[1]
+
+
+@dataclass(frozen=True, eq=False)
+class Lut(Op):
+    """x u8 -> u8, y = table[x] (GELU, SiLU: the 256-entry table is the op)."""
+
+    table: np.ndarray = field(default=None, repr=False)
+    function: str = "gelu"  # what the table computes, for reports
+    kind: ClassVar[str] = "lut"
+
+    def reference(self, x):
+        return nx.lut_u8(x, self.table)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerNorm(Op):
+    """x u8 (R, D) -> u8 (R, D): integer statistics, one float affine step (numerics.layernorm_int)."""
+
+    gain: np.ndarray = field(default=None, repr=False)  # f32 (D): gamma / (2**14 * s_out)
+    bias: np.ndarray = field(default=None, repr=False)  # f32 (D): beta / s_out
+    kind: ClassVar[str] = "layernorm"
+
+    def reference(self, x):
+        return nx.layernorm_int(x, self.gain, self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualAdd(Op):
+    """a u8, b u8 (same shape) -> u8: sat(rne((a-128) ra + (b-128) rb) + 128) in float32 single operations."""
+
+    scale_a: float = 1.0
+    scale_b: float = 1.0
+    kind: ClassVar[str] = "residual_add"
+
+    def reference(self, a, b):
+        return nx.residual_add(a, b, self.scale_a, self.scale_b)
+
+
+@dataclass(frozen=True, eq=False)
+class Attention(Op):
+    """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd):
+
+    s = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)        u8 (N, N), 1/sqrt(hd) folded in
+    p = softmax_int(s, exp_lut[h])                                        u8 (N, N), scale 1/255
+    o = sat(rne(f32(sum_j p (v-128)) * out_mult[h]) + 128)                u8 (N, hd)
+    """
+
+    heads: int = 1
+    score_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
+    exp_lut: np.ndarray = field(default=None, repr=False)  # i32 (heads, 256)
+    out_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
+    kind: ClassVar[str] = "attention"
+
+    def reference(self, q, k, v):
+        n, d = q.shape
+        hd = d // self.heads
+        out = np.empty((n, d), dtype=np.uint8)
+        for h in range(self.heads):
+            cols = slice(h * hd, (h + 1) * hd)
+            s = nx.requantize(nx.matmul_acc(nx.centered(q[:, cols]), nx.centered(k[:, cols]).T), self.score_mult[h])
+            p = nx.softmax_int(s, self.exp_lut[h])
+            acc = nx.matmul_acc(p.astype(np.int64), nx.centered(v[:, cols]))
+            out[:, cols] = nx.requantize(acc, self.out_mult[h])
+        return out
+
+    def macs(self, shapes):
+        n, d = shapes[self.inputs[0]]
+        return 2 * n * n * d
+
+
+@dataclass(frozen=True, eq=False)
+class TokenMean(Op):
+    """x u8 (C*P, D) -> u8 (1, F): sum of (x - 128) over patches (F = C*D, "concat") or over all tokens
+    (F = D, "mean"), then requantised: sat(rne(f32(sum) * multiplier) + 128)."""
+
+    channels: int = 1
+    reduction: str = "concat"
+    multiplier: float = 1.0
+    kind: ClassVar[str] = "token_mean"
+
+    def reference(self, x):
+        n, d = x.shape
+        xc = nx.centered(x).reshape(self.channels, n // self.channels, d)
+        acc = xc.sum(axis=1).reshape(1, -1) if self.reduction == "concat" else xc.sum(axis=(0, 1)).reshape(1, d)
+        return nx.requantize(acc, self.multiplier)
+
+
+@dataclass(frozen=True, eq=False)
+class PatchFeatures(Op):
+    """x u8 (C*P, D) -> u8 (P, F) for the regression head. "concat": y[p, c*D + d] = x[c*P + p, d] (a copy);
+    "mean": y[p, d] = sat(rne(f32(sum_c (x[c*P + p, d] - 128)) * multiplier) + 128)."""
+
+    channels: int = 1
+    reduction: str = "concat"
+    multiplier: float = 1.0
+    kind: ClassVar[str] = "patch_features"
+
+    def reference(self, x):
+        n, d = x.shape
+        xr = np.asarray(x).reshape(self.channels, n // self.channels, d)
+        if self.reduction == "concat":
+            return xr.transpose(1, 0, 2).reshape(n // self.channels, self.channels * d).copy()
+        return nx.requantize(nx.centered(xr).sum(axis=0), self.multiplier)
+
+
+@dataclass(frozen=True, eq=False)
+class DepthwiseConv1d(Op):
+    """x u8 (P, H) -> u8 (P, H), kernel 3, padding 1 (padding is real zero = code 128):
+    acc[p, h] = bias[h] + sum_j w[h, j] (x[p + j - 1, h] - 128); y = requantize(acc, multiplier[h])."""
+
+    weight: np.ndarray = field(default=None, repr=False)  # s8 (H, 3)
+    bias: np.ndarray = field(default=None, repr=False)  # i32 (H)
+    multiplier: np.ndarray = field(default=None, repr=False)  # f32 (H)
+    kind: ClassVar[str] = "depthwise_conv1d"
+
+    def reference(self, x):
+        xc = nx.centered(x)
+        padded = np.pad(xc, ((1, 1), (0, 0)))
+        w = np.asarray(self.weight, dtype=np.int64)
+        acc = np.asarray(self.bias, dtype=np.int64) + sum(w[:, j] * padded[j : j + xc.shape[0]] for j in range(3))
+        return nx.requantize(acc, self.multiplier)
+
+    def macs(self, shapes):
+        return 3 * int(np.prod(shapes[self.inputs[0]]))
+
+
+@dataclass(frozen=True, eq=False)
+class Interpolate(Op):
+    """x f32 (P, K) -> f32 (L, K), linear: y[l] = x[i0[l]] * w0[l] + x[i1[l]] * w1[l] (two float32 products,
+    one float32 sum, no FMA); indices and weights precomputed as torch's align_corners=False does."""
+
+    index0: np.ndarray = field(default=None, repr=False)  # i32 (L)
+    index1: np.ndarray = field(default=None, repr=False)  # i32 (L)
+    weight0: np.ndarray = field(default=None, repr=False)  # f32 (L)
+    weight1: np.ndarray = field(default=None, repr=False)  # f32 (L)
+    kind: ClassVar[str] = "interpolate"
+
+    def reference(self, x):
+        x = np.asarray(x, dtype=nx.F32)
+        a = (x[self.index0] * self.weight0[:, None].astype(nx.F32)).astype(nx.F32)
+        b = (x[self.index1] * self.weight1[:, None].astype(nx.F32)).astype(nx.F32)
+        return (a + b).astype(nx.F32)
+
+
+OP_KINDS: dict[str, type[Op]] = {
+    cls.kind: cls
+    for cls in (QuantizeInput, Reshape, Linear, LinearDequant, Lut, LayerNorm, ResidualAdd, Attention, TokenMean,
+                PatchFeatures, DepthwiseConv1d, Interpolate)
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """A whole integer model: tensors by name, ops in execution order, one float input and one float output."""
+
+    tensors: dict[str, TensorInfo]
+    ops: tuple[Op, ...]
+    input: str
+    output: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def run(self, x: np.ndarray, keep: bool = False) -> dict[str, np.ndarray]:
+        """Golden execution of one window x (C, T) float32; returns {output: y}, or every tensor if keep."""
+        values = {self.input: np.asarray(x, dtype=np.float32)}
+        for op in self.ops:
+            values[op.output] = op.reference(*(values[name] for name in op.inputs))
+            expected = self.tensors[op.output]
+            if values[op.output].shape != expected.shape:
+                raise AssertionError(f"{op.name}: reference produced {values[op.output].shape}, IR says {expected.shape}")
+        return values if keep else {self.output: values[self.output]}
+
+    def macs(self) -> int:
+        shapes = {name: t.shape for name, t in self.tensors.items()}
+        return sum(op.macs(shapes) for op in self.ops)

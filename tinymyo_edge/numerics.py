@@ -1,0 +1,154 @@
+"""The one definition of the integer arithmetic: rounding, requantisation, tables and each op's reference.
+
+Everything that must agree bit for bit derives from this file: the int8 ONNX builder (quant/), the numpy golden
+executor (ir/), and the C header generated for the kernels (codegen/). The semantics are those measured exact
+against onnxruntime (see ../shared/NUMERICS.md): C integer semantics (truncating division, wrap), round half to even,
+IEEE float32 single operations with no fused multiply-add.
+
+Activations are int8 carried as uint8 with zero point 128 (u8 = s8 + 128). Softmax probabilities are uint8 with
+zero point 0 and scale 1/255. Weights are int8 symmetric (zero point 0), biases int32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ACT_ZERO_POINT = 128  # u8 activations carry s8 + 128
+PROB_SCALE = 1.0 / 255.0  # softmax output: uint8, zero point 0
+EXP_LUT_BITS = 20  # softmax exp table: round(2**EXP_LUT_BITS * exp(-d * s)), d = rowmax - x in 0..255
+LN_FRAC_BITS = 14  # LayerNorm: n = (c << LN_FRAC_BITS) / sd, truncating
+INT32_MAX = 2**31 - 1
+F32 = np.float32
+
+
+# ----------------------------------------------------------------------------------------------- rounding primitives
+def round_half_even(x: np.ndarray) -> np.ndarray:
+    """Round float32 values half to even (C nearbyintf in the default mode, ONNX Round/QuantizeLinear)."""
+    return np.rint(np.asarray(x, dtype=F32))
+
+
+def saturate_u8(q: np.ndarray) -> np.ndarray:
+    """Clamp integer-valued numbers to 0..255 and return uint8."""
+    return np.clip(np.asarray(q, dtype=np.float64), 0, 255).astype(np.uint8)
+
+
+def trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer division truncating toward zero (C `/`, ONNX integer Div); numpy's // floors instead."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    q = np.abs(a) // np.abs(b)
+    return np.where((a < 0) != (b < 0), -q, q)
+
+
+def quantize_float(x: np.ndarray, scale: float, zero_point: int = ACT_ZERO_POINT) -> np.ndarray:
+    """ONNX QuantizeLinear to uint8: sat(rne(x / scale) + zp), true float32 division; NaN -> 0, +-inf saturate."""
+    x = np.asarray(x, dtype=F32)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        q = round_half_even(x / F32(scale)).astype(np.float64) + zero_point
+    q = np.where(np.isnan(q), 0.0, q)
+    return saturate_u8(q)
+
+
+def requant_multiplier(scale_in: float, scale_w: np.ndarray, scale_out: float) -> np.ndarray:
+    """Per-channel requantisation multiplier as onnxruntime's QGemm/QLinearMatMul derive it: f32(f32(sa*sb)/sy)."""
+    prod = (F32(scale_in) * np.asarray(scale_w, dtype=F32)).astype(F32)
+    return (prod / F32(scale_out)).astype(F32)
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: int = ACT_ZERO_POINT) -> np.ndarray:
+    """int32 accumulator -> uint8: sat(rne(f32(acc) * m) + zp). f32(acc) rounds half to even above 2**24."""
+    f = np.asarray(acc).astype(F32) * np.asarray(multiplier, dtype=F32)
+    return saturate_u8(round_half_even(f).astype(np.float64) + zero_point)
+
+
+def dequantize_acc(acc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """int32 accumulator -> float32 output: f32(acc) * scale (one float32 multiply)."""
+    return (np.asarray(acc).astype(F32) * np.asarray(scale, dtype=F32)).astype(F32)
+
+
+# ------------------------------------------------------------------------------------------------------------- tables
+def exp_lut(score_scale: float, bits: int = EXP_LUT_BITS) -> np.ndarray:
+    """int32[256]: round(2**bits * exp(-d * score_scale)) for d = 0..255 (computed once, offline, stored)."""
+    d = np.arange(256, dtype=np.float64)
+    return np.floor(np.exp(-d * float(score_scale)) * 2.0**bits + 0.5).astype(np.int32)
+
+
+def _activation_lut(fn, scale_in: float, scale_out: float) -> np.ndarray:
+    x = (np.arange(256, dtype=np.float64) - ACT_ZERO_POINT) * float(scale_in)
+    y = np.array([fn(v) for v in x], dtype=np.float64) / float(scale_out)
+    return saturate_u8(np.rint(y) + ACT_ZERO_POINT)
+
+
+def gelu_lut(scale_in: float, scale_out: float) -> np.ndarray:
+    """uint8[256]: exact (erf) GELU from one u8 code to another; the table is the op."""
+    return _activation_lut(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))), scale_in, scale_out)
+
+
+def silu_lut(scale_in: float, scale_out: float) -> np.ndarray:
+    """uint8[256]: SiLU x * sigmoid(x) from one u8 code to another."""
+    return _activation_lut(lambda v: v / (1.0 + math.exp(-v)), scale_in, scale_out)
+
+
+# ------------------------------------------------------------------------------------------------ op references
+def centered(x: np.ndarray) -> np.ndarray:
+    """u8 activation codes -> their int8 values as int64 (x - 128)."""
+    return np.asarray(x, dtype=np.int64) - ACT_ZERO_POINT
+
+
+def matmul_acc(a_centered: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer matrix product as int64 (float64 BLAS is exact here: |acc| < 2**53 for int8 operands)."""
+    prod = np.asarray(a_centered, dtype=np.float64) @ np.asarray(b, dtype=np.float64)
+    return prod.astype(np.int64)
+
+
+def linear_acc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """acc[n, m] = bias[m] + sum_k (x[n, k] - 128) * w[m, k]; x u8 (N, K), w s8 (M, K), bias i32 (M)."""
+    return matmul_acc(centered(x), np.asarray(weight, dtype=np.int64).T) + np.asarray(bias, dtype=np.int64)
+
+
+def softmax_int(scores: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Integer softmax over the last axis of u8 scores -> u8 probabilities (scale 1/255, zero point 0).
+
+    d = rowmax - x; e = lut[d]; s = sum(e); p = (510 e + s) / (2 s), truncating (= round half up of 255 e / s).
+    """
+    x = np.asarray(scores, dtype=np.int64)
+    d = x.max(axis=-1, keepdims=True) - x
+    e = np.asarray(lut, dtype=np.int64)[d]
+    s = e.sum(axis=-1, keepdims=True)
+    return ((510 * e + s) // (2 * s)).astype(np.uint8)  # operands non-negative: floor == truncation
+
+
+def isqrt_floor(v: np.ndarray) -> np.ndarray:
+    """floor(sqrt(v)) for non-negative int64 (equals floor(sqrt((double)v)) for v < 2**52)."""
+    return np.array([math.isqrt(int(t)) for t in np.asarray(v).ravel()], dtype=np.int64).reshape(np.shape(v))
+
+
+def layernorm_int(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Integer LayerNorm over the last axis (D) of u8 x, one float affine step.
+
+    c = D x - sum(x); var = sum(c^2) / D; sd = max(1, isqrt(var)); n = (c << 14) / sd (truncating);
+    y = sat(rne(f32(n) * gain + bias) + 128), gain = gamma / (2**14 * s_out), bias = beta / s_out (float32).
+    """
+    xi = np.asarray(x, dtype=np.int64)
+    dim = xi.shape[-1]
+    c = dim * xi - xi.sum(axis=-1, keepdims=True)
+    var = (c * c).sum(axis=-1, keepdims=True) // dim
+    sd = np.maximum(1, isqrt_floor(var))
+    n = trunc_div(c * (1 << LN_FRAC_BITS), sd)
+    t = (n.astype(F32) * np.asarray(gain, dtype=F32)).astype(F32)
+    t = (t + np.asarray(bias, dtype=F32)).astype(F32)
+    return saturate_u8(round_half_even(t).astype(np.float64) + ACT_ZERO_POINT)
+
+
+def residual_add(a: np.ndarray, b: np.ndarray, scale_a: float, scale_b: float) -> np.ndarray:
+    """y = sat(rne((f32(a) - 128) * ra + (f32(b) - 128) * rb) + 128): three float32 operations, no FMA."""
+    fa = ((np.asarray(a, dtype=F32) - F32(ACT_ZERO_POINT)) * F32(scale_a)).astype(F32)
+    fb = ((np.asarray(b, dtype=F32) - F32(ACT_ZERO_POINT)) * F32(scale_b)).astype(F32)
+    return saturate_u8(round_half_even((fa + fb).astype(F32)).astype(np.float64) + ACT_ZERO_POINT)
+
+
+def lut_u8(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """y = table[x] for u8 x and a uint8[256] table."""
+    return np.asarray(table, dtype=np.uint8)[np.asarray(x, dtype=np.uint8)]
