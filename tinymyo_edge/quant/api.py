@@ -1,0 +1,103 @@
+"""quantize_model / read_program: the quantize stage's public functions (the CLI only parses arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..errors import TinyMyoError
+from ..fileio import atomic_path, check_writable
+from ..ir.program import Program
+from .builder import build_program
+from .calibrate import DEFAULT_PERCENTILE, METHODS
+from .encoding import onnx_to_program, program_to_onnx
+from .ranges import check_ranges, check_sizes
+from .recognize import recognize, verify_against_onnx
+from .runtime import run_int8
+
+DEFAULT_MAX_WINDOWS = 64
+
+
+def check_calibration(calib_x, channels: int, samples: int, name: str = "calibration data") -> np.ndarray:
+    """(N, C, T) finite numbers with the model's channels and samples, N >= 1 -> float32 array."""
+    try:
+        from ..data import check_windows
+    except ImportError:  # pragma: no cover - the data room is part of the package
+        check_windows = None
+    if check_windows is not None:
+        return check_windows(calib_x, name=name, channels=channels, samples=samples).x
+    x = np.asarray(calib_x)
+    if x.ndim != 3 or 0 in x.shape or x.shape[1:] != (channels, samples):
+        raise TinyMyoError(f"{name}: expected windows (N, {channels}, {samples}); got shape {x.shape}")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise TinyMyoError(f"{name}: NaN or Inf in the windows")
+    return x
+
+
+def _output_shape(path: Path) -> tuple[int, ...]:
+    out = onnx.load(str(path)).graph.output[0]
+    return tuple(d.dim_value for d in out.type.tensor_type.shape.dim)
+
+
+def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", report_dir=None, force: bool = False,
+                   percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
+                   progress: bool = True) -> Program:
+    """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.
+
+    Refuses (TinyMyoError, nothing written) a graph that is not TinyMyo-shaped, calibration data of the wrong
+    shape/non-finite/empty, a model whose integer intermediates could overflow, or an int8 graph that onnxruntime
+    does not run exactly like the golden executor.
+    """
+    float_onnx_path, out_path = Path(float_onnx_path), Path(out_path)
+    if method not in METHODS:
+        raise TinyMyoError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    if not 0.0 < percentile <= 100.0:
+        raise TinyMyoError(f"percentile must be in (0, 100] (got {percentile})")
+    check_writable(out_path, force)
+    if report_dir is not None:
+        check_writable(Path(report_dir), force)
+    rec = recognize(float_onnx_path, verify=False)
+    cfg = rec.config
+    check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim)
+    x = check_calibration(calib_x, cfg.channels, cfg.samples)
+    if max_windows is not None and len(x) > max_windows:
+        x = x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]  # spread over the whole set
+    verify_against_onnx(float_onnx_path, rec.model, rec.input_name,
+                        np.concatenate([x[:2], np.random.default_rng(0).standard_normal((1, *x.shape[1:]), np.float32)]))
+    program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress)
+    program.metadata["source_model"] = float_onnx_path.name
+    check_ranges(program)
+    model = program_to_onnx(program, rec.input_name, rec.output_name, _output_shape(float_onnx_path))
+    onnx.checker.check_model(model)
+    _self_check(model, program, x[0])
+    with atomic_path(out_path, force=force) as tmp:
+        onnx.save(model, str(tmp))
+    if report_dir is not None:
+        from .report import write_report
+
+        write_report(program, rec.model, x, Path(report_dir), force=force, progress=progress)
+    return program
+
+
+def _self_check(model: onnx.ModelProto, program: Program, window: np.ndarray) -> None:
+    """The written graph must be what the Program says: onnxruntime == golden executor on a calibration window."""
+    want = program.run(window)[program.output]
+    got = run_int8(model, window)
+    if got.size != want.size or not np.array_equal(got.reshape(want.shape), want):
+        raise TinyMyoError("internal error: onnxruntime does not reproduce the integer program on a calibration "
+                           "window; nothing written (please report this with the model)")
+
+
+def read_program(int8_onnx_path) -> Program:
+    """int8 ONNX written by quantize_model -> the same Program (ops, constants, tensor scales, metadata)."""
+    path = Path(int8_onnx_path)
+    if not path.is_file():
+        raise TinyMyoError(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad input file
+        raise TinyMyoError(f"{path}: not a readable ONNX model ({exc})") from exc
+    return onnx_to_program(model, path)

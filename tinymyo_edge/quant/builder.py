@@ -1,0 +1,300 @@
+"""Build the integer Program from a recovered float TinyMyo, calibrating op by op on the int8 pipeline itself.
+
+Sequential calibration: each op's output scale is chosen from the float function of that op applied to the
+*dequantized integer inputs* the program really produces on the calibration windows (not the float model's own
+activations), then the op's integer constants are fixed and its integer reference is run to feed the next op. So
+the errors of earlier layers are part of what later layers are calibrated on, and do not compound unseen.
+
+IR names follow the float model's modules (blocks.3.attn.q, blocks.3.mlp.act, model_head.classifier, ...); the
+output of a block is named after the block (blocks.3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import numerics as nx
+from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
+                          PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
+from ..model import TinyMyo
+from .calibrate import DEFAULT_PERCENTILE, activation_scale, bias_codes, weight_scales
+
+F32 = np.float32
+INPUT = "input"
+_SCORE_SEARCH = np.geomspace(1.0, 0.04, 28)  # score clip candidates as fractions of max |score|
+_SCORE_ROWS = 4096  # rows of q.k^T per head used to choose the score scale
+
+
+def _f32(v) -> float:
+    return float(np.float32(v))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+def interpolation_plan(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation src -> dst as torch's align_corners=False: indices and float32 weights."""
+    pos = np.maximum((np.arange(dst, dtype=np.float64) + 0.5) * (src / dst) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), src - 1)
+    i1 = np.minimum(i0 + 1, src - 1)
+    w1 = pos - i0
+    return i0.astype(np.int32), i1.astype(np.int32), (1.0 - w1).astype(F32), w1.astype(F32)
+
+
+class ProgramBuilder:
+    """Appends ops in execution order, calibrating each on the integer values the program computes so far."""
+
+    def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse",
+                 percentile: float = DEFAULT_PERCENTILE, progress: bool = True):
+        self.cfg = model.cfg
+        self.params = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in model.state_dict().items()}
+        self.method, self.percentile = method, percentile
+        self.tensors: dict[str, TensorInfo] = {}
+        self.ops: list[Op] = []
+        self.values: dict[str, np.ndarray] = {INPUT: np.asarray(calib_x, dtype=F32)}  # (B, *shape) per tensor
+        self.progress = progress
+        self.calibration: dict[str, dict] = {}  # per op: what was chosen, for the report
+
+    # ------------------------------------------------------------------------------------------ infrastructure
+    def deq(self, name: str) -> np.ndarray:
+        info = self.tensors[name]
+        v = self.values[name]
+        if info.dtype is DType.F32:
+            return v.astype(np.float64)
+        return (v.astype(np.float64) - info.zero_point) * info.scale
+
+    def scale_for(self, target: np.ndarray) -> float:
+        return activation_scale(target, self.method, self.percentile)
+
+    def push(self, op: Op, info: TensorInfo) -> str:
+        self.tensors[op.output] = info
+        self.ops.append(op)
+        inputs = [self.values[i] for i in op.inputs]
+        self.values[op.output] = np.stack([op.reference(*(v[w] for v in inputs)) for w in range(len(inputs[0]))])
+        return op.output
+
+    def act(self, name: str, shape: tuple[int, ...], scale: float) -> TensorInfo:
+        return TensorInfo(name, tuple(shape), DType.U8, _f32(scale), nx.ACT_ZERO_POINT)
+
+    def p(self, key: str) -> np.ndarray:
+        return self.params[key]
+
+    # ------------------------------------------------------------------------------------------------- layers
+    def linear(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray, *, dequant: bool = False) -> str:
+        s_x = self.tensors[x].scale
+        wq, sw = weight_scales(weight)
+        acc_scale = (F32(s_x) * sw).astype(F32)
+        bq = bias_codes(bias, acc_scale, name)
+        rows = self.tensors[x].shape[0]
+        if dequant:
+            op = LinearDequant(name, (x,), name, weight=wq, bias=bq, scale=acc_scale)
+            return self.push(op, TensorInfo(name, (rows, weight.shape[0]), DType.F32))
+        target = self.deq(x) @ weight.T + bias
+        s_out = self.scale_for(target)
+        op = Linear(name, (x,), name, weight=wq, bias=bq, multiplier=nx.requant_multiplier(s_x, sw, s_out))
+        self.calibration[name] = {"scale": _f32(s_out), "weight_scale_max": float(sw.max())}
+        return self.push(op, self.act(name, (rows, weight.shape[0]), s_out))
+
+    def layernorm(self, name: str, x: str, prefix: str) -> str:
+        gamma, beta = self.p(prefix + ".weight"), self.p(prefix + ".bias")
+        s_out = self.scale_for(_layernorm(self.deq(x), gamma, beta))
+        gain = (gamma / (2.0**nx.LN_FRAC_BITS * s_out)).astype(F32)
+        op = LayerNorm(name, (x,), name, gain=gain, bias=(beta / s_out).astype(F32))
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, self.tensors[x].shape, s_out))
+
+    def residual(self, name: str, a: str, b: str) -> str:
+        s_out = self.scale_for(self.deq(a) + self.deq(b))
+        sa, sb = self.tensors[a].scale, self.tensors[b].scale
+        op = ResidualAdd(name, (a, b), name, scale_a=_f32(sa / s_out), scale_b=_f32(sb / s_out))
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, self.tensors[a].shape, s_out))
+
+    def lut(self, name: str, x: str, function: str) -> str:
+        fn, make = {"gelu": (_gelu, nx.gelu_lut), "silu": (_silu, nx.silu_lut)}[function]
+        s_x = self.tensors[x].scale
+        s_out = self.scale_for(fn(self.deq(x)))
+        op = Lut(name, (x,), name, table=make(s_x, s_out), function=function)
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, self.tensors[x].shape, s_out))
+
+    def attention(self, name: str, q: str, k: str, v: str) -> str:
+        heads, (n, d) = self.cfg.heads, self.tensors[q].shape
+        hd = d // heads
+        sq, sk, sv = (self.tensors[t].scale for t in (q, k, v))
+        qf, kf, vf = self.deq(q), self.deq(k), self.deq(v)
+        bits = nx.exp_lut_bits(n)
+        score_mult, luts, target = [], [], np.empty_like(qf)
+        chosen = []
+        for h in range(heads):
+            cols = slice(h * hd, (h + 1) * hd)
+            scores = qf[:, :, cols] @ kf[:, :, cols].transpose(0, 2, 1) / math.sqrt(hd)  # (B, N, N)
+            target[:, :, cols] = _softmax(scores) @ vf[:, :, cols]
+            s_sc = self._score_scale(scores, vf[:, :, cols], bits)
+            chosen.append(s_sc)
+            score_mult.append(_f32(sq * sk / (math.sqrt(hd) * s_sc)))
+            luts.append(nx.exp_lut(s_sc, bits))
+        s_out = self.scale_for(target)
+        op = Attention(name, (q, k, v), name, heads=heads, score_mult=np.array(score_mult, F32),
+                       exp_lut=np.stack(luts).astype(np.int32),
+                       out_mult=np.full(heads, _f32(sv / (255.0 * s_out)), F32))
+        self.calibration[name] = {"scale": _f32(s_out), "score_scales": [float(s) for s in chosen], "exp_bits": bits}
+        return self.push(op, self.act(name, (n, d), s_out))
+
+    def _score_scale(self, scores: np.ndarray, v: np.ndarray, bits: int) -> float:
+        """Score scale minimising the attention output error of the integer softmax on sampled rows: too coarse
+        merges close scores, too fine saturates the largest ones (which carry the probability mass)."""
+        b, n, _ = scores.shape
+        rng = np.random.default_rng(0)
+        rows = rng.choice(b * n, min(b * n, _SCORE_ROWS), replace=False)
+        s = scores.reshape(b * n, n)[rows]
+        vv = v[rows // n]  # (R, N, hd): the v of each row's window
+        want = np.einsum("rn,rnd->rd", _softmax(s), vv)
+        top = float(np.max(np.abs(scores)))
+        if top <= 0:
+            return 1.0
+        best, best_err = None, np.inf
+        for f in _SCORE_SEARCH:
+            sc = _f32(top * f / 127.0)
+            codes = nx.saturate_u8(np.rint(s / sc) + nx.ACT_ZERO_POINT)
+            p = nx.softmax_int(codes, nx.exp_lut(sc, bits)).astype(np.float64) / 255.0
+            err = float(np.mean((np.einsum("rn,rnd->rd", p, vv) - want) ** 2))
+            if err < best_err:
+                best, best_err = sc, err
+        return best
+
+    def token_mean(self, name: str, x: str) -> str:
+        cfg = self.cfg
+        n, d = self.tensors[x].shape
+        xf = self.deq(x).reshape(-1, cfg.channels, cfg.patches, d)
+        if cfg.reduction == "concat":
+            target, count = xf.mean(axis=2).reshape(len(xf), 1, -1), cfg.patches
+        else:
+            target, count = xf.mean(axis=(1, 2)).reshape(len(xf), 1, d), n
+        s_out = self.scale_for(target)
+        op = TokenMean(name, (x,), name, channels=cfg.channels, reduction=cfg.reduction,
+                       multiplier=_f32(self.tensors[x].scale / (count * s_out)))
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, (1, target.shape[-1]), s_out))
+
+    def patch_features(self, name: str, x: str) -> str:
+        cfg = self.cfg
+        s_x = self.tensors[x].scale
+        if cfg.reduction == "concat":
+            op = PatchFeatures(name, (x,), name, channels=cfg.channels, reduction="concat", multiplier=1.0)
+            return self.push(op, self.act(name, (cfg.patches, cfg.feat_dim), s_x))
+        target = self.deq(x).reshape(-1, cfg.channels, cfg.patches, cfg.dim).mean(axis=1)
+        s_out = self.scale_for(target)
+        op = PatchFeatures(name, (x,), name, channels=cfg.channels, reduction="mean",
+                           multiplier=_f32(s_x / (cfg.channels * s_out)))
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, (cfg.patches, cfg.dim), s_out))
+
+    def depthwise(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray) -> str:
+        s_x = self.tensors[x].scale
+        w = weight.reshape(weight.shape[0], 3)
+        wq, sw = weight_scales(w)
+        bq = bias_codes(bias, (F32(s_x) * sw).astype(F32), name)
+        xf = np.pad(self.deq(x), ((0, 0), (1, 1), (0, 0)))
+        p = self.tensors[x].shape[0]
+        target = bias + sum(w[:, j] * xf[:, j : j + p] for j in range(3))
+        s_out = self.scale_for(target)
+        op = DepthwiseConv1d(name, (x,), name, weight=wq, bias=bq, multiplier=nx.requant_multiplier(s_x, sw, s_out))
+        self.calibration[name] = {"scale": _f32(s_out)}
+        return self.push(op, self.act(name, self.tensors[x].shape, s_out))
+
+    # -------------------------------------------------------------------------------------------- the model
+    def build(self) -> Program:
+        cfg = self.cfg
+        self.tensors[INPUT] = TensorInfo(INPUT, (cfg.channels, cfg.samples), DType.F32)
+        steps = [("input", self._stem)] + [(f"blocks.{i}", lambda i=i: self._block(i)) for i in range(cfg.depth)]
+        steps += [("head", self._head)]
+        self.cursor = None
+        for _, step in tqdm(steps, desc="calibrating", unit="layer", disable=not self.progress, leave=False):
+            step()
+        meta = {"calibration_method": self.method, "calibration_windows": str(len(self.values[INPUT]))}
+        if self.method == "percentile":
+            meta["calibration_percentile"] = repr(self.percentile)
+        return Program(dict(self.tensors), tuple(self.ops), INPUT, self.cursor, meta)
+
+    def _stem(self) -> None:
+        cfg = self.cfg
+        s_in = self.scale_for(self.values[INPUT])
+        self.push(QuantizeInput("input_q", (INPUT,), "input_q", scale=_f32(s_in)),
+                  self.act("input_q", (cfg.channels, cfg.samples), s_in))
+        self.push(Reshape("patches", ("input_q",), "patches", shape=(cfg.tokens, cfg.patch_size)),
+                  self.act("patches", (cfg.tokens, cfg.patch_size), s_in))
+        pe = "patch_embedding.patch_embed.proj"
+        self.cursor = self.linear(pe, "patches", self.p(pe + ".weight").reshape(cfg.dim, cfg.patch_size),
+                                  self.p(pe + ".bias"))
+
+    def _block(self, i: int) -> None:
+        d, p, x = self.cfg.dim, f"blocks.{i}", self.cursor
+        y = self.layernorm(f"{p}.norm1", x, f"{p}.norm1")
+        w, b = self.p(f"{p}.attn.qkv.weight"), self.p(f"{p}.attn.qkv.bias")
+        q, k, v = (self.linear(f"{p}.attn.{part}", y, w[j * d : (j + 1) * d], b[j * d : (j + 1) * d])
+                   for j, part in enumerate("qkv"))
+        a = self.attention(f"{p}.attn", q, k, v)
+        o = self.linear(f"{p}.attn.proj", a, self.p(f"{p}.attn.proj.weight"), self.p(f"{p}.attn.proj.bias"))
+        x = self.residual(f"{p}.residual1", x, o)
+        y = self.layernorm(f"{p}.norm2", x, f"{p}.norm2")
+        h = self.linear(f"{p}.mlp.fc1", y, self.p(f"{p}.mlp.fc1.weight"), self.p(f"{p}.mlp.fc1.bias"))
+        h = self.lut(f"{p}.mlp.act", h, "gelu")
+        o = self.linear(f"{p}.mlp.fc2", h, self.p(f"{p}.mlp.fc2.weight"), self.p(f"{p}.mlp.fc2.bias"))
+        self.cursor = self.residual(p, x, o)
+
+    def _head(self) -> None:
+        cfg = self.cfg
+        x = self.layernorm("norm", self.cursor, "norm")
+        if cfg.head == "classification":
+            x = self.token_mean("model_head.pool", x)
+            w, b = self.p("model_head.classifier.weight"), self.p("model_head.classifier.bias")
+            self.cursor = self.linear("model_head.classifier", x, w, b, dequant=True)
+        elif cfg.head == "reconstruction":
+            w, b = self.p("model_head.decoder_pred.weight"), self.p("model_head.decoder_pred.bias")
+            self.cursor = self.linear("model_head.decoder_pred", x, w, b, dequant=True)
+        else:
+            r = "model_head.regressor"
+            x = self.patch_features("model_head.features", x)
+            x = self.linear(f"{r}.0", x, self.p(f"{r}.0.weight")[:, :, 0], self.p(f"{r}.0.bias"))
+            x = self.lut(f"{r}.1", x, "silu")
+            x = self.depthwise(f"{r}.3", x, self.p(f"{r}.3.weight"), self.p(f"{r}.3.bias"))
+            x = self.lut(f"{r}.4", x, "silu")
+            x = self.linear(f"{r}.5", x, self.p(f"{r}.5.weight")[:, :, 0], self.p(f"{r}.5.bias"), dequant=True)
+            if cfg.patches != cfg.reg_target_len:
+                i0, i1, w0, w1 = interpolation_plan(cfg.patches, cfg.reg_target_len)
+                name = "model_head.interpolate"
+                op = Interpolate(name, (x,), name, index0=i0, index1=i1, weight0=w0, weight1=w1)
+                x = self.push(op, TensorInfo(name, (cfg.reg_target_len, cfg.classes), DType.F32))
+            self.cursor = x
+
+
+def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse",
+                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True) -> Program:
+    """Recovered float TinyMyo + calibration windows (B, C, T) -> integer Program."""
+    builder = ProgramBuilder(model.eval(), calib_x, method=method, percentile=percentile, progress=progress)
+    program = builder.build()
+    program.metadata["tinymyo_config"] = json.dumps(model.cfg.to_dict(), sort_keys=True)
+    return program

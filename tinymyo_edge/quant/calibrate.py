@@ -1,0 +1,66 @@
+"""Choosing scales: int8 symmetric per-channel weights, and activation clip ranges by min-max, percentile or an
+MSE-minimising search. Activation codes are int8 carried as u8 + 128, so a scale s covers [-128 s, 127 s]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TinyMyoError
+
+METHODS = ("mse", "percentile", "minmax")
+DEFAULT_PERCENTILE = 99.99
+_SAMPLE = 1 << 17  # values per tensor used by the clip search (a random subset beyond that)
+_SEARCH = np.geomspace(1.0, 0.02, 64)  # clip candidates as fractions of max|x|
+_TINY = 1e-8
+
+
+def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if flat.size > _SAMPLE:
+        flat = flat[rng.choice(flat.size, _SAMPLE, replace=False)]
+    return flat
+
+
+def quant_error(values: np.ndarray, scale: float) -> float:
+    """Mean squared error of int8 (codes -128..127) round trip at `scale`."""
+    q = np.clip(np.rint(values / scale), -128, 127)
+    return float(np.mean((q * scale - values) ** 2))
+
+
+def activation_scale(values: np.ndarray, method: str, percentile: float = DEFAULT_PERCENTILE,
+                     seed: int = 0) -> float:
+    """Scale (float32-representable) for a tensor whose float values over the calibration set are `values`."""
+    if method not in METHODS:
+        raise TinyMyoError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    v = _sample(values, np.random.default_rng(seed))
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if not np.isfinite(top):
+        raise TinyMyoError("calibration produced non-finite activations (check the model and the data)")
+    if top <= _TINY:
+        return 1.0  # an all-zero tensor: any scale represents it exactly
+    if method == "minmax":
+        clip = top
+    elif method == "percentile":
+        clip = max(float(np.percentile(np.abs(v), percentile)), top * 1e-3)
+    else:
+        errors = [quant_error(v, top * f / 127.0) for f in _SEARCH]
+        clip = top * float(_SEARCH[int(np.argmin(errors))])
+    return float(np.float32(clip / 127.0))
+
+
+def weight_scales(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel symmetric int8: scale[m] = max|w[m]| / 127 (1 for an all-zero row); codes in -127..127."""
+    w = np.asarray(weight, dtype=np.float64).reshape(weight.shape[0], -1)
+    top = np.max(np.abs(w), axis=1)
+    scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(w / scale[:, None].astype(np.float64)), -127, 127).astype(np.int8)
+    return codes.reshape(weight.shape), scale
+
+
+def bias_codes(bias: np.ndarray, acc_scale: np.ndarray, what: str) -> np.ndarray:
+    """int32 bias in accumulator units: rne(b / (s_in * s_w[m]))."""
+    q = np.rint(np.asarray(bias, np.float64) / np.asarray(acc_scale, np.float64))
+    if np.any(np.abs(q) > 2**30):
+        raise TinyMyoError(f"{what}: a bias is {np.max(np.abs(q)):.3g} accumulator units, beyond the int32 range "
+                           "the range proof allows (input or weight scale far too small for this bias)")
+    return q.astype(np.int32)

@@ -1,0 +1,118 @@
+"""Proof of ranges: every integer intermediate of a Program fits the type the int8 ONNX (and the C kernels) hold
+it in. Bounds are worst cases over all u8 inputs (|x - 128| <= 128), not calibration observations.
+
+A Program whose sizes or constants could overflow is refused at quantize time with the reason. f32(acc) of an
+accumulator above 2**24 rounds (half to even) on both sides identically, so it is reported, not refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import numerics as nx
+from ..errors import TinyMyoError
+from ..ir.program import Program
+
+INT32_LIMIT = 2**31  # |v| < 2**31 for int32
+INT64_LIMIT = 2**63
+DOUBLE_EXACT = 2**52  # floor(sqrt((double) v)) == isqrt(v) below this
+F32_EXACT = 2**24
+
+
+@dataclass(frozen=True)
+class Bound:
+    op: str
+    quantity: str  # what is bounded, with its formula
+    value: int  # the worst-case magnitude
+    limit: int  # strict upper limit of its type
+    type: str
+
+    @property
+    def ok(self) -> bool:
+        return self.value < self.limit
+
+
+def _matmul_bound(k: int, weight_max: int, bias: np.ndarray) -> int:
+    return k * 128 * weight_max + int(np.max(np.abs(np.asarray(bias, np.int64)), initial=0))
+
+
+def program_bounds(program: Program) -> list[Bound]:
+    """All worst-case bounds of the program's integer intermediates."""
+    shapes = {n: t.shape for n, t in program.tensors.items()}
+    out: list[Bound] = []
+    for op in program.ops:
+        shape = shapes[op.inputs[0]] if op.inputs else ()
+        if op.kind in ("linear", "linear_dequant"):
+            m, k = op.weight.shape
+            acc = _matmul_bound(k, 128, op.bias)
+            out.append(Bound(op.name, f"accumulator K*128*128 + |bias| (K={k})", acc, INT32_LIMIT, "int32"))
+            out.append(Bound(op.name, "accumulator exact in float32 (else f32(acc) rounds half to even)", acc,
+                             max(acc + 1, F32_EXACT), "float32 (informational)"))
+        elif op.kind == "depthwise_conv1d":
+            out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", _matmul_bound(3, 128, op.bias), INT32_LIMIT,
+                             "int32"))
+        elif op.kind == "attention":
+            n, d = shape
+            hd = d // op.heads
+            top = int(np.max(op.exp_lut))
+            total = n * top
+            out += [
+                Bound(op.name, f"q.k^T accumulator head_dim*128*128 (head_dim={hd})", hd * 128 * 128, INT32_LIMIT, "int32"),
+                Bound(op.name, f"softmax 510*e + sum, sum <= tokens*lut[0] (tokens={n})", 510 * top + total,
+                      INT32_LIMIT, "int32"),
+                Bound(op.name, "softmax 2*sum", 2 * total, INT32_LIMIT, "int32"),
+                Bound(op.name, f"p.v accumulator tokens*255*128 (tokens={n})", n * 255 * 128, INT32_LIMIT, "int32"),
+            ]
+            if int(np.min(op.exp_lut[:, 0])) < 1:
+                out.append(Bound(op.name, "softmax sum >= lut[0] >= 1 (no division by zero)", 0, 0, "int32"))
+        elif op.kind == "layernorm":
+            d = shape[-1]
+            c = (d - 1) * 255
+            out += [
+                Bound(op.name, f"c = D*x - sum(x), |c| <= (D-1)*255 (D={d})", c, INT32_LIMIT, "int32"),
+                Bound(op.name, "sum(c^2) <= D*c^2", d * c * c, INT64_LIMIT, "int64"),
+                Bound(op.name, "var = sum(c^2)/D for an exact double sqrt", c * c, DOUBLE_EXACT, "double"),
+                Bound(op.name, f"c * 2^{nx.LN_FRAC_BITS}", c << nx.LN_FRAC_BITS, INT32_LIMIT, "int32"),
+            ]
+        elif op.kind == "token_mean":
+            n, d = shape
+            count = n // op.channels if op.reduction == "concat" else n
+            out.append(Bound(op.name, f"sum of {count} centred codes", count * 128, F32_EXACT, "int32, exact in float32"))
+        elif op.kind == "patch_features" and op.reduction == "mean":
+            out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, F32_EXACT,
+                             "int32, exact in float32"))
+    return out
+
+
+def check_ranges(program: Program) -> list[Bound]:
+    """Raise TinyMyoError naming every bound that can overflow; return all bounds otherwise."""
+    bounds = program_bounds(program)
+    bad = [b for b in bounds if not b.ok]
+    if bad:
+        lines = "; ".join(f"{b.op}: {b.quantity} reaches {b.value} >= {b.limit} ({b.type})" for b in bad)
+        raise TinyMyoError(f"the integer model would overflow, refusing it: {lines}")
+    return bounds
+
+
+def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat: int) -> None:
+    """The same proof from sizes alone, before any calibration (fast refusal of a model that cannot fit)."""
+    problems = []
+    hd = dim // heads
+    try:
+        top = 1 << nx.exp_lut_bits(tokens)
+    except ValueError as exc:
+        problems.append(str(exc))
+        top = 0
+    checks = [
+        (f"linear K={max(dim, hidden, patch, feat)} accumulator", max(dim, hidden, patch, feat) * 128 * 128, INT32_LIMIT),
+        (f"q.k^T head_dim={hd}", hd * 128 * 128, INT32_LIMIT),
+        (f"softmax sums for {tokens} tokens", 510 * top + tokens * top, INT32_LIMIT),
+        (f"softmax 2*sum for {tokens} tokens", 2 * tokens * top, INT32_LIMIT),
+        (f"p.v accumulator for {tokens} tokens", tokens * 255 * 128, INT32_LIMIT),
+        (f"LayerNorm c*2^{nx.LN_FRAC_BITS} for dim {dim}", ((dim - 1) * 255) << nx.LN_FRAC_BITS, INT32_LIMIT),
+    ]
+    problems += [f"{what}: {value} >= {limit}" for what, value, limit in checks if value >= limit]
+    if problems:
+        raise TinyMyoError("the integer model would overflow, refusing it: " + "; ".join(problems))
