@@ -152,3 +152,13 @@ def residual_add(a: np.ndarray, b: np.ndarray, scale_a: float, scale_b: float) -
 def lut_u8(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     """y = table[x] for u8 x and a uint8[256] table."""
     return np.asarray(table, dtype=np.uint8)[np.asarray(x, dtype=np.uint8)]
+
+
+def exp_lut_bits(tokens: int) -> int:
+    """Largest softmax table precision (<= EXP_LUT_BITS) keeping the int32 softmax sums in range for a row of
+    `tokens` scores: s = sum(e) <= tokens * 2**bits, and both 510 * e + s and 2 * s must stay below 2**31."""
+    for bits in range(EXP_LUT_BITS, 7, -1):
+        top = 1 << bits
+        if 510 * top + tokens * top <= INT32_MAX and 2 * tokens * top <= INT32_MAX:
+            return bits
+    raise ValueError(f"{tokens} tokens per softmax row cannot keep the integer sums within int32")
