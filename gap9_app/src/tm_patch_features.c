@@ -1,0 +1,28 @@
+/* PatchFeatures: x (C*P, D) -> y (P, F).  per_channel ("concat", F = C*D): y[p, c*D+d] = x[c*P+p, d] (a copy);
+ * otherwise ("mean", F = D): y[p, d] = sat(rne(f32(sum_c (x[c*P+p, d] - 128)) * mult) + 128). */
+#include "tm_arch.h"
+#include "tm_kernels.h"
+#include "tm_round.h"
+
+static void patch_features_worker(void *arg)
+{
+    const tm_patch_features_args_t *a = arg;
+    int start, stop;
+    tm_core_range(a->p0, a->p1, &start, &stop);
+    for (int p = start; p < stop; p++) {
+        if (a->per_channel) {
+            for (int c = 0; c < a->channels; c++)
+                for (int d = 0; d < a->d; d++)
+                    a->y[((long)p * a->channels + c) * a->d + d] = a->x[((long)c * a->patches + p) * a->d + d];
+            continue;
+        }
+        for (int d = 0; d < a->d; d++) {
+            int32_t acc = 0;
+            for (int c = 0; c < a->channels; c++)
+                acc += (int32_t)a->x[((long)c * a->patches + p) * a->d + d] - TM_ACT_ZERO_POINT;
+            a->y[(long)p * a->d + d] = tm_requant(acc, a->mult);
+        }
+    }
+}
+
+void tm_patch_features(const tm_patch_features_args_t *a) { tm_fork(patch_features_worker, (void *)a); }

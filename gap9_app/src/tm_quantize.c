@@ -1,0 +1,15 @@
+/* QuantizeInput: y = sat(rne(x / scale) + 128), true float32 division, NaN -> 0, +-inf saturate. */
+#include "tm_arch.h"
+#include "tm_kernels.h"
+#include "tm_round.h"
+
+static void quantize_worker(void *arg)
+{
+    const tm_quantize_args_t *a = arg;
+    int start, stop;
+    tm_core_range(a->start, a->end, &start, &stop);
+    for (int i = start; i < stop; i++)
+        a->y[i] = tm_sat_u8(tm_rne(a->x[i] / a->scale));
+}
+
+void tm_quantize(const tm_quantize_args_t *a) { tm_fork(quantize_worker, (void *)a); }

@@ -1,0 +1,143 @@
+"""Random but valid integer Programs of any TinyMyo size, with the op sequence the quantizer emits.
+
+Used by the lowering tests and bench/bench_build.py until (and beside) `tinymyo_edge.quant.read_program`.
+Constants are drawn so that activations stay mostly inside the u8 range (multipliers scaled by 1/sqrt(K)), but every
+table and multiplier is random: these programs test exactness of the lowering, not accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinymyo_edge import numerics as nx
+from tinymyo_edge.ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear,
+                                     LinearDequant, Lut, PatchFeatures, Program, QuantizeInput, Reshape,
+                                     ResidualAdd, TensorInfo, TokenMean)
+from tinymyo_edge.model.config import TinyMyoConfig
+
+F32 = np.float32
+
+
+class _Builder:
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.tensors: dict[str, TensorInfo] = {}
+        self.ops: list = []
+
+    def tensor(self, name, shape, dtype=DType.U8):
+        scale = float(self.rng.uniform(0.01, 0.05)) if dtype is DType.U8 else 1.0
+        zp = nx.ACT_ZERO_POINT if dtype is DType.U8 else 0
+        self.tensors[name] = TensorInfo(name, tuple(int(s) for s in shape), dtype, scale, zp)
+        return name
+
+    def add(self, op_cls, name, inputs, out_shape, dtype=DType.U8, **consts):
+        out = self.tensor(f"{name}/out", out_shape, dtype)
+        self.ops.append(op_cls(name=name, inputs=tuple(inputs), output=out, **consts))
+        return out
+
+    # --- random constants ---------------------------------------------------------------------------------------
+    def weight(self, m, k):
+        return self.rng.integers(-127, 128, size=(m, k), dtype=np.int64).astype(np.int8)
+
+    def bias(self, m, k):
+        return self.rng.integers(-64 * k, 64 * k + 1, size=m).astype(np.int32)
+
+    def mult(self, m, k, target=40.0):
+        """Multiplier per output channel putting a K-term sum of ~(60 x 70) products near +-target codes."""
+        base = target / (np.sqrt(k) * 60.0 * 70.0)
+        return (base * self.rng.uniform(0.5, 2.0, size=m)).astype(F32)
+
+    def linear(self, name, x, rows, k, m, dequant=False):
+        w, b = self.weight(m, k), self.bias(m, k)
+        if dequant:
+            return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
+        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, multiplier=self.mult(m, k))
+
+    def layernorm(self, name, x, rows, d):
+        gamma = self.rng.uniform(0.5, 1.5, size=d)
+        gain = (gamma / (2**nx.LN_FRAC_BITS * self.rng.uniform(0.02, 0.04))).astype(F32)
+        bias = self.rng.uniform(-10, 10, size=d).astype(F32)
+        return self.add(LayerNorm, name, [x], (rows, d), gain=gain, bias=bias)
+
+    def lut(self, name, x, shape, function):
+        fn = nx.gelu_lut if function == "gelu" else nx.silu_lut
+        table = fn(float(self.rng.uniform(0.02, 0.06)), float(self.rng.uniform(0.01, 0.04)))
+        return self.add(Lut, name, [x], shape, table=table, function=function)
+
+
+def make_random_program(cfg: TinyMyoConfig, seed: int = 0) -> Program:
+    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32."""
+    b = _Builder(seed)
+    c, t, n, d, p = cfg.channels, cfg.samples, cfg.tokens, cfg.dim, cfg.patches
+    x_in = b.tensor("input", (c, t), DType.F32)
+    q_scale = float(b.rng.uniform(0.005, 0.05))
+    x = b.add(QuantizeInput, "quantize_input", [x_in], (c, t), scale=q_scale)
+    x = b.add(Reshape, "patchify", [x], (n, cfg.patch_size), shape=(n, cfg.patch_size))
+    x = b.linear("patch_embedding.patch_embed.proj", x, n, cfg.patch_size, d)
+    hd = cfg.head_dim
+    for i in range(cfg.depth):
+        blk = f"blocks.{i}"
+        h = b.layernorm(f"{blk}.norm1", x, n, d)
+        q = b.linear(f"{blk}.attn.q", h, n, d, d)
+        k = b.linear(f"{blk}.attn.k", h, n, d, d)
+        v = b.linear(f"{blk}.attn.v", h, n, d, d)
+        score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
+        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2))) for _ in range(cfg.heads)])
+        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / 255.0).astype(F32)
+        a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
+                  exp_lut=luts, out_mult=out_mult)
+        a = b.linear(f"{blk}.attn.proj", a, n, d, d)
+        x = b.add(ResidualAdd, f"{blk}.add1", [x, a], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
+                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        h = b.layernorm(f"{blk}.norm2", x, n, d)
+        h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
+        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu")
+        h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
+        x = b.add(ResidualAdd, f"{blk}.add2", [x, h], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
+                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+    x = b.layernorm("norm", x, n, d)
+    _add_head(b, cfg, x)
+    return Program(tensors=b.tensors, ops=tuple(b.ops), input=x_in, output=b.ops[-1].output,
+                   metadata={"source": f"tests.program_factory seed={seed}", "config": repr(cfg.to_dict())})
+
+
+def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:
+    n, d, p, c, f = cfg.tokens, cfg.dim, cfg.patches, cfg.channels, cfg.feat_dim
+    if cfg.head == "reconstruction":
+        b.linear("model_head.decoder_pred", x, n, d, cfg.patch_size, dequant=True)
+    elif cfg.head == "classification":
+        count = p if cfg.reduction == "concat" else n
+        x = b.add(TokenMean, "model_head.mean", [x], (1, f), channels=c, reduction=cfg.reduction,
+                  multiplier=float(b.rng.uniform(0.5, 2.0) / count))
+        b.linear("model_head.classifier", x, 1, f, cfg.classes, dequant=True)
+    else:
+        hid = cfg.reg_hidden
+        x = b.add(PatchFeatures, "model_head.features", [x], (p, f), channels=c, reduction=cfg.reduction,
+                  multiplier=float(b.rng.uniform(0.5, 2.0) / c))
+        x = b.linear("model_head.regressor.0", x, p, f, hid)
+        x = b.lut("model_head.regressor.1", x, (p, hid), "silu")
+        x = b.add(DepthwiseConv1d, "model_head.regressor.3", [x], (p, hid), weight=b.weight(hid, 3),
+                  bias=b.bias(hid, 3), multiplier=b.mult(hid, 3))
+        x = b.lut("model_head.regressor.4", x, (p, hid), "silu")
+        x = b.linear("model_head.regressor.5", x, p, hid, cfg.classes, dequant=True)
+        i0, i1, w0, w1 = interpolation_table(p, cfg.reg_target_len)
+        b.add(Interpolate, "model_head.interpolate", [x], (cfg.reg_target_len, cfg.classes), DType.F32,
+              index0=i0, index1=i1, weight0=w0, weight1=w1)
+
+
+def interpolation_table(src: int, dst: int):
+    """Linear interpolation indices/weights as torch's align_corners=False computes them."""
+    pos = np.maximum((np.arange(dst) + 0.5) * (src / dst) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), src - 1)
+    i1 = np.minimum(i0 + 1, src - 1)
+    w1 = (pos - i0).astype(F32)
+    w0 = (1.0 - w1).astype(F32)
+    return i0.astype(np.int32), i1.astype(np.int32), w0, w1
+
+
+def tiny_config(**changes) -> TinyMyoConfig:
+    """A small TinyMyo for fast tests (overridable sizes)."""
+    base = dict(channels=2, samples=40, patch_size=10, dim=16, depth=1, heads=2, classes=3, reg_hidden=8,
+                reg_target_len=10)
+    base.update(changes)
+    return TinyMyoConfig(**base)

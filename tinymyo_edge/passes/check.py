@@ -1,0 +1,36 @@
+"""check_program (Program -> Program): the structural contract the lowering relies on, checked before anything
+else; a violation is a TinyMyoError naming the node."""
+
+from __future__ import annotations
+
+from ..errors import TinyMyoError
+from ..ir.program import DType, Program
+
+_FLOAT_IN = {"quantize_input", "interpolate"}
+_FLOAT_OUT = {"linear_dequant", "interpolate"}
+
+
+def check_program(program: Program) -> Program:
+    if program.input not in program.tensors or program.output not in program.tensors:
+        raise TinyMyoError("program: input or output tensor is not declared")
+    if program.tensors[program.input].dtype is not DType.F32 or program.tensors[program.output].dtype is not DType.F32:
+        raise TinyMyoError("program: the input and the output must be float32 tensors")
+    defined = {program.input}
+    for op in program.ops:
+        for name in op.inputs:
+            if name not in defined:
+                raise TinyMyoError(f"node {op.name!r}: input {name!r} is used before it is produced")
+            want = DType.F32 if op.kind in _FLOAT_IN else DType.U8
+            if op.kind != "reshape" and program.tensors[name].dtype is not want:
+                raise TinyMyoError(f"node {op.name!r}: input {name!r} must be {want.value}")
+        if op.output in defined:
+            raise TinyMyoError(f"node {op.name!r}: output {op.output!r} is produced twice")
+        if op.output not in program.tensors:
+            raise TinyMyoError(f"node {op.name!r}: output {op.output!r} is not declared")
+        want = DType.F32 if op.kind in _FLOAT_OUT else DType.U8
+        if op.kind != "reshape" and program.tensors[op.output].dtype is not want:
+            raise TinyMyoError(f"node {op.name!r}: output {op.output!r} must be {want.value}")
+        defined.add(op.output)
+    if program.output not in defined:
+        raise TinyMyoError(f"program: output {program.output!r} is never produced")
+    return program

@@ -1,0 +1,112 @@
+"""Host target: compile a build folder's C (kernel library + network + harness) with gcc and run it."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TinyMyoError
+
+# -ffp-contract=off: no a*b+c -> FMA (NUMERICS.md); no -ffast-math; -Wvla/-Wdouble-promotion: no VLA, no double.
+WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wvla", "-Wdouble-promotion"]
+BASE = ["-std=c11", "-ffp-contract=off"] + WARNINGS
+VARIANTS = {
+    "validate": ["-O2"],
+    "dump": ["-O2", "-DTM_DUMP"],
+    "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                 "-fno-sanitize-recover=all", "-DTM_DUMP"],
+    "bench": ["-O3", "-march=native"],
+}
+
+
+def _gcc() -> str:
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if not gcc:
+        raise TinyMyoError("no C compiler found (gcc or cc on PATH): the host build needs one")
+    return gcc
+
+
+def sources(outdir: Path) -> list[Path]:
+    outdir = Path(outdir)
+    return sorted((outdir / "kernels" / "src").glob("*.c")) + [
+        outdir / "network" / "network.c", outdir / "network" / "weights.c", outdir / "host" / "main.c"]
+
+
+def include_dirs(outdir: Path) -> list[Path]:
+    outdir = Path(outdir)
+    return [outdir / "host", outdir / "network", outdir / "kernels" / "inc"]
+
+
+def compile_flags(variant: str, cores: int | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    if variant not in VARIANTS:
+        raise TinyMyoError(f"unknown host build variant {variant!r}; known: {', '.join(VARIANTS)}")
+    flags = BASE + VARIANTS[variant] + list(extra)
+    return flags + ([f"-DTM_NUM_CORES={cores}"] if cores else [])
+
+
+def compile_host(outdir: Path, variant: str = "validate", cores: int | None = None,
+                 extra: tuple[str, ...] = ()) -> Path:
+    """Compile (or reuse) the host executable of OUTDIR for a variant; returns its path. Compile errors are
+    TinyMyoErrors carrying gcc's message."""
+    outdir = Path(outdir)
+    flags = compile_flags(variant, cores, extra)
+    srcs = sources(outdir)
+    missing = [s for s in srcs if not s.is_file()]
+    if missing:
+        raise TinyMyoError(f"{outdir}: not a complete build folder (missing {missing[0].relative_to(outdir)})")
+    key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:10]
+    work = outdir / ".host" / f"{variant}-{key}"
+    exe = work / "host_net"
+    newest = max(p.stat().st_mtime for d in (*srcs, *include_dirs(outdir)) for p in ([d] if d.is_file() else
+                                                                                      d.glob("*.h")))
+    if exe.is_file() and exe.stat().st_mtime >= newest:
+        return exe
+    work.mkdir(parents=True, exist_ok=True)
+    gcc, incs = _gcc(), [f"-I{d}" for d in include_dirs(outdir)]
+    jobs = []
+    for src in srcs:
+        obj = work / (src.parent.name + "_" + src.stem + ".o")
+        jobs.append((src, subprocess.Popen([gcc, *flags, *incs, "-c", str(src), "-o", str(obj)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    for src, proc in jobs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise TinyMyoError(f"gcc failed on {src}:\n{out}")
+    objs = [str(work / (s.parent.name + "_" + s.stem + ".o")) for s in srcs]
+    link = subprocess.run([gcc, *flags, *objs, "-o", str(exe)], capture_output=True, text=True)
+    if link.returncode:
+        raise TinyMyoError(f"link failed for {outdir}:\n{link.stdout}{link.stderr}")
+    return exe
+
+
+def run_binary(exe: Path, x: np.ndarray, output_shape: tuple[int, ...], dump: bool = False,
+               timeout: float = 600) -> tuple[np.ndarray, bytes]:
+    """Run the harness on windows x (N, ...) float32; returns outputs (N, *output_shape) and the dump bytes."""
+    x = np.ascontiguousarray(x, dtype="<f4")
+    with tempfile.TemporaryDirectory(prefix="tm_host_") as tmp:
+        tmp = Path(tmp)
+        x.tofile(tmp / "in.bin")
+        args = [str(exe), str(tmp / "in.bin"), str(len(x)), str(tmp / "out.bin")]
+        if dump:
+            args.append(str(tmp / "dump.bin"))
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode:
+            raise TinyMyoError(f"host build {exe} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        y = np.fromfile(tmp / "out.bin", dtype="<f4").reshape((len(x), *output_shape))
+        return y, (tmp / "dump.bin").read_bytes() if dump else b""
+
+
+def bench_binary(exe: Path, x: np.ndarray, repeats: int = 20) -> float:
+    """Median seconds of one inference of window x (C, T), measured by the harness itself."""
+    with tempfile.TemporaryDirectory(prefix="tm_bench_") as tmp:
+        path = Path(tmp) / "in.bin"
+        np.ascontiguousarray(x, dtype="<f4").tofile(path)
+        proc = subprocess.run([str(exe), "--bench", str(path), str(repeats)], capture_output=True, text=True)
+        if proc.returncode:
+            raise TinyMyoError(f"benchmark run failed: {proc.stderr}")
+        return int(proc.stdout.split()[1]) * 1e-9
