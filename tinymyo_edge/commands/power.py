@@ -61,4 +61,38 @@ def analyze_cmd(trace, gpio_channel, voltage, threshold_a, hysteresis_a, min_pul
     click.echo(f"wrote {output}")
 
 
+@power.command("session")
+@click.option("--app-dir", type=click.Path(file_okay=False), default=None, help="Generated GAP9 app folder.")
+@click.option("--model", type=click.Path(dir_okay=False), default=None, help="Or an int8 ONNX to build the app from.")
+@click.option("--instrument", type=click.Choice(["ppk2", "joulescope"]), required=True)
+@click.option("--port", default=None)
+@click.option("--serial", "serial_number", default=None)
+@click.option("--duration", type=float, required=True, help="Capture length in s: settle + flash + all inferences.")
+@click.option("--voltage", type=float, required=True, help="Supply voltage in V.")
+@click.option("--gpio-channel", type=int, default=0, show_default=True)
+@click.option("--sample-rate", type=float, default=None)
+@click.option("--ppk2-mode", type=click.Choice(["ampere", "source"]), default="ampere", show_default=True)
+@click.option("--operating-point", default=None, help="e.g. '370MHz/0.8V' (what the app sets).")
+@click.option("--settle", type=float, default=1.0, show_default=True, help="Seconds recorded before make run.")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Limit for each make step (s).")
+@click.option("--make-arg", "make_args", multiple=True, help="Extra make argument, e.g. --make-arg NUM_RUNS=10.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Session folder.")
+@click.option("--force", is_flag=True, help="Replace an existing session folder.")
+def session_cmd(app_dir, model, instrument, port, serial_number, duration, voltage, gpio_channel, sample_rate,
+                ppk2_mode, operating_point, settle, timeout, make_args, output, force) -> None:
+    """Build, flash and run the app on the board (GAP9 SDK) while capturing, then analyse."""
+    from pathlib import Path
+
+    from ..power.capture import CaptureOptions
+    from ..power.session import SessionOptions, run_session
+
+    cap = CaptureOptions(instrument, duration, voltage, port, serial_number, gpio_channel, sample_rate, ppk2_mode,
+                         operating_point)
+    opts = SessionOptions(Path(output), cap, Path(app_dir) if app_dir else None, Path(model) if model else None,
+                          settle, timeout, tuple(make_args), force)
+    record = run_session(opts)
+    click.echo(record["summary"])
+    click.echo(f"session folder: {output}")
+
+
 COMMANDS = [power]
