@@ -66,7 +66,8 @@ def check_windows(
         raise TinyMyoError(f"{name}: {x.shape[1]} channels, but the model expects {channels} (shape {x.shape})")
     if samples is not None and x.shape[2] != samples:
         raise TinyMyoError(f"{name}: {x.shape[2]} samples per window, but the model expects {samples} (shape {x.shape})")
-    x = np.ascontiguousarray(x, dtype=np.float32)  # float32: the model's input type; finiteness checked after the cast
+    with np.errstate(over="ignore"):  # values beyond float32 become Inf, reported just below
+        x = np.ascontiguousarray(x, dtype=np.float32)  # the model's input type
     bad = np.flatnonzero(~np.isfinite(x).reshape(x.shape[0], -1).all(axis=1))
     if bad.size:
         raise TinyMyoError(
