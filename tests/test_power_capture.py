@@ -78,6 +78,7 @@ def test_missing_driver_names_the_pip_package(monkeypatch):
     (CaptureOptions("ppk2", 1.0, 1.8, operating_point="fast"), "operating point"),
     (CaptureOptions("ppk2", 1.0, 1.8, sample_rate_hz=1e6), "fixed 100000"),
     (CaptureOptions("ppk2", 1.0, 6.0), "0.8..5.0 V"),
+    (CaptureOptions("ppk2", 1.0, 1.8, io_voltage="1.8V"), "io-voltage"),
 ])
 def test_bad_capture_options(opts, match):
     pytest.importorskip("ppk2_api.ppk2_api", reason="needs the ppk2-api package (pip install ppk2-api)")
@@ -199,8 +200,9 @@ def test_joulescope_capture_glue_with_a_stand_in_device(monkeypatch):
     joulescope = pytest.importorskip("joulescope", reason="needs the joulescope package (pip install joulescope)")
     device = FakeJoulescope()
     monkeypatch.setattr(joulescope, "scan", lambda *a, **k: [device])
-    trace = capture_joulescope(CaptureOptions("joulescope", 0.35, 3.3, sample_rate_hz=100_000))
+    trace = capture_joulescope(CaptureOptions("joulescope", 0.35, 3.3, sample_rate_hz=100_000, io_voltage="1.8V"))
     assert ("current_lsb", "gpi0") in device.calls and ("sampling_frequency", 100_000) in device.calls
+    assert ("io_voltage", "1.8V") in device.calls
     assert device.calls[-1] == ("close",)
     report = analyze(trace)
     assert report["n_windows"] == 3

@@ -52,15 +52,16 @@ def test_session_builds_runs_captures_and_analyses(board_env):
     env, app, tmp = board_env
     synth = Synth([0.2, 0.5, 0.8], [0.1, 0.1, 0.1], duration=1.0)
     cap = CaptureOptions("ppk2", 1.0, 1.8, operating_point="370MHz/0.8V")
-    opts = SessionOptions(tmp / "session", cap, app_dir=app, settle_s=0.05, make_args=("NUM_RUNS=3",))
+    opts = SessionOptions(tmp / "session", cap, app_dir=app, settle_s=0.05, make_args=("POWER_GPIO=42",), runs=2)
     record = run_session(opts, env=env, capture_fn=_fake_capture(synth))
     calls = (tmp / "calls.txt").read_text().splitlines()
-    assert calls == [f"make -C {app} clean all platform=board NUM_RUNS=3", f"make -C {app} run platform=board NUM_RUNS=3"]
+    run = f"make -C {app} run platform=board POWER_GPIO=42"
+    assert calls == [f"make -C {app} clean all platform=board POWER_GPIO=42", run, run]
     assert record["result"]["n_windows"] == 3
     report = json.loads((tmp / "session" / "report" / "report.json").read_text())
     assert report["operating_point"]["label"] == "370MHz/0.8V"
     assert (tmp / "session" / "trace.npz").is_file() and (tmp / "session" / "report" / "trace.png").is_file()
-    assert "inference done" in (tmp / "session" / "run.log").read_text()
+    assert "inference done" in (tmp / "session" / "run-2.log").read_text()
     assert json.loads((tmp / "session" / "session.json").read_text())["result"]["n_windows"] == 3
 
 

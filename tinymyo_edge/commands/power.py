@@ -23,15 +23,17 @@ def power() -> None:
 @click.option("--ppk2-mode", type=click.Choice(["ampere", "source"]), default="ampere", show_default=True,
               help="ampere: PPK2 in series with the board's supply; source: the PPK2 powers the board.")
 @click.option("--operating-point", default=None, help="Label stored in the trace, e.g. '370MHz/0.8V'.")
+@click.option("--io-voltage", type=click.Choice(["1.8V", "2.1V", "2.5V", "2.7V", "3.0V", "3.3V", "3.6V", "5.0V"]),
+              default=None, help="Joulescope JS110: GPI logic level = the board's IO voltage.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Trace file (.npz).")
 @click.option("--force", is_flag=True, help="Overwrite the output.")
 def capture_cmd(instrument, port, serial_number, duration, voltage, gpio_channel, sample_rate, ppk2_mode,
-                operating_point, output, force) -> None:
+                operating_point, io_voltage, output, force) -> None:
     """Record current (and voltage) with the GPIO that marks each inference."""
     from ..power.capture import CaptureOptions, capture_to_file
 
     opts = CaptureOptions(instrument, duration, voltage, port, serial_number, gpio_channel, sample_rate,
-                          ppk2_mode, operating_point)
+                          ppk2_mode, operating_point, io_voltage)
     path = capture_to_file(opts, output, force=force)
     click.echo(f"wrote {path}")
 
@@ -73,13 +75,17 @@ def analyze_cmd(trace, gpio_channel, voltage, threshold_a, hysteresis_a, min_pul
 @click.option("--sample-rate", type=float, default=None)
 @click.option("--ppk2-mode", type=click.Choice(["ampere", "source"]), default="ampere", show_default=True)
 @click.option("--operating-point", default=None, help="e.g. '370MHz/0.8V' (what the app sets).")
+@click.option("--io-voltage", default=None, help="Joulescope JS110: GPI logic level, e.g. 1.8V.")
 @click.option("--settle", type=float, default=1.0, show_default=True, help="Seconds recorded before make run.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Limit for each make step (s).")
-@click.option("--make-arg", "make_args", multiple=True, help="Extra make argument, e.g. --make-arg NUM_RUNS=10.")
+@click.option("--runs", type=int, default=1, show_default=True,
+              help="Times `make run` is repeated inside the capture (the app infers once per run).")
+@click.option("--make-arg", "make_args", multiple=True,
+              help="Extra make argument, e.g. --make-arg POWER_GPIO=<pin> --make-arg OPERATING_POINT=<name>.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Session folder.")
 @click.option("--force", is_flag=True, help="Replace an existing session folder.")
 def session_cmd(app_dir, model, instrument, port, serial_number, duration, voltage, gpio_channel, sample_rate,
-                ppk2_mode, operating_point, settle, timeout, make_args, output, force) -> None:
+                ppk2_mode, operating_point, io_voltage, settle, timeout, runs, make_args, output, force) -> None:
     """Build, flash and run the app on the board (GAP9 SDK) while capturing, then analyse."""
     from pathlib import Path
 
@@ -87,9 +93,9 @@ def session_cmd(app_dir, model, instrument, port, serial_number, duration, volta
     from ..power.session import SessionOptions, run_session
 
     cap = CaptureOptions(instrument, duration, voltage, port, serial_number, gpio_channel, sample_rate, ppk2_mode,
-                         operating_point)
+                         operating_point, io_voltage)
     opts = SessionOptions(Path(output), cap, Path(app_dir) if app_dir else None, Path(model) if model else None,
-                          settle, timeout, tuple(make_args), force)
+                          settle, timeout, tuple(make_args), force, runs)
     record = run_session(opts)
     click.echo(record["summary"])
     click.echo(f"session folder: {output}")

@@ -36,6 +36,7 @@ class CaptureOptions:
     sample_rate_hz: float | None = None
     ppk2_mode: str = "ampere"  # "ampere": in series with the board's supply; "source": the PPK2 powers the board
     operating_point: str | None = None
+    io_voltage: str | None = None  # Joulescope JS110 GPI logic level, e.g. "1.8V" (JS220: wire its VREF pin)
 
 
 def _check(opts: CaptureOptions) -> None:
@@ -48,6 +49,8 @@ def _check(opts: CaptureOptions) -> None:
     if not 0 <= opts.gpio_channel < GPIO_CHANNELS[opts.instrument]:
         raise TinyMyoError(f"--gpio-channel {opts.gpio_channel}: the {opts.instrument} has digital inputs "
                            f"0..{GPIO_CHANNELS[opts.instrument] - 1}")
+    if opts.io_voltage and opts.instrument != "joulescope":
+        raise TinyMyoError("--io-voltage is for the Joulescope JS110; the PPK2 takes its logic level from its VCC pin")
     if opts.port and opts.serial:
         raise TinyMyoError("give --port or --serial, not both")
     if opts.operating_point:
@@ -204,6 +207,8 @@ def capture_joulescope(opts: CaptureOptions) -> Trace:
         if device.model.lower() == "js110":  # the JS110 carries GPI0/1 in the current/voltage LSBs
             device.parameter_set("current_lsb", "gpi0")
             device.parameter_set("voltage_lsb", "gpi1")
+            if opts.io_voltage:
+                device.parameter_set("io_voltage", opts.io_voltage)
         data = device.read(contiguous_duration=opts.duration_s, out_format="samples_get",
                            fields=["current", "voltage", "current_lsb", "voltage_lsb"])
     finally:

@@ -35,6 +35,7 @@ class SessionOptions:
     run_timeout_s: float = 600.0
     make_args: tuple[str, ...] = field(default_factory=tuple)
     force: bool = False
+    runs: int = 1  # `make run` repetitions inside the one capture: the generated app infers once per run
 
 
 def check_sdk(env: dict) -> Path:
@@ -118,6 +119,8 @@ def run_session(opts: SessionOptions, *, env: dict | None = None,
                 capture_fn: Callable[[CaptureOptions], Trace] = capture) -> dict:
     """Build, capture while running on the board, analyse. Returns the session record (also in session.json)."""
     env = dict(os.environ if env is None else env)
+    if opts.runs < 1:
+        raise TinyMyoError(f"--runs {opts.runs}: need at least one run")
     sdk = check_sdk(env)
     out = _prepare_dir(opts)
     record: dict = {"gap_sdk_home": str(sdk), "capture": asdict(opts.capture), "steps": [], "warnings": []}
@@ -130,7 +133,8 @@ def run_session(opts: SessionOptions, *, env: dict | None = None,
         time.sleep(opts.settle_s)
         if not grabber.is_alive() and grabber.error is not None:
             raise grabber.error  # no instrument: stop before flashing
-        record["steps"].append(_make(app, ["run"], opts, out / "run.log", env, opts.run_timeout_s))
+        for i in range(opts.runs):
+            record["steps"].append(_make(app, ["run"], opts, out / f"run-{i + 1}.log", env, opts.run_timeout_s))
         run_end = time.monotonic()
         grabber.join()
         if grabber.error is not None:
