@@ -10,6 +10,10 @@ _start:
     la      sp, __stack_top
     la      t0, tm_trap_entry
     csrw    mtvec, t0
+#ifdef __riscv_flen
+    li      t0, 0x2000          /* mstatus.FS = Initial: float instructions trap while the FPU is Off */
+    csrs    mstatus, t0
+#endif
     la      t0, __bss_start
     la      t1, __bss_end
 1:  bgeu    t0, t1, 2f
