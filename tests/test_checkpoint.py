@@ -80,16 +80,36 @@ def test_channels_not_recorded_must_be_given(tiny_config, tmp_path, head, reduct
 
 
 @pytest.mark.parametrize("fmt", ["ckpt", "safetensors"])
-def test_renamed_key_is_reported_as_missing_and_unexpected(model, tmp_path, fmt):
+@pytest.mark.parametrize("key", ["model.blocks.1.attn.qkv.weight", "model.patch_embedding.patch_embed.proj.weight",
+                                 "model.norm.weight", "model.blocks.0.mlp.fc1.weight"])
+def test_renamed_key_is_reported_as_missing_and_unexpected(model, tmp_path, fmt, key):
     state = upstream_keys(model)
-    state["model.blocks.1.attn.qkv_renamed.weight"] = state.pop("model.blocks.1.attn.qkv.weight")
+    renamed = key.replace(".weight", "_renamed.weight")
+    state[renamed] = state.pop(key)
     path = write_upstream(state, tmp_path / f"bad.{fmt}", fmt)
     with pytest.raises(TinyMyoError) as err:
         load_checkpoint(path, samples=200, heads=2)
     message = str(err.value)
-    assert "missing keys (1): model.blocks.1.attn.qkv.weight" in message
-    assert "unexpected keys (1): model.blocks.1.attn.qkv_renamed.weight" in message
+    assert f"missing keys (1): {key}" in message
+    assert f"unexpected keys (1): {renamed}" in message
     assert str(path) in message
+
+
+def test_renamed_head_is_named(model, tmp_path):
+    state = upstream_keys(model)
+    state["model.model_head.fc.weight"] = state.pop("model.model_head.classifier.weight")
+    path = write_upstream(state, tmp_path / "bad.safetensors", "safetensors")
+    with pytest.raises(TinyMyoError, match="cannot tell the head.*other head keys: .*model.model_head.fc.weight"):
+        load_checkpoint(path, samples=200, heads=2)
+
+
+def test_one_misshaped_block_is_named_not_the_others(model, tmp_path):
+    state = upstream_keys(model)
+    state["model.blocks.0.mlp.fc1.weight"] = torch.zeros(48, 24)
+    path = write_upstream(state, tmp_path / "bad.safetensors", "safetensors")
+    with pytest.raises(TinyMyoError, match=r"mis-shaped keys \(1\): model.blocks.0.mlp.fc1.weight \[48, 24\] "
+                                           r"\(expected \[96, 24\]\)"):
+        load_checkpoint(path, samples=200, heads=2)
 
 
 def test_every_problem_is_reported_in_one_error(model, tmp_path):

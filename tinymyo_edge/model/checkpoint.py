@@ -11,6 +11,7 @@ Every problem is reported at once, by key name; nothing is loaded unless everyth
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -185,37 +186,45 @@ def _shape(state: Mapping[str, torch.Tensor], key: str) -> tuple[int, ...] | Non
 
 
 def _infer_sizes(state, *, channels, reduction) -> tuple[dict, dict[str, str]]:
-    """(sizes, field -> "key shape" that decided it); raises naming every key it needs and lacks."""
+    """(sizes, field -> "key shape" that decided it). A size whose usual key is missing or renamed is read from
+    another key, or left at its default: the strict key check then names the missing and the unexpected keys."""
     sizes: dict = {}
     origin: dict[str, str] = {}
-    lacking: list[str] = []
 
     def take(field, value, key):
         sizes[field] = value
         origin[field] = f"{key} {list(_shape(state, key))}"
 
     patch = _shape(state, K_PATCH)
-    if patch is None or len(patch) != 4:
-        lacking.append(f"{K_PATCH} [dim, 1, 1, patch]")
-    else:
+    if patch is not None and len(patch) == 4:
         take("dim", patch[0], K_PATCH)
         take("patch_size", patch[3], K_PATCH)
+    else:
+        norm = next((k for k in (K_NORM, "model.blocks.0.norm1.weight") if len(_shape(state, k) or ()) == 1), None)
+        if norm is None:
+            raise TinyMyoError(f"cannot infer the model width: none of {K_PATCH}, {K_NORM} holds it" + _naming_hint(state))
+        take("dim", _shape(state, norm)[0], norm)
+        if len(_shape(state, K_DECODER) or ()) == 2:
+            take("patch_size", _shape(state, K_DECODER)[0], K_DECODER)
     blocks = sorted({int(m.group(1)) for k in state if (m := _BLOCK_KEY.match(k))})
     if not blocks:
-        lacking.append("model.blocks.0.* (no encoder block found)")
-    else:
-        sizes["depth"] = blocks[-1] + 1
-        origin["depth"] = f"model.blocks.{blocks[-1]}.* (highest block index)"
-        fc1 = next((f"model.blocks.{i}.mlp.fc1.weight" for i in blocks if _shape(state, f"model.blocks.{i}.mlp.fc1.weight")), None)
-        if fc1 is None:
-            lacking.append("model.blocks.{i}.mlp.fc1.weight")
-        elif "dim" in sizes and len(_shape(state, fc1)) == 2:
-            hidden = _shape(state, fc1)[0]
-            if hidden % sizes["dim"]:
-                raise TinyMyoError(f"{fc1} {list(_shape(state, fc1))}: MLP width {hidden} is not a multiple of dim {sizes['dim']}")
-            take("mlp_ratio", hidden // sizes["dim"], fc1)
-    if lacking:
-        raise TinyMyoError("cannot infer the model sizes; missing keys: " + "; ".join(lacking) + _naming_hint(state))
+        raise TinyMyoError("cannot infer the depth: no key model.blocks.{i}.*" + _naming_hint(state))
+    sizes["depth"] = blocks[-1] + 1
+    origin["depth"] = f"model.blocks.{blocks[-1]}.* (highest block index)"
+    # MLP width: a vote of fc1.weight, fc1.bias and fc2.weight over all blocks, so that one mis-shaped tensor is
+    # the one reported, not all the others.
+    votes = collections.Counter()
+    for i in blocks:
+        for key, axis, rank in ((f"model.blocks.{i}.mlp.fc1.weight", 0, 2), (f"model.blocks.{i}.mlp.fc1.bias", 0, 1),
+                                (f"model.blocks.{i}.mlp.fc2.weight", 1, 2)):
+            shape = _shape(state, key)
+            if shape is not None and len(shape) == rank:
+                votes[shape[axis]] += 1
+    if votes:
+        hidden = votes.most_common(1)[0][0]
+        if hidden % sizes["dim"] == 0:
+            sizes["mlp_ratio"] = hidden // sizes["dim"]
+            origin["mlp_ratio"] = f"model.blocks.*.mlp.fc1/fc2 (width {hidden} in {votes[hidden]} tensors)"
     sizes.update(_infer_head(state, sizes["dim"], channels, reduction, origin))
     return sizes, origin
 
@@ -224,6 +233,8 @@ def _infer_head(state, dim: int, channels: int | None, reduction: str | None, or
     present = [k for k in (K_CLASSIFIER, K_REG_IN, K_DECODER) if k in state]
     if len(present) != 1:
         found = ", ".join(present) if present else "none"
+        head_keys = sorted(k for k in state if k.startswith(PREFIX + "model_head.") and k not in present)
+        found += f"; other head keys: {', '.join(head_keys)}" if head_keys else ""
         raise TinyMyoError(
             f"cannot tell the head: expected exactly one of {K_CLASSIFIER}, {K_REG_IN}, {K_DECODER} (found: {found})"
             + _naming_hint(state)
