@@ -134,6 +134,11 @@ def test_no_complete_window_is_an_error_not_a_number():
         analyze(synth.trace())
     with pytest.raises(TinyMyoError, match="no complete inference window"):
         analyze(Synth([], [], duration=1.0).trace())
+    trace = Synth([0.2], [0.3], duration=1.0).trace()
+    trace.gpio = trace.gpio << 5  # wired to D5, analysed on D0
+    with pytest.raises(TinyMyoError, match="change level in this trace: D5"):
+        analyze(trace)
+    assert analyze(trace, Options(gpio_channel=5))["n_windows"] == 1
 
 
 def test_operating_point_is_parsed_and_checked():

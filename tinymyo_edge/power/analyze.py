@@ -165,6 +165,7 @@ def analyze(trace: Trace, opts: Options = Options()) -> dict:
     if not windows:
         what = f"{len(excluded)} window(s) found but all excluded" if excluded else "no window found"
         raise TinyMyoError(f"{trace.source}: no complete inference window ({what}; segmentation: {method})"
+                           + _toggling_hint(trace)
                            + "".join(f"\n  excluded {e['start_s']}..{e['end_s']}: {e['reason']}" for e in excluded))
     idle_w, idle_std, idle_time = _idle(t, p, intervals)
     warnings = list(trace.metadata.get("warnings", []))
@@ -211,6 +212,15 @@ def analyze(trace: Trace, opts: Options = Options()) -> dict:
             for stat, value in _stats(values).items():
                 report[f"{key}_{stat}"] = value
     return report
+
+
+def _toggling_hint(trace: Trace) -> str:
+    """Which digital inputs do change level: the usual mistake is the wrong --gpio-channel."""
+    if trace.gpio is None:
+        return ""
+    changing = np.flatnonzero(np.bitwise_or.reduce(trace.gpio[1:] ^ trace.gpio[:-1]) >> np.arange(8) & 1)
+    names = ", ".join(f"D{k}" for k in changing) or "none"
+    return f"; digital inputs that change level in this trace: {names}"
 
 
 def _provenance(trace: Trace) -> str:

@@ -70,27 +70,53 @@ def _parse_header(header: list[str], src: str) -> dict:
     return cols
 
 
-def _digital_value(row: list[str], cols: dict, line: int, src: str) -> int | None:
-    """Bit field of D0..D7 for one row; None when the export has no digital data ('-' = channel not sampled)."""
+def _numbers(cells: list[str], linenos: np.ndarray, what: str, src: str) -> np.ndarray:
+    """Column of numbers; an empty or 'NaN' cell is NaN, anything else that is not a number an error naming the line."""
+    try:
+        return np.array(cells).astype(np.float64)
+    except ValueError:
+        out = np.empty(len(cells))
+        for i, cell in enumerate(cells):  # slow path: find empty cells and the culprit
+            try:
+                out[i] = float(cell) if cell.strip() else np.nan
+            except ValueError:
+                raise TinyMyoError(f"{src}:{linenos[i]}: {what} '{cell}' is not a number") from None
+        return out
+
+
+def _digital_chars(columns: dict[int, list[str]], cols: dict) -> np.ndarray | None:
+    """(N, 8) unicode code points of D0..D7 (0 where a channel is absent), or None without digital columns."""
     if cols["d"]:
-        chars = {k: row[i].strip() for k, i in cols["d"].items()}
-    elif cols["bits"] is not None:
-        text = row[cols["bits"]].strip()
-        chars = {k: c for k, c in enumerate(text[:8])}  # character k is D_k (the app writes D0 first)
-    else:
+        n = len(next(iter(columns.values())))
+        codes = np.zeros((n, 8), dtype=np.uint32)
+        for k, idx in cols["d"].items():
+            codes[:, k] = np.array(columns[idx], dtype="U1").view(np.uint32)
+        present = sorted(cols["d"])
+        return codes[:, present], present
+    if cols["bits"] is not None:  # one string per row, character k is D_k (the app writes D0 first)
+        codes = np.array(columns[cols["bits"]], dtype="U8").view(np.uint32).reshape(-1, 8)
+        return codes, list(range(8))
+    return None
+
+
+def _digital_bits(columns, cols: dict, linenos: np.ndarray, src: str) -> np.ndarray | None:
+    """uint8 bit field of D0..D7; None when the export holds no digital data (every value '-')."""
+    found = _digital_chars(columns, cols)
+    if found is None:
         return None
-    if all(c == "-" for c in chars.values()):
+    codes, channels = found
+    if np.all(codes == ord("-")):
         return None
-    value = 0
-    for k, c in chars.items():
-        if c == "1":
-            value |= 1 << k
-        elif c != "0":
-            raise TinyMyoError(
-                f"{src}:{line}: digital input D{k} is '{c}' (not 0 or 1): export at full resolution, "
-                "not from a zoomed-out (averaged) view"
-            )
-    return value
+    bad = (codes != ord("0")) & (codes != ord("1"))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        char = chr(int(codes[row, col])) if codes[row, col] else ""
+        raise TinyMyoError(
+            f"{src}:{linenos[row]}: digital input D{channels[col]} is '{char}' (not 0 or 1): export at full "
+            "resolution, not from a zoomed-out (averaged) view"
+        )
+    weights = np.array([1 << k for k in channels], dtype=np.uint32)
+    return ((codes == ord("1")) * weights).sum(axis=1).astype(np.uint8)
 
 
 def read_ppk2_csv(path: Path, *, current_unit: str | None = None, sample_rate_hz: float | None = None) -> Trace:
@@ -105,47 +131,38 @@ def read_ppk2_csv(path: Path, *, current_unit: str | None = None, sample_rate_hz
     if not rows:
         raise TinyMyoError(f"{src}: empty file")
     cols = _parse_header(rows[0], src)
-    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
-    warnings: list[str] = []
     width = len(rows[0])
-    if body and len(body[-1]) < width:
-        body.pop()
+    numbered = [(i + 1, r) for i, r in enumerate(rows) if i > 0 and r and any(c.strip() for c in r)]
+    warnings: list[str] = []
+    if numbered and len(numbered[-1][1]) < width:
+        numbered.pop()
         warnings.append("last line incomplete (file truncated while written): dropped")
+    for line, row in numbered:
+        if len(row) != width:
+            raise TinyMyoError(f"{src}:{line}: {len(row)} fields, header has {width}")
+    if not numbered:
+        raise TinyMyoError(f"{src}: no data lines after the header")
+    linenos = np.array([line for line, _ in numbered])
+    needed = {cols["current"], cols["time"], cols["bits"], *cols["d"].values()} - {None}
+    columns = {idx: [row[idx] for _, row in numbered] for idx in needed}  # only the columns used
     unit = current_unit or cols["current_unit"]
     scale = _unit_scale(CURRENT_UNITS, unit, "current", src)
-    n = len(body)
-    current = np.empty(n)
-    times = np.empty(n) if cols["time"] is not None else None
-    bits = np.zeros(n, dtype=np.uint8)
-    has_digital = False
-    for i, row in enumerate(body):
-        line = i + 2
-        if len(row) < width:
-            raise TinyMyoError(f"{src}:{line}: {len(row)} fields, header has {width}")
-        try:
-            cell = row[cols["current"]].strip()
-            current[i] = float(cell) if cell else np.nan
-            if times is not None:
-                times[i] = float(row[cols["time"]])
-        except ValueError as exc:
-            raise TinyMyoError(f"{src}:{line}: not a number ({exc})") from exc
-        value = _digital_value(row, cols, line, src)
-        if value is not None:
-            bits[i] = value
-            has_digital = True
-    if times is None:
+    current = _numbers(columns[cols["current"]], linenos, "current", src)
+    bits = _digital_bits(columns, cols, linenos, src)
+    n = current.shape[0]
+    if cols["time"] is None:
         if not sample_rate_hz:
             raise TinyMyoError(f"{src}: the export has no Timestamp column; pass --sample-rate (PPK2: 100000)")
         t, rate = np.arange(n) / sample_rate_hz, float(sample_rate_hz)
     else:
-        t, rate = times * cols["time_scale"], None
+        t, rate = _numbers(columns[cols["time"]], linenos, "timestamp", src) * cols["time_scale"], None
     meta = {
         "instrument": "ppk2",
         "source_format": "nRF Connect Power Profiler CSV export",
         "current_unit_in_file": unit,
         "warnings": warnings,
     }
-    trace = Trace(t, current * scale, None, bits if has_digital else None, meta, src, rate)
+    trace = Trace(t, current * scale, None, bits, meta, src, rate)
     return validate(trace)
 
 
