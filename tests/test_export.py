@@ -44,12 +44,13 @@ def ort_run(path, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ form
 
 
-def test_default_form_is_what_nntool_imports(tiny_model, tmp_path):
+@pytest.mark.parametrize("opset", [13, 14])
+def test_default_form_is_what_nntool_imports(tiny_model, tmp_path, opset):
     path = tmp_path / "m.onnx"
-    export_onnx(tiny_model, path)
+    export_onnx(tiny_model, path, opset=opset)
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
-    assert model.opset_import[0].version == 13
+    assert model.opset_import[0].version == opset
     assert "Identity" not in ops and "LayerNormalization" not in ops and "Constant" not in ops and "Gelu" not in ops
     assert "Erf" in ops and "ReduceMean" in ops and "Sqrt" in ops  # GELU via Erf, LayerNorm decomposed
     shapes = shapes_of(model)
@@ -110,16 +111,17 @@ def test_dynamic_batch_needs_opset_14_and_runs_any_batch(tiny_model, tmp_path):
 def test_identity_nodes_are_removed_and_constants_become_initializers():
     graph = helper.make_graph(
         [helper.make_node("Constant", [], ["c"], value=helper.make_tensor("v", onnx.TensorProto.FLOAT, [1], [2.0])),
-         helper.make_node("Identity", ["x"], ["x1"]), helper.make_node("Mul", ["x1", "c"], ["m"]),
+         helper.make_node("Identity", ["x"], ["x1"]), helper.make_node("Mul", ["x1", "c"], ["m0"]),
+         helper.make_node("Constant", [], ["k"], value_floats=[1.0, 0.5]), helper.make_node("Mul", ["m0", "k"], ["m"]),
          helper.make_node("Identity", ["m"], ["y"])],
         "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])])
     model = fold_constant_nodes(remove_identities(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])))
     onnx.checker.check_model(model)
-    assert [n.op_type for n in model.graph.node] == ["Mul"]
-    assert model.graph.output[0].name == "y" and [i.name for i in model.graph.initializer] == ["c"]
+    assert [n.op_type for n in model.graph.node] == ["Mul", "Mul"]
+    assert model.graph.output[0].name == "y" and sorted(i.name for i in model.graph.initializer) == ["c", "k"]
     out = ort.InferenceSession(model.SerializeToString()).run(None, {"x": np.array([1.5, -2], np.float32)})[0]
-    assert out.tolist() == [3.0, -4.0]
+    assert out.tolist() == [3.0, -2.0]
 
 
 # ------------------------------------------------------------------------------------------------ parity

@@ -257,14 +257,21 @@ def _rename_value(g: onnx.GraphProto, old: str, new: str) -> None:
             vi.name = new
 
 
+_CONSTANT_DTYPES = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
+
+
 def fold_constant_nodes(graph: onnx.ModelProto) -> onnx.ModelProto:
     """Constant nodes -> initializers of the same name (one place for every constant)."""
     g = graph.graph
     for node in [n for n in g.node if n.op_type == "Constant"]:
-        attrs = {a.name: a for a in node.attribute}
-        if "value" not in attrs:
-            raise TinyMyoError(f"Constant node {node.name!r} has no 'value' tensor ({', '.join(attrs)})")
-        array = numpy_helper.to_array(attrs["value"].t)
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if "value" in attrs:
+            array = numpy_helper.to_array(attrs["value"])
+        elif attrs.keys() & _CONSTANT_DTYPES:
+            name = next(iter(attrs.keys() & _CONSTANT_DTYPES))
+            array = np.asarray(attrs[name], dtype=_CONSTANT_DTYPES[name])
+        else:
+            raise TinyMyoError(f"Constant node {node.name!r}: cannot fold attribute(s) {', '.join(attrs)}")
         g.initializer.append(numpy_helper.from_array(array, name=node.output[0]))
         g.node.remove(node)
     return graph
