@@ -128,19 +128,26 @@ def capture_ppk2(opts: CaptureOptions) -> Trace:
         raise TinyMyoError(f"--ppk2-mode {opts.ppk2_mode}: expected 'ampere' or 'source'")
     port, serial_number = find_ppk2_port(api, opts.port, opts.serial)
     try:
-        ppk = api(port, timeout=1, write_timeout=1)
+        ppk = api(port, timeout=1, write_timeout=1, exclusive=True)
     except Exception as exc:  # serial.SerialException and OSError from pyserial
         raise TinyMyoError(f"PPK2 on {port}: cannot open the serial port ({exc})") from exc
+    try:
+        return _ppk2_run(ppk, port, serial_number, opts)
+    finally:
+        ppk.ser.close()  # release the port now (exclusive), not whenever the driver object is collected
+
+
+def _ppk2_run(ppk, port: str, serial_number: str | None, opts: CaptureOptions) -> Trace:
     if not ppk.get_modifiers():
         raise TinyMyoError(f"{port}: no calibration answer to the PPK2 metadata request: is this a PPK2?")
-    millivolts = int(round(opts.voltage_v * 1000))
+    # the driver needs the voltage in ampere mode too (a calibration term), and refuses to start without it
+    ppk.set_source_voltage(int(round(opts.voltage_v * 1000)))
     if opts.ppk2_mode == "source":
         ppk.use_source_meter()
-        ppk.set_source_voltage(millivolts)
-        ppk.toggle_DUT_power("ON")
     else:
         ppk.use_ampere_meter()
-        ppk.set_source_voltage(millivolts)  # the driver needs it in ampere mode too (calibration term)
+    # the PPK2's output switch sits in the board's supply path in both modes; ON when already ON changes nothing
+    ppk.toggle_DUT_power("ON")
     raw, elapsed = _ppk2_record(ppk, opts.duration_s)
     samples_ua, bits = ppk.get_samples(raw)
     if len(samples_ua) < 2:
