@@ -74,6 +74,17 @@ static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
         acc += (int32_t)a[i] * b[i];
     return acc;
 }
+#elif defined(__AVX512VNNI__) && defined(__AVX512BW__) && !defined(TM_PORTABLE_C)
+#include <immintrin.h>
+static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
+{
+    __m512i acc = _mm512_setzero_si512();
+    for (int i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - i)) - 1);
+        acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, a + i), _mm512_maskz_loadu_epi8(m, b + i));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
 #else
 /* Host: contiguous loops that gcc vectorises at -O2/-O3 (pmaddwd / vpdpwssd); int32 accumulation. */
 static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
@@ -85,29 +96,80 @@ static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
 }
 #endif
 
-/* Four dot products sharing `a` (register blocking: a is loaded once for four rows of b). */
-static inline void tm_dot_u8s8_x4(const uint8_t *a, const int8_t *b0, const int8_t *b1, const int8_t *b2,
-                                  const int8_t *b3, int n, int32_t out[4])
-{
+/* A 4 x 4 block of dot products: out[4*i + j] = sum_t a_i[t] * b_j[t] over n, a_i = a + i*a_stride (u8),
+ * b_j = b + j*b_stride (s8). Register blocking: each loaded a and b feeds four products. Every matrix product of
+ * the library (Linear, attention scores, attention output) is a grid of these blocks. */
 #if defined(TM_PLATFORM_GAP9)
-    out[0] = tm_dot_u8s8(a, b0, n);
-    out[1] = tm_dot_u8s8(a, b1, n);
-    out[2] = tm_dot_u8s8(a, b2, n);
-    out[3] = tm_dot_u8s8(a, b3, n);
-#else
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int i = 0; i < n; i++) {
-        int32_t x = a[i];
-        s0 += x * b0[i];
-        s1 += x * b1[i];
-        s2 += x * b2[i];
-        s3 += x * b3[i];
-    }
-    out[0] = s0;
-    out[1] = s1;
-    out[2] = s2;
-    out[3] = s3;
-#endif
+static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
+                                   int32_t out[16])
+{
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + j] = tm_dot_u8s8(a + i * a_stride, b + j * b_stride, n);
 }
+#elif defined(__AVX512VNNI__) && defined(__AVX512BW__) && !defined(TM_PORTABLE_C)
+/* Host with AVX-512 VNNI (-march=native on such a CPU): vpdpbusd is exactly u8 x s8 -> int32 (4 products of at
+ * most 255 * 128 summed without saturation), 64 bytes a step, masked tail loads give zeros. */
+static inline __m128i tm_hsum4_(__m512i v0, __m512i v1, __m512i v2, __m512i v3)
+{
+#define TM_HALF_(v) _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64((v), 1))
+#define TM_QUARTER_(h) _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256((h), 1))
+    __m128i r0 = TM_QUARTER_(TM_HALF_(v0)), r1 = TM_QUARTER_(TM_HALF_(v1));
+    __m128i r2 = TM_QUARTER_(TM_HALF_(v2)), r3 = TM_QUARTER_(TM_HALF_(v3));
+#undef TM_HALF_
+#undef TM_QUARTER_
+    return _mm_hadd_epi32(_mm_hadd_epi32(r0, r1), _mm_hadd_epi32(r2, r3));
+}
+
+/* Written out so that the 16 accumulators stay in zmm registers (an array of __m512i is spilled). */
+static inline __attribute__((always_inline)) void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b,
+                                                                  long b_stride, int n, int32_t out[16])
+{
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    for (int t = 0; t < n; t += 64) {
+        __mmask64 m = n - t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (n - t)) - 1);
+        __m512i b0 = _mm512_maskz_loadu_epi8(m, b + t), b1 = _mm512_maskz_loadu_epi8(m, b + b_stride + t);
+        __m512i b2 = _mm512_maskz_loadu_epi8(m, b + 2 * b_stride + t);
+        __m512i b3 = _mm512_maskz_loadu_epi8(m, b + 3 * b_stride + t);
+        __m512i x = _mm512_maskz_loadu_epi8(m, a + t);
+        c00 = _mm512_dpbusd_epi32(c00, x, b0), c01 = _mm512_dpbusd_epi32(c01, x, b1);
+        c02 = _mm512_dpbusd_epi32(c02, x, b2), c03 = _mm512_dpbusd_epi32(c03, x, b3);
+        x = _mm512_maskz_loadu_epi8(m, a + a_stride + t);
+        c10 = _mm512_dpbusd_epi32(c10, x, b0), c11 = _mm512_dpbusd_epi32(c11, x, b1);
+        c12 = _mm512_dpbusd_epi32(c12, x, b2), c13 = _mm512_dpbusd_epi32(c13, x, b3);
+        x = _mm512_maskz_loadu_epi8(m, a + 2 * a_stride + t);
+        c20 = _mm512_dpbusd_epi32(c20, x, b0), c21 = _mm512_dpbusd_epi32(c21, x, b1);
+        c22 = _mm512_dpbusd_epi32(c22, x, b2), c23 = _mm512_dpbusd_epi32(c23, x, b3);
+        x = _mm512_maskz_loadu_epi8(m, a + 3 * a_stride + t);
+        c30 = _mm512_dpbusd_epi32(c30, x, b0), c31 = _mm512_dpbusd_epi32(c31, x, b1);
+        c32 = _mm512_dpbusd_epi32(c32, x, b2), c33 = _mm512_dpbusd_epi32(c33, x, b3);
+    }
+    _mm_storeu_si128((__m128i *)(void *)(out + 0), tm_hsum4_(c00, c01, c02, c03));
+    _mm_storeu_si128((__m128i *)(void *)(out + 4), tm_hsum4_(c10, c11, c12, c13));
+    _mm_storeu_si128((__m128i *)(void *)(out + 8), tm_hsum4_(c20, c21, c22, c23));
+    _mm_storeu_si128((__m128i *)(void *)(out + 12), tm_hsum4_(c30, c31, c32, c33));
+}
+#else
+static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
+                                   int32_t out[16])
+{
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *x = a + i * a_stride;
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int t = 0; t < n; t++) {
+            int32_t v = x[t];
+            s0 += v * b[t];
+            s1 += v * b[b_stride + t];
+            s2 += v * b[2 * b_stride + t];
+            s3 += v * b[3 * b_stride + t];
+        }
+        out[4 * i + 0] = s0;
+        out[4 * i + 1] = s1;
+        out[4 * i + 2] = s2;
+        out[4 * i + 3] = s3;
+    }
+}
+#endif
 
 #endif /* TM_ARCH_H */

@@ -80,6 +80,7 @@ void tm_residual_add(const tm_residual_args_t *a);
  *   y = requant(sum_j p (v-128), out_mult[h]).
  * tm_attention_prepare(a, h) fills the per-head scratch (all cores); tm_attention_rows(a, h, r0, r1) computes
  * query rows [r0, r1) of head h (a row block: the unit of L1 tiling). */
+#define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
 typedef struct {
     const uint8_t *q, *k, *v;   /* (N, D) each */
     uint8_t *y;                 /* (N, D) */
@@ -89,7 +90,7 @@ typedef struct {
     int8_t *k_s8;               /* scratch (N, hd): k - 128 of the head */
     int8_t *v_t;                /* scratch (hd, N): (v - 128) transposed */
     int32_t *k_sum;             /* scratch (N): sum_d (k - 128) */
-    uint8_t *row_u8;            /* scratch (TM_NUM_CORES, N): scores, then probabilities */
+    uint8_t *row_u8;            /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): scores, then probabilities */
     int32_t *row_i32;           /* scratch (TM_NUM_CORES, N): exp table values */
     int n, d, heads;
     int head, r0, r1;           /* set by the calls below */

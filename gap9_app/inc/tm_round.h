@@ -1,6 +1,6 @@
 /* tm_round.h: the rounding and saturation helpers every kernel uses (numerics.py: round_half_even, saturate_u8).
  *
- * tm_rne(v)      round half to even in float32 with no libm: for |v| < 2^23, (v + 2^23) - 2^23 rounds in the
+ * tm_rne(v)      round half to even in float32 with no libm: for |v| < 2^23, (v +- 2^23) -+ 2^23 rounds in the
  *                default IEEE mode (needs no -ffast-math, float evaluated in float: SSE or an FPU/soft-float, not x87);
  *                |v| >= 2^23, inf and NaN are already integral and pass through.
  * tm_sat_u8(r)   r integral -> code sat(r + 128): r <= -128 -> 0, r >= 127 -> 255, NaN -> 0 (QuantizeLinear).
@@ -15,21 +15,16 @@
 
 static inline float tm_rne(float v)
 {
-    if (v >= 0.0f) {
-        if (v < TM_RNE_MAGIC)
-            v = (v + TM_RNE_MAGIC) - TM_RNE_MAGIC;
-    } else if (v > -TM_RNE_MAGIC) {
-        v = (v - TM_RNE_MAGIC) + TM_RNE_MAGIC;
-    }
-    return v;
+    float magic = v < 0.0f ? -TM_RNE_MAGIC : TM_RNE_MAGIC; /* selects, no branch: vectorisable */
+    float r = (v + magic) - magic;
+    return (v < TM_RNE_MAGIC && v > -TM_RNE_MAGIC) ? r : v;
 }
 
 static inline uint8_t tm_sat_u8(float r)
 {
-    if (!(r > (float)(-TM_ACT_ZERO_POINT)))
-        return 0;
-    if (r >= (float)(255 - TM_ACT_ZERO_POINT))
-        return 255;
+    float lo = (float)(-TM_ACT_ZERO_POINT), hi = (float)(255 - TM_ACT_ZERO_POINT);
+    r = r > lo ? r : lo; /* NaN -> lo */
+    r = r < hi ? r : hi;
     return (uint8_t)((int32_t)r + TM_ACT_ZERO_POINT);
 }
 
@@ -38,5 +33,24 @@ static inline uint8_t tm_requant(int32_t acc, float multiplier)
 {
     return tm_sat_u8(tm_rne((float)acc * multiplier));
 }
+
+/* Exact floor(n / d) for 0 <= n < 2^31 and 1 <= d < 2^31 by one multiply: the division by a row-invariant divisor
+ * (softmax) becomes a 64-bit multiply and shift (Granlund-Montgomery: s = 31 + ceil(log2 d), m = ceil(2^s / d),
+ * then m d - 2^s < d <= 2^(s-31), which makes (n m) >> s exact for every n < 2^31; m < 2^32, n m < 2^63). */
+typedef struct {
+    uint64_t mult;
+    int shift;
+} tm_divisor_t;
+
+static inline tm_divisor_t tm_divisor(uint32_t d)
+{
+    int l = 0;
+    while (((uint64_t)1 << l) < d)
+        l++;
+    tm_divisor_t r = {(((uint64_t)1 << (31 + l)) + d - 1) / d, 31 + l};
+    return r;
+}
+
+static inline uint32_t tm_divide(uint32_t n, tm_divisor_t d) { return (uint32_t)(((uint64_t)n * d.mult) >> d.shift); }
 
 #endif /* TM_ROUND_H */

@@ -2,7 +2,7 @@
  *   s[i,j] = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)
  *          computed as sum_d q (k-128) - 128 sum_d (k-128): one u8 x s8 dot product per score;
  *   e[j] = exp_lut[h][rowmax - s[i,j]];  S = sum_j e[j] (int32: the build proves N * lut[0] + 510 lut[0] < 2^31);
- *   p[j] = (510 e[j] + S) / (2 S)  (truncating = round half up of 255 e / S), u8 scale 1/255;
+ *   p[j] = (510 e[j] + S) / (2 S)  (truncating = round half up of 255 e / S; by tm_divide), u8 scale 1/255;
  *   y[i,h*hd+c] = sat(rne(f32(sum_j p[j] (v[j]-128)) * out_mult[h]) + 128). */
 #include "tm_arch.h"
 #include "tm_kernels.h"
@@ -36,18 +36,27 @@ void tm_attention_prepare(tm_attention_args_t *a, int head)
     tm_fork(prepare_worker, a);
 }
 
-static void score_row(const tm_attention_args_t *a, const uint8_t *q, uint8_t *s, float mult, int hd)
+/* Scores of query rows i..i+nr-1 (nr <= 4; row t of the group in s + t*n), 4 keys at a time. */
+static void score_rows(const tm_attention_args_t *a, int i, int nr, uint8_t *s, float mult, int hd)
 {
-    int j = 0;
-    for (; j + 4 <= a->n; j += 4) {
-        int32_t acc[4];
-        const int8_t *k = a->k_s8 + (long)j * hd;
-        tm_dot_u8s8_x4(q, k, k + hd, k + 2 * hd, k + 3 * hd, hd, acc);
-        for (int t = 0; t < 4; t++)
-            s[j + t] = tm_requant(acc[t] - TM_ACT_ZERO_POINT * a->k_sum[j + t], mult);
+    const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
+    const int32_t *ksum = a->k_sum;
+    int n = a->n;
+    for (int j = 0; j < n; j += 4) {
+        int nk = TM_MIN(4, n - j);
+        for (int r = 0; r < nr; r++) {
+            int32_t acc[16];
+            if (nr == 4 && r > 0)
+                break;
+            tm_dot_u8s8_4x4(q + (long)r * a->d, nr == 4 ? a->d : 0, a->k_s8 + (long)j * hd, nk == 4 ? hd : 0, hd, acc);
+            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
+                for (int c = 0; c < nk; c++) {
+                    int32_t v = c == 0 || nk == 4 ? acc[4 * t + c]
+                                                  : tm_dot_u8s8(q + (long)(r + t) * a->d, a->k_s8 + (long)(j + c) * hd, hd);
+                    s[(long)(r + t) * n + j + c] = tm_requant(v - TM_ACT_ZERO_POINT * ksum[j + c], mult);
+                }
+        }
     }
-    for (; j < a->n; j++)
-        s[j] = tm_requant(tm_dot_u8s8(q, a->k_s8 + (long)j * hd, hd) - TM_ACT_ZERO_POINT * a->k_sum[j], mult);
 }
 
 /* In place: scores s (u8) -> probabilities (u8, scale 1/255); e is scratch. */
@@ -60,37 +69,48 @@ static void softmax_row(uint8_t *s, int32_t *e, const int32_t *lut, int n)
         e[j] = lut[rowmax - s[j]];
         sum += e[j];
     }
+    tm_divisor_t div = tm_divisor((uint32_t)(2 * sum)); /* exact: the numerators are < 2^31 (bound proven) */
     for (int j = 0; j < n; j++)
-        s[j] = (uint8_t)((TM_PROB_TWICE * e[j] + sum) / (2 * sum));
+        s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * e[j] + sum), div);
 }
 
-static void output_row(const tm_attention_args_t *a, const uint8_t *p, uint8_t *y, float mult, int hd)
+/* Outputs of rows i..i+nr-1 from their probabilities p (row t in p + t*n), 4 head columns at a time. */
+static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
 {
-    int c = 0;
-    for (; c + 4 <= hd; c += 4) {
-        int32_t acc[4];
-        const int8_t *v = a->v_t + (long)c * a->n;
-        tm_dot_u8s8_x4(p, v, v + a->n, v + 2 * a->n, v + 3 * a->n, a->n, acc);
-        for (int t = 0; t < 4; t++)
-            y[c + t] = tm_requant(acc[t], mult);
+    int n = a->n;
+    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
+    for (int c = 0; c < hd; c += 4) {
+        int nc = TM_MIN(4, hd - c);
+        for (int r = 0; r < nr; r++) {
+            int32_t acc[16];
+            if (nr == 4 && r > 0)
+                break;
+            tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, a->v_t + (long)c * n, nc == 4 ? n : 0, n, acc);
+            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
+                for (int u = 0; u < nc; u++) {
+                    int32_t v = u == 0 || nc == 4 ? acc[4 * t + u]
+                                                  : tm_dot_u8s8(p + (long)(r + t) * n, a->v_t + (long)(c + u) * n, n);
+                    y[(long)(r + t) * a->d + c + u] = tm_requant(v, mult);
+                }
+        }
     }
-    for (; c < hd; c++)
-        y[c] = tm_requant(tm_dot_u8s8(p, a->v_t + (long)c * a->n, a->n), mult);
 }
 
-/* Phase 2 (all cores, query rows of the block split): scores, softmax and output of each row. */
+/* Phase 2 (all cores, query rows of the block split): scores, softmax and outputs, four rows at a time. */
 static void rows_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
-    int hd = a->d / a->heads, col = a->head * hd, core = tm_core_id(), start, stop;
-    uint8_t *row = a->row_u8 + (long)core * a->n;
+    int hd = a->d / a->heads, core = tm_core_id(), start, stop;
+    uint8_t *rows = a->row_u8 + (long)core * TM_ATTN_ROWS * a->n;
     int32_t *e = a->row_i32 + (long)core * a->n;
     const int32_t *lut = a->exp_lut + a->head * 256;
     tm_core_range(a->r0, a->r1, &start, &stop);
-    for (int i = start; i < stop; i++) {
-        score_row(a, a->q + (long)i * a->d + col, row, a->score_mult[a->head], hd);
-        softmax_row(row, e, lut, a->n);
-        output_row(a, row, a->y + (long)i * a->d + col, a->out_mult[a->head], hd);
+    for (int i = start; i < stop; i += TM_ATTN_ROWS) {
+        int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
+        score_rows(a, i, nr, rows, a->score_mult[a->head], hd);
+        for (int r = 0; r < nr; r++)
+            softmax_row(rows + (long)r * a->n, e, lut, a->n);
+        output_rows(a, i, nr, rows, a->out_mult[a->head], hd);
     }
 }
 

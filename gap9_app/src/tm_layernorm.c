@@ -27,6 +27,7 @@ static uint32_t isqrt_u64(uint64_t v)
 static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_t *y)
 {
     int d = a->d;
+    const float *gain = a->gain, *bias = a->bias;
     int32_t sum = 0;
     for (int i = 0; i < d; i++)
         sum += x[i];
@@ -40,8 +41,8 @@ static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_
         sd = 1;
     for (int i = 0; i < d; i++) {
         int32_t n = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS) / sd;
-        float t = (float)n * a->gain[i];
-        t = t + a->bias[i];
+        float t = (float)n * gain[i];
+        t = t + bias[i];
         y[i] = tm_sat_u8(tm_rne(t));
     }
 }

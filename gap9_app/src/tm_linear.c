@@ -1,39 +1,58 @@
 /* Linear: acc[r,m] = bias_folded[m] + sum_k x[r,k] w[m,k] (x u8, w s8, int32);
  * y = table[sat(rne(f32(acc) * mult[m]) + 128)] (table optional: a fused GELU/SiLU);
  * LinearDequant: y = f32(acc) * scale[m].
+ * The tile is a grid of 4 x 4 blocks (tm_dot_u8s8_4x4); edge rows/columns reuse the block with a zero stride.
  * Cores split the tile's rows, or its columns when the tile has fewer rows than cores (the classifier). */
+#include <stddef.h>
+
 #include "tm_arch.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
-/* acc for columns m..m+3 of row x (register blocking: x is read once for four weight rows). */
-static inline void linear_acc4(const uint8_t *x, const int8_t *w, const int32_t *bias, int k, int m, int32_t acc[4])
+/* acc[4*i + j] for rows r..r+nr-1 (nr <= 4) and columns m..m+nc-1 (nc <= 4), bias added. */
+static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *bias, int k, int r, int nr, int m,
+                             int nc, int32_t acc[16])
 {
-    tm_dot_u8s8_x4(x, w + (m + 0) * k, w + (m + 1) * k, w + (m + 2) * k, w + (m + 3) * k, k, acc);
-    for (int j = 0; j < 4; j++)
-        acc[j] += bias[m + j];
-}
-
-static inline uint8_t finish(const tm_linear_args_t *a, int32_t acc, int m)
-{
-    uint8_t q = tm_requant(acc, a->mult[m]);
-    return a->table ? a->table[q] : q;
+    long xs = nr == 4 ? k : 0, ws = nc == 4 ? k : 0;
+    if (nr == 4 || nr == 1) {
+        tm_dot_u8s8_4x4(x + (long)r * k, xs, w + (long)m * k, ws, k, acc);
+    } else { /* 2 or 3 rows: one row at a time */
+        for (int i = 0; i < nr; i++) {
+            int32_t one[16];
+            tm_dot_u8s8_4x4(x + (long)(r + i) * k, 0, w + (long)m * k, ws, k, one);
+            for (int j = 0; j < 4; j++)
+                acc[4 * i + j] = one[j];
+        }
+    }
+    if (nc < 4) /* the zero stride computed column m four times: spread the other columns one by one */
+        for (int i = 0; i < nr; i++)
+            for (int j = 1; j < nc; j++)
+                acc[4 * i + j] = tm_dot_u8s8(x + (long)(r + i) * k, w + (long)(m + j) * k, k);
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nc; j++)
+            acc[4 * i + j] += bias[m + j];
 }
 
 static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int m1)
 {
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *x = a->x + (long)r * a->k;
-        uint8_t *y = a->y + (long)r * a->m;
-        int m = m0;
-        for (; m + 4 <= m1; m += 4) {
-            int32_t acc[4];
-            linear_acc4(x, a->w, a->bias, a->k, m, acc);
-            for (int j = 0; j < 4; j++)
-                y[m + j] = finish(a, acc[j], m + j);
+    const uint8_t *x = a->x, *table = a->table;
+    const int8_t *w = a->w;
+    const int32_t *bias = a->bias;
+    const float *mult = a->mult;
+    uint8_t *y = a->y;
+    int k = a->k, ldy = a->m;
+    for (int r = r0; r < r1; r += 4) {
+        int nr = TM_MIN(4, r1 - r);
+        for (int m = m0; m < m1; m += 4) {
+            int nc = TM_MIN(4, m1 - m);
+            int32_t acc[16];
+            acc_block(x, w, bias, k, r, nr, m, nc, acc);
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < nc; j++) {
+                    uint8_t q = tm_requant(acc[4 * i + j], mult[m + j]);
+                    y[(long)(r + i) * ldy + m + j] = table ? table[q] : q;
+                }
         }
-        for (; m < m1; m++)
-            y[m] = finish(a, a->bias[m] + tm_dot_u8s8(x, a->w + (long)m * a->k, a->k), m);
     }
 }
 
@@ -54,11 +73,18 @@ void tm_linear(const tm_linear_args_t *a) { tm_fork(linear_worker, (void *)a); }
 
 static void dequant_block(const tm_linear_dequant_args_t *a, int r0, int r1, int m0, int m1)
 {
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *x = a->x + (long)r * a->k;
-        for (int m = m0; m < m1; m++) {
-            int32_t acc = a->bias[m] + tm_dot_u8s8(x, a->w + (long)m * a->k, a->k);
-            a->y[(long)r * a->m + m] = (float)acc * a->scale[m];
+    const float *scale = a->scale;
+    float *y = a->y;
+    int k = a->k, ldy = a->m;
+    for (int r = r0; r < r1; r += 4) {
+        int nr = TM_MIN(4, r1 - r);
+        for (int m = m0; m < m1; m += 4) {
+            int nc = TM_MIN(4, m1 - m);
+            int32_t acc[16];
+            acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, acc);
+            for (int i = 0; i < nr; i++)
+                for (int j = 0; j < nc; j++)
+                    y[(long)(r + i) * ldy + m + j] = (float)acc[4 * i + j] * scale[m + j];
         }
     }
 }

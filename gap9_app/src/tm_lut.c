@@ -7,8 +7,10 @@ static void lut_worker(void *arg)
     const tm_lut_args_t *a = arg;
     int start, stop;
     tm_core_range(a->start, a->end, &start, &stop);
+    const uint8_t *x = a->x, *table = a->table;
+    uint8_t *y = a->y;
     for (int i = start; i < stop; i++)
-        a->y[i] = a->table[a->x[i]];
+        y[i] = table[x[i]];
 }
 
 void tm_lut(const tm_lut_args_t *a) { tm_fork(lut_worker, (void *)a); }

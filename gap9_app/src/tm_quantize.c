@@ -8,8 +8,10 @@ static void quantize_worker(void *arg)
     const tm_quantize_args_t *a = arg;
     int start, stop;
     tm_core_range(a->start, a->end, &start, &stop);
+    const float *x = a->x, scale = a->scale;
+    uint8_t *y = a->y;
     for (int i = start; i < stop; i++)
-        a->y[i] = tm_sat_u8(tm_rne(a->x[i] / a->scale));
+        y[i] = tm_sat_u8(tm_rne(x[i] / scale));
 }
 
 void tm_quantize(const tm_quantize_args_t *a) { tm_fork(quantize_worker, (void *)a); }

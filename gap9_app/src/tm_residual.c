@@ -7,13 +7,15 @@
 static void residual_worker(void *arg)
 {
     const tm_residual_args_t *a = arg;
-    const float zp = (float)TM_ACT_ZERO_POINT;
+    const float zp = (float)TM_ACT_ZERO_POINT, sa = a->scale_a, sb = a->scale_b;
+    const uint8_t *xa = a->a, *xb = a->b;
+    uint8_t *y = a->y; /* locals: a store through uint8_t may alias *a, which would force reloads */
     int start, stop;
     tm_core_range(a->start, a->end, &start, &stop);
     for (int i = start; i < stop; i++) {
-        float fa = ((float)a->a[i] - zp) * a->scale_a;
-        float fb = ((float)a->b[i] - zp) * a->scale_b;
-        a->y[i] = tm_sat_u8(tm_rne(fa + fb));
+        float fa = ((float)xa[i] - zp) * sa;
+        float fb = ((float)xb[i] - zp) * sb;
+        y[i] = tm_sat_u8(tm_rne(fa + fb));
     }
 }
 

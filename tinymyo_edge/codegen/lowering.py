@@ -151,9 +151,10 @@ def lower_attention(op, ctx, tile):
     lut = np.asarray(op.exp_lut, dtype=np.int64)
     top = int(lut.max(initial=0))
     prob_twice = 2 * round(1.0 / nx.PROB_SCALE)
-    if lut.min(initial=0) < 0 or n * top + prob_twice * top >= nx.INT32_MAX:
+    worst = max(n + prob_twice, 2 * n) * top  # numerator 510 e + S and divisor 2 S, both int32 in C
+    if lut.min(initial=0) < 0 or worst > nx.INT32_MAX:
         raise TinyMyoError(f"layer {op.name!r}: softmax int32 bound exceeded for {n} tokens "
-                           f"(N * max(exp_lut) + {prob_twice} * max(exp_lut) = {n * top + prob_twice * top})")
+                           f"(max(N + {prob_twice}, 2 N) * max(exp_lut) = {worst} > 2^31 - 1)")
     if lut.max(initial=0) > 0 and (lut.reshape(op.heads, 256)[:, 0] == 0).any():
         raise TinyMyoError(f"layer {op.name!r}: exp_lut[h][0] == 0 would divide by zero in the softmax")
     return {

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
 from ..ir.program import Op
+from ..resources import resource_dir
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_constant(name: str) -> int:
+    """An integer #define of the kernel library (gap9_app/inc/tm_kernels.h): its one definition."""
+    text = (resource_dir("gap9_app") / "inc" / "tm_kernels.h").read_text()
+    match = re.search(rf"^#define {name} (\d+)", text, re.M)
+    if not match:
+        raise RuntimeError(f"tm_kernels.h defines no {name}")
+    return int(match.group(1))
 
 
 def _align(n: int, a: int = 16) -> int:
@@ -15,7 +29,7 @@ def scratch_parts(op: Op, shapes: dict, cores: int) -> dict[str, tuple[int, int]
         return {}
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
-    sizes = {"k_s8": n * hd, "v_t": hd * n, "k_sum": 4 * n, "row_u8": cores * n, "row_i32": 4 * cores * n}
+    sizes = {"k_s8": n * hd, "v_t": hd * n, "k_sum": 4 * n, "row_u8": cores * kernel_constant("TM_ATTN_ROWS") * n, "row_i32": 4 * cores * n}
     parts, offset = {}, 0
     for name, size in sizes.items():
         parts[name] = (offset, size)

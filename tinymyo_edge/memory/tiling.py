@@ -68,7 +68,7 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     slab_cols = max(1, min(m, board.weight_slab_bytes // max(1, k)))
     best = None
     for tm in sorted({*range(4, slab_cols + 1, 4), slab_cols}):
-        tr = _largest(rows, lambda r: l1(r, tm) <= board.l1_bytes)
+        tr = _largest(rows, lambda r: l1(r, tm) <= board.l1_bytes, 4 if rows > 4 else 1)  # 4x4 blocks
         if tr and (best is None or tr * tm / (tr + tm) > best[0]):
             best = (tr * tm / (tr + tm), tr, tm)
     if best is None:
@@ -125,7 +125,8 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     hd = d // op.heads
     kc = min(n, 64)
     l1 = lambda r: r * n + 2 * 2 * kc * hd + 2 * 2 * r * hd + 4 * n + 4 * 256  # noqa: E731
-    r = _largest(n, lambda rr: l1(rr) <= board.l1_bytes, board.cores if n > board.cores else 1)
+    step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows
+    r = _largest(n, lambda rr: l1(rr) <= board.l1_bytes, step)
     if not r:
         raise _refuse(op, l1(min(n, board.cores)), board, f"{board.cores} query rows x {n} tokens")
     return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, l1(r))
