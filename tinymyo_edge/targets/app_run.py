@@ -3,6 +3,7 @@ back what it wrote: the output file, the printed per-layer counters and the "Err
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -26,8 +27,17 @@ class AppRun:
     counters: CounterLog | None  # None if the app printed no counter lines
 
 
+def _manifest_output_shape(outdir: Path) -> tuple[int, ...] | None:
+    """The network's output shape from the build's manifest (build.json), if there is one."""
+    path = outdir / "build.json"
+    if not path.is_file():
+        return None
+    return tuple(json.loads(path.read_text())["output"]["shape"])
+
+
 def run_app(outdir, platform: str = "host", *, x: np.ndarray | None = None, expected: np.ndarray | None = None,
-            output_shape: tuple[int, ...] | None = None, timeout: float = 900, make_vars: dict | None = None) -> AppRun:
+            output_shape: tuple[int, ...] | None = None,
+            timeout: float = 900, make_vars: dict | None = None) -> AppRun:
     """`make -C OUTDIR run platform=PLATFORM`. x: an input window (default: the app's input.bin, checked against
     its expected.bin); expected: the output to check x's result against (default: no check when x is given)."""
     outdir = Path(outdir)
@@ -58,8 +68,9 @@ def run_app(outdir, platform: str = "host", *, x: np.ndarray | None = None, expe
         output = None
         if (tmp / "output.bin").is_file():
             output = np.fromfile(tmp / "output.bin", dtype="<f4")
-            if output_shape is not None:
-                output = output.reshape(output_shape)
+            shape = output_shape or _manifest_output_shape(outdir)
+            if shape is not None and output.size == int(np.prod(shape)):
+                output = output.reshape(shape)
     try:
         counters = parse_counter_log(proc.stdout, f"{platform} run of {outdir}")
     except TinyMyoError:
