@@ -1,0 +1,274 @@
+"""The NNTool backend: the generated GAP9 SDK project (files, settings, data, clean failure without the SDK), the
+driver's fail-loud logic, and, where NNTool is importable, the driver run against the public NNTool."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tinymyo_edge.cli import cli
+from tinymyo_edge.errors import TinyMyoError
+from tinymyo_edge.memory.board import get_board
+from tinymyo_edge.model import TinyMyo, TinyMyoConfig
+from tinymyo_edge.targets import nntool as nt
+
+SMALL = TinyMyoConfig(channels=4, samples=200, dim=48, depth=2, heads=3, classes=5)
+
+
+def _export(cfg: TinyMyoConfig, path: Path, *, opset: int = 13) -> Path:
+    """Float ONNX as `export` writes it (tinymyo_edge.export), with non-trivial LayerNorm/bias values so that
+    nothing is folded away as it would be in an untrained model."""
+    from tinymyo_edge.export import export_onnx
+
+    torch.manual_seed(0)
+    model = TinyMyo(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(0.1 * torch.randn_like(p))
+    export_onnx(model, path, opset=opset)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_onnx(tmp_path_factory) -> Path:
+    return _export(SMALL, tmp_path_factory.mktemp("onnx") / "small.onnx")
+
+
+def _windows(n: int, cfg: TinyMyoConfig = SMALL, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, cfg.channels, cfg.samples)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def project(small_onnx, tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("proj") / "nntool_project"
+    calib, val = _windows(6), _windows(3, seed=1)
+    result = nt.build_nntool_project(small_onnx, calib, outdir, board="gap9", run_nntool=False, val_x=val)
+    return result, calib, val
+
+
+def _driver_module(path: Path):
+    spec = importlib.util.spec_from_file_location("generated_nntool_driver", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _assigned_literal(source: str, name: str):
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{name} not assigned in the generated driver")
+
+
+# ------------------------------------------------------------------------------------------ the project
+
+
+def test_project_has_the_sdk_files(project):
+    result, _, _ = project
+    for name in ("CMakeLists.txt", "sdk.config", "Kconfig", "Makefile", "main.c", "nntool_driver.py", "model.onnx",
+                 "calib.npz", "val.npz", "README.md"):
+        assert (result.outdir / name).is_file(), name
+    assert not result.nntool_ran and result.report is None
+
+
+def test_cmake_follows_the_gap9_sdk_flow(project):
+    text = (project[0].outdir / "CMakeLists.txt").read_text()
+    assert "include($ENV{GAP_SDK_HOME}/utils/cmake/setup.cmake)" in text
+    # order matters in the SDK flow: AutoTiler setup before the app target, setupos last
+    positions = [text.index(s) for s in ("autotiler_setup(", "add_executable(", "setupos(")]
+    assert positions == sorted(positions)
+    assert "nntool_driver.py" in text and "message(FATAL_ERROR" in text
+
+
+def test_sdk_config_and_kconfig(project):
+    outdir = project[0].outdir
+    config = (outdir / "sdk.config").read_text().splitlines()
+    assert "CONFIG_PLATFORM_GVSOC=y" in config and "CONFIG_TINYMYO_OP_370MHZ_0V80=y" in config
+    kconfig = (outdir / "Kconfig").read_text()
+    for mhz, mv in nt.OPERATING_POINTS.values():
+        assert f"{mhz} MHz at {mv} mV" in kconfig
+    # every CONFIG_TINYMYO_ option set in sdk.config is declared in Kconfig
+    for line in config:
+        if line.startswith("CONFIG_TINYMYO_"):
+            assert f"config {line.split('=')[0][len('CONFIG_'):]}\n" in kconfig
+
+
+def test_main_c_prints_the_agreed_lines(project):
+    text = (project[0].outdir / "main.c").read_text()
+    assert '"%s: Cycles: %u, Operations: %u, Operations/Cycle: "' in text
+    assert 'print_layer_line("Total"' in text
+    assert 'printf("Errors: %d out of %d\\n"' in text and "pmsis_exit(errors)" in text
+    call = text.index(f"{nt.MODEL_NAME}CNN(Input, Output);")
+    assert text.rindex("pi_gpio_pin_write(NULL, TM_POWER_GPIO_PIN, 1)", 0, call) < call
+    assert text.index("pi_gpio_pin_write(NULL, TM_POWER_GPIO_PIN, 0)", call) > call
+    assert text.index(f"{nt.MODEL_NAME}CNN_Construct()") > text.index("pi_cluster_open(")
+
+
+def test_generated_python_is_valid(project):
+    source = (project[0].outdir / "nntool_driver.py").read_text()
+    compile(source, "nntool_driver.py", "exec")
+    assert _assigned_literal(source, "STEPS") == ("import", "fusions", "quantize", "execute", "generate")
+
+
+def test_settings_come_from_the_board_description(project, small_onnx, tmp_path):
+    source = (project[0].outdir / "nntool_driver.py").read_text()
+    settings = _assigned_literal(source, "GENERATE_SETTINGS")
+    board = get_board("gap9")
+    assert (settings["l1_size"], settings["l2_size"], settings["l3_size"]) == (board.l1_bytes, board.l2_bytes,
+                                                                               board.l3_bytes)
+    assert settings["cluster_num_cores"] == board.cores
+    # a changed board changes the settings (nothing is hard-coded in the template)
+    smaller = board.with_changes(l2_bytes=board.l2_bytes // 2, l1_bytes=64 * 1024)
+    out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", board=smaller, run_nntool=False)
+    settings2 = _assigned_literal((out.outdir / "nntool_driver.py").read_text(), "GENERATE_SETTINGS")
+    assert (settings2["l1_size"], settings2["l2_size"]) == (64 * 1024, board.l2_bytes // 2)
+    assert f"MODEL_L2_MEMORY {board.l2_bytes // 2}" in (out.outdir / "CMakeLists.txt").read_text()
+
+
+def test_quantization_options(small_onnx, tmp_path):
+    out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", ne16=True, softmax_8bit=True,
+                                  run_nntool=False)
+    options = _assigned_literal((out.outdir / "nntool_driver.py").read_text(), "QUANT_GRAPH_OPTIONS")
+    assert options == {"use_ne16": True, "softmax_out_8bits": True}
+    assert nt.quantization_options(ne16=False, softmax_8bit=False) == {}
+
+
+def test_calibration_and_validation_data_are_written_unchanged(project):
+    result, calib, val = project
+    for name, given in (("calib.npz", calib), ("val.npz", val)):
+        with np.load(result.outdir / name) as data:
+            assert list(data.keys()) == ["x"]
+            written = data["x"]
+        assert written.dtype == given.dtype and written.shape == given.shape
+        assert written.tobytes() == given.tobytes()
+    assert (result.outdir / "model.onnx").read_bytes() == Path(project[0].outdir / "model.onnx").read_bytes()
+
+
+def test_default_validation_windows_are_the_first_calibration_windows(small_onnx, tmp_path):
+    calib = _windows(7)
+    out = nt.build_nntool_project(small_onnx, calib, tmp_path / "p", run_nntool=False)
+    with np.load(out.outdir / "val.npz") as data:
+        assert data["x"].tobytes() == calib[: nt.DEFAULT_VALIDATION_WINDOWS].tobytes()
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+
+def test_wrong_window_shape_names_the_problem(small_onnx, tmp_path):
+    bad = np.zeros((2, SMALL.channels + 1, SMALL.samples), np.float32)
+    with pytest.raises(TinyMyoError, match=r"calibration windows: shape .*\(N, 4, 200\)"):
+        nt.build_nntool_project(small_onnx, bad, tmp_path / "p", run_nntool=False)
+    with pytest.raises(TinyMyoError, match="float32"):
+        nt.build_nntool_project(small_onnx, _windows(2).astype(np.float64), tmp_path / "p", run_nntool=False)
+    assert not (tmp_path / "p").exists()
+
+
+def test_existing_project_needs_force(project, small_onnx):
+    with pytest.raises(TinyMyoError, match="--force"):
+        nt.build_nntool_project(small_onnx, _windows(2), project[0].outdir, run_nntool=False)
+
+
+def test_missing_or_dynamic_model(tmp_path):
+    with pytest.raises(TinyMyoError, match="no such ONNX file"):
+        nt.build_nntool_project(tmp_path / "none.onnx", _windows(2), tmp_path / "p", run_nntool=False)
+    x = onnx.helper.make_tensor_value_info("emg", onnx.TensorProto.FLOAT, ["batch", 4, 200])
+    y = onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", 4, 200])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["emg"], ["logits"])], "g", [x], [y])
+    onnx.save(onnx.helper.make_model(graph), tmp_path / "dyn.onnx")
+    with pytest.raises(TinyMyoError, match="static batch-1"):
+        nt.build_nntool_project(tmp_path / "dyn.onnx", _windows(2), tmp_path / "p", run_nntool=False)
+
+
+def test_asking_for_nntool_where_it_is_missing(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.delenv(nt.NNTOOL_PYTHON_ENV, raising=False)
+    if nt.nntool_python() is not None:
+        pytest.skip("NNTool (nntool.api) is importable in this Python")
+    with pytest.raises(TinyMyoError, match="not importable"):
+        nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", run_nntool=True)
+    assert not (tmp_path / "p").exists()
+
+
+# ----------------------------------------------------------------------------------- without the SDK
+
+
+def test_cli_without_sdk_writes_the_project_and_says_what_is_needed(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.delenv("GAP_SDK_HOME", raising=False)
+    monkeypatch.delenv(nt.NNTOOL_PYTHON_ENV, raising=False)
+    np.savez(tmp_path / "calib.npz", x=_windows(3))
+    result = CliRunner().invoke(cli, ["build-nntool", str(small_onnx), "--calib", str(tmp_path / "calib.npz"),
+                                      "-o", str(tmp_path / "proj"), "--no-run-nntool"])
+    assert result.exit_code == 0, result.output
+    assert "needs the GAP9 SDK" in result.output and "GAP_SDK_HOME" in result.output
+    assert (tmp_path / "proj" / "Makefile").is_file()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_run_without_sdk_stops_at_once_with_the_reason(project):
+    env = {k: v for k, v in os.environ.items() if k != "GAP_SDK_HOME"}
+    for platform in ("gvsoc", "board"):
+        done = subprocess.run(["make", "run", f"platform={platform}"], cwd=project[0].outdir, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0
+        assert "GAP_SDK_HOME is not set" in done.stderr and "GAP9 SDK" in done.stderr
+    assert not (project[0].outdir / "build").exists()
+
+
+# -------------------------------------------------------------------------- the driver's fail-loud logic
+
+
+class _FakeNode:
+    def __init__(self, name):
+        self.name = name
+
+
+class _FakeGraph:
+    def __init__(self, outputs):
+        self._outputs = [_FakeNode(n) for n in outputs]
+
+    def output_nodes(self):
+        return self._outputs
+
+
+@pytest.mark.parametrize("message", [
+    'LayerNorm_0 uses ONNX operator "LayerNormalization" domain "" which is not currently supported',
+    "Add_3 has an input from a node that was not imported - skipping",
+    "Matmul over batches is not yet properly generated - output will not be correct",
+])
+def test_driver_fails_on_what_nntool_only_logs(project, tmp_path, message):
+    driver = _driver_module(project[0].outdir / "nntool_driver.py")
+
+    def quiet_import(G, state):
+        logging.getLogger("nntool.importer").warning(message)
+        return _FakeGraph(driver.ONNX_OUTPUTS)
+
+    driver.STEP_FUNCTIONS = dict(driver.STEP_FUNCTIONS, **{"import": quiet_import})
+    status, report = driver.run(["import"], tmp_path / "report.json")
+    assert status == 3 and message in report["error"] and report["steps_ok"] == []
+    assert (tmp_path / "report.json").is_file()
+
+
+def test_driver_fails_on_a_cut_graph(project, tmp_path):
+    driver = _driver_module(project[0].outdir / "nntool_driver.py")
+    cut = _FakeGraph(driver.ONNX_OUTPUTS + ["Input_x_to_LayerNorm_0"])
+    driver.STEP_FUNCTIONS = dict(driver.STEP_FUNCTIONS, **{"import": lambda G, state: cut})
+    status, report = driver.run(["import"], tmp_path / "report.json")
+    assert status == 3 and "graph was cut" in report["error"]
+
+
+def test_driver_passes_a_clean_step(project, tmp_path):
+    driver = _driver_module(project[0].outdir / "nntool_driver.py")
+    driver.STEP_FUNCTIONS = dict(driver.STEP_FUNCTIONS, **{"import": lambda G, state: _FakeGraph(driver.ONNX_OUTPUTS)})
+    status, report = driver.run(["import"], tmp_path / "report.json")
+    assert status == 0 and report["steps_ok"] == ["import"]
