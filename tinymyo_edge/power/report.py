@@ -41,7 +41,9 @@ def table(report: dict) -> str:
     lines.append(f"published (not measured here): {pub['latency_s'] * 1e3:g} ms, {pub['energy_j'] * 1e3:g} mJ, "
                  f"{pub['avg_power_w'] * 1e3:g} mW ({pub['source']})")
     for e in report["excluded_windows"]:
-        lines.append(f"excluded window {e['start_s']}..{e['end_s']} s: {e['reason']}")
+        start = "trace start" if e["start_s"] is None else f"{e['start_s']:.6g} s"
+        end = "trace end" if e["end_s"] is None else f"{e['end_s']:.6g} s"
+        lines.append(f"excluded window {start} .. {end}: {e['reason']}")
     lines += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(lines)
 
@@ -78,7 +80,7 @@ def plot(trace: Trace, report: dict, power: np.ndarray, out_png: Path) -> None:
     ax.set_xlabel("time [s]")
     ax.set_ylabel("power [mW]")
     op = report.get("operating_point")
-    ax.set_title(f"{Path(report['source_file']).name}: {report['n_windows']} inferences, "
+    ax.set_title(f"{Path(report['source_file']).name}: {report['n_windows']} inference(s), "
                  f"{report['energy_j_mean'] * 1e3:.4g} mJ / {report['latency_s_mean'] * 1e3:.4g} ms mean"
                  + (f" @ {op['label']}" if op else ""))
     ax.legend(loc="upper right", fontsize=8)
