@@ -40,9 +40,11 @@ def capture_cmd(instrument, port, serial_number, duration, voltage, gpio_channel
 
 @power.command("analyze")
 @click.argument("trace", type=click.Path(dir_okay=False))
-@click.option("--gpio-channel", type=int, default=None, help="Digital input marking inferences (default: the trace's, else 0).")
+@click.option("--gpio-channel", type=int, default=None,
+              help="Digital input marking inferences (default: the trace's, else 0).")
 @click.option("--voltage", type=float, default=None, help="Supply voltage in V (required when the trace has none).")
-@click.option("--threshold-a", type=float, default=None, help="Segment by current above this (A) when there is no GPIO.")
+@click.option("--threshold-a", type=float, default=None,
+              help="Segment by current above this (A) when there is no GPIO.")
 @click.option("--hysteresis-a", type=float, default=None, help="Threshold hysteresis in A (default 10 %% of it).")
 @click.option("--min-pulse-s", type=float, default=None,
               help="Debounce: ignore GPIO/threshold pulses shorter than this (default 5 sample periods).")

@@ -224,7 +224,9 @@ def capture_joulescope(opts: CaptureOptions) -> Trace:
 
 
 def joulescope_samples_to_trace(data: dict, device) -> Trace:
-    """Trace from the StreamBuffer.samples_get() dict of the joulescope v1 API (GPI0/1 as 'current_lsb'/'voltage_lsb')."""
+    """Trace from the StreamBuffer.samples_get() dict of the joulescope v1 API.
+
+    GPI0/GPI1 arrive as the fields 'current_lsb'/'voltage_lsb' and become bits 0/1 of the gpio bit field."""
     signals = data["signals"]
     rate = float(data["time"]["sampling_frequency"]["value"])
     current = np.asarray(signals["current"]["value"], dtype=np.float64)
