@@ -154,7 +154,8 @@ def test_ppk2_capture_through_the_real_driver(tmp_path, capsys, monkeypatch):
     trace = read_trace(out)
     assert trace.metadata["instrument"] == "ppk2" and trace.metadata["port"] == "/dev/fakePPK2"
     assert trace.uniform_rate_hz == 100_000 and trace.n > 20_000
-    assert FakePPK2Serial.last.commands[:4] == [0x19, 0x0D, 0x11, 0x0C]  # metadata, voltage, ampere mode, power on
+    # metadata, voltage, ampere mode, power on, stop (drain a stale stream), start, stop
+    assert FakePPK2Serial.last.commands == [0x19, 0x0D, 0x11, 0x0C, 0x07, 0x06, 0x07]
     lsb_a = 4 * 1.8 / 163840 / R3_OHM  # the PPK2's conversion: ADC * 4 * (1.8 V / 163840) / R_range
     active = np.isin(np.arange(trace.n) % PERIOD, np.arange(HIGH_FROM, HIGH_TO))
     assert np.allclose(trace.current_a[active], ADC_ACTIVE * lsb_a, rtol=1e-9)

@@ -104,6 +104,11 @@ def find_ppk2_port(api, port: str | None, serial: str | None) -> tuple[str, str 
 
 def _ppk2_record(ppk, duration_s: float) -> tuple[bytes, float]:
     """Raw sample stream for `duration_s`; decoded afterwards so that reading keeps up with 100 kS/s."""
+    ppk.stop_measuring()  # a stream left running by an earlier session would misalign the 4-byte samples
+    for _ in range(50):
+        time.sleep(0.01)
+        if not ppk.get_data():
+            break
     chunks = []
     ppk.start_measuring()
     start = time.monotonic()
