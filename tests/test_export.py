@@ -223,6 +223,7 @@ def test_cli_errors_exit_2_with_the_reason_and_write_nothing(capsys, tiny_model,
         assert message in err, (args, err)
         assert err.startswith("error: ")
         assert not out.exists()
+    assert "is a folder" in cli_error(capsys, ["export", *TINY_ARGS, "--force", "-o", str(tmp_path)])
     out.write_text("precious")
     assert "already exists; pass --force" in cli_error(capsys, ["export", *TINY_ARGS, "-o", str(out)])
     assert out.read_text() == "precious"

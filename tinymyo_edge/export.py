@@ -139,6 +139,8 @@ def export_onnx(
     source: weights provenance written to the metadata (checkpoint sha256 or "random-init seed N").
     """
     out_path = Path(out_path)
+    if out_path.is_dir():
+        raise TinyMyoError(f"{out_path}: is a folder; give the .onnx file to write")
     check_writable(out_path, force)  # fail before the expensive part
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise TinyMyoError(f"opset {opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET}; NNTool needs 13 or 14)")
