@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import pytest
 from power_synth import Synth
@@ -39,8 +40,9 @@ def board_env(tmp_path):
     return env, app, tmp_path
 
 
-def _fake_capture(synth):
+def _fake_capture(synth, seconds=0.0):
     def capture_fn(opts: CaptureOptions):
+        time.sleep(seconds)  # a real capture lasts its duration, the app runs meanwhile
         trace = synth.trace()
         trace.metadata.update({"supply_voltage_v": opts.voltage_v, "gpio_channel": opts.gpio_channel})
         return trace
@@ -53,7 +55,8 @@ def test_session_builds_runs_captures_and_analyses(board_env):
     synth = Synth([0.2, 0.5, 0.8], [0.1, 0.1, 0.1], duration=1.0)
     cap = CaptureOptions("ppk2", 1.0, 1.8, operating_point="370MHz/0.8V")
     opts = SessionOptions(tmp / "session", cap, app_dir=app, settle_s=0.05, make_args=("POWER_GPIO=42",), runs=2)
-    record = run_session(opts, env=env, capture_fn=_fake_capture(synth))
+    record = run_session(opts, env=env, capture_fn=_fake_capture(synth, seconds=2.0))
+    assert record["warnings"] == []
     calls = (tmp / "calls.txt").read_text().splitlines()
     run = f"make -C {app} run platform=board POWER_GPIO=42"
     assert calls == [f"make -C {app} clean all platform=board POWER_GPIO=42", run, run]
@@ -63,6 +66,14 @@ def test_session_builds_runs_captures_and_analyses(board_env):
     assert (tmp / "session" / "trace.npz").is_file() and (tmp / "session" / "report" / "trace.png").is_file()
     assert "inference done" in (tmp / "session" / "run-2.log").read_text()
     assert json.loads((tmp / "session" / "session.json").read_text())["result"]["n_windows"] == 3
+
+
+def test_session_warns_when_the_capture_ends_before_the_app(board_env):
+    env, app, tmp = board_env
+    opts = SessionOptions(tmp / "s", CaptureOptions("ppk2", 1.0, 1.8), app_dir=app, settle_s=0.0)
+    record = run_session(opts, env=env, capture_fn=_fake_capture(Synth([0.2], [0.1], duration=0.5)))
+    assert "raise --duration" in record["warnings"][0]
+    assert "raise --duration" in "".join(json.loads((tmp / "s" / "report" / "report.json").read_text())["warnings"])
 
 
 def test_session_without_sdk_names_gap_sdk_home(tmp_path, capsys, monkeypatch):
