@@ -91,7 +91,7 @@ typedef struct {
     int8_t *v_t;                /* scratch (hd, N): (v - 128) transposed */
     int32_t *k_sum;             /* scratch (N): sum_d (k - 128) */
     uint8_t *row_u8;            /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): scores, then probabilities */
-    int32_t *row_i32;           /* scratch (TM_NUM_CORES, N): exp table values */
+    int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): score accumulators, exp values */
     int n, d, heads;
     int head, r0, r1;           /* set by the calls below */
 } tm_attention_args_t;

@@ -36,26 +36,39 @@ void tm_attention_prepare(tm_attention_args_t *a, int head)
     tm_fork(prepare_worker, a);
 }
 
-/* Scores of query rows i..i+nr-1 (nr <= 4; row t of the group in s + t*n), 4 keys at a time. */
-static void score_rows(const tm_attention_args_t *a, int i, int nr, uint8_t *s, float mult, int hd)
+/* Scores of query rows i..i+nr-1 (nr <= 4): int32 accumulators into acc (row t at acc + t*n), 4 keys at a time,
+ * then requantised row by row into s (row t at s + t*n) by a vectorisable loop. */
+static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc, uint8_t *s, float mult, int hd)
 {
     const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
     const int32_t *ksum = a->k_sum;
     int n = a->n;
-    for (int j = 0; j < n; j += 4) {
-        int nk = TM_MIN(4, n - j);
-        for (int r = 0; r < nr; r++) {
-            int32_t acc[16];
-            if (nr == 4 && r > 0)
-                break;
-            tm_dot_u8s8_4x4(q + (long)r * a->d, nr == 4 ? a->d : 0, a->k_s8 + (long)j * hd, nk == 4 ? hd : 0, hd, acc);
-            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
-                for (int c = 0; c < nk; c++) {
-                    int32_t v = c == 0 || nk == 4 ? acc[4 * t + c]
-                                                  : tm_dot_u8s8(q + (long)(r + t) * a->d, a->k_s8 + (long)(j + c) * hd, hd);
-                    s[(long)(r + t) * n + j + c] = tm_requant(v - TM_ACT_ZERO_POINT * ksum[j + c], mult);
-                }
+    int j = 0;
+    if (nr == 4) /* the common case: whole 4 x 4 blocks */
+        for (; j + 4 <= n; j += 4) {
+            int32_t blk[16];
+            tm_dot_u8s8_4x4(q, a->d, a->k_s8 + (long)j * hd, hd, hd, blk);
+            for (int t = 0; t < 4; t++)
+                for (int c = 0; c < 4; c++)
+                    acc[(long)t * n + j + c] = blk[4 * t + c];
         }
+    for (; j < n; j += 4) {
+        int nk = TM_MIN(4, n - j);
+        for (int r = 0; r < (nr == 4 ? 1 : nr); r++) {
+            int32_t blk[16];
+            tm_dot_u8s8_4x4(q + (long)r * a->d, nr == 4 ? a->d : 0, a->k_s8 + (long)j * hd, nk == 4 ? hd : 0, hd, blk);
+            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
+                for (int c = 0; c < nk; c++)
+                    acc[(long)(r + t) * n + j + c] =
+                        c == 0 || nk == 4 ? blk[4 * t + c]
+                                          : tm_dot_u8s8(q + (long)(r + t) * a->d, a->k_s8 + (long)(j + c) * hd, hd);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        const int32_t *row = acc + (long)r * n;
+        uint8_t *out = s + (long)r * n;
+        for (int j = 0; j < n; j++)
+            out[j] = tm_requant(row[j] - TM_ACT_ZERO_POINT * ksum[j], mult);
     }
 }
 
@@ -65,10 +78,10 @@ static void softmax_row(uint8_t *s, int32_t *e, const int32_t *lut, int n)
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
         rowmax = s[j] > rowmax ? s[j] : rowmax;
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n; j++)
         e[j] = lut[rowmax - s[j]];
+    for (int j = 0; j < n; j++)
         sum += e[j];
-    }
     tm_divisor_t div = tm_divisor((uint32_t)(2 * sum)); /* exact: the numerators are < 2^31 (bound proven) */
     for (int j = 0; j < n; j++)
         s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * e[j] + sum), div);
@@ -102,14 +115,14 @@ static void rows_worker(void *arg)
     const tm_attention_args_t *a = arg;
     int hd = a->d / a->heads, core = tm_core_id(), start, stop;
     uint8_t *rows = a->row_u8 + (long)core * TM_ATTN_ROWS * a->n;
-    int32_t *e = a->row_i32 + (long)core * a->n;
+    int32_t *acc = a->row_i32 + (long)core * TM_ATTN_ROWS * a->n;
     const int32_t *lut = a->exp_lut + a->head * 256;
     tm_core_range(a->r0, a->r1, &start, &stop);
     for (int i = start; i < stop; i += TM_ATTN_ROWS) {
         int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
-        score_rows(a, i, nr, rows, a->score_mult[a->head], hd);
+        score_rows(a, i, nr, acc, rows, a->score_mult[a->head], hd);
         for (int r = 0; r < nr; r++)
-            softmax_row(rows + (long)r * a->n, e, lut, a->n);
+            softmax_row(rows + (long)r * a->n, acc, lut, a->n);
         output_rows(a, i, nr, rows, a->out_mult[a->head], hd);
     }
 }

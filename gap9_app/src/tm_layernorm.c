@@ -1,6 +1,7 @@
 /* LayerNorm over D, integer statistics and one float affine step (numerics.layernorm_int):
  *   c = D x - sum(x) (int32);  var = sum(c^2) / D (int64, non-negative so truncation = floor);
- *   sd = max(1, isqrt(var));   n = (c << LN_FRAC_BITS) / sd (int32, truncating; the build proves the bound);
+ *   sd = max(1, isqrt(var));   n = (c << LN_FRAC_BITS) / sd (int32, truncating, by tm_divide on |c|;
+ *   the build proves |c << LN_FRAC_BITS| < 2^31);
  *   y = sat(rne(f32(n) * gain[d] + bias[d]) + 128), two float ops, no FMA. */
 #include "tm_arch.h"
 #include "tm_kernels.h"
@@ -39,8 +40,11 @@ static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_
     int32_t sd = (int32_t)isqrt_u64((uint64_t)(sq / d));
     if (sd < 1)
         sd = 1;
+    tm_divisor_t div = tm_divisor((uint32_t)sd); /* |c << 14| < 2^31 (bound proven by the build) */
     for (int i = 0; i < d; i++) {
-        int32_t n = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS) / sd;
+        int32_t c = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS);
+        int32_t q = (int32_t)tm_divide((uint32_t)(c < 0 ? -c : c), div);
+        int32_t n = c < 0 ? -q : q; /* truncation toward zero, as C's / */
         float t = (float)n * gain[i];
         t = t + bias[i];
         y[i] = tm_sat_u8(tm_rne(t));

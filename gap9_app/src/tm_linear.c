@@ -9,6 +9,8 @@
 #include "tm_kernels.h"
 #include "tm_round.h"
 
+#define TM_COL_CHUNK 64 /* output columns requantised together (an int32 stack buffer of 4 x 64) */
+
 /* acc[4*i + j] for rows r..r+nr-1 (nr <= 4) and columns m..m+nc-1 (nc <= 4), bias added. */
 static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *bias, int k, int r, int nr, int m,
                              int nc, int32_t acc[16])
@@ -33,25 +35,34 @@ static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *b
             acc[4 * i + j] += bias[m + j];
 }
 
+/* y[j] = table[requant(acc[j], mult[j])] over a row chunk: a plain loop the compiler vectorises. */
+static void requant_row(const int32_t *acc, const float *mult, const uint8_t *table, uint8_t *y, int n)
+{
+    for (int j = 0; j < n; j++)
+        y[j] = tm_requant(acc[j], mult[j]);
+    if (table)
+        for (int j = 0; j < n; j++)
+            y[j] = table[y[j]];
+}
+
 static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int m1)
 {
-    const uint8_t *x = a->x, *table = a->table;
-    const int8_t *w = a->w;
-    const int32_t *bias = a->bias;
-    const float *mult = a->mult;
-    uint8_t *y = a->y;
     int k = a->k, ldy = a->m;
     for (int r = r0; r < r1; r += 4) {
         int nr = TM_MIN(4, r1 - r);
-        for (int m = m0; m < m1; m += 4) {
-            int nc = TM_MIN(4, m1 - m);
-            int32_t acc[16];
-            acc_block(x, w, bias, k, r, nr, m, nc, acc);
+        for (int mc = m0; mc < m1; mc += TM_COL_CHUNK) {
+            int mend = TM_MIN(mc + TM_COL_CHUNK, m1);
+            int32_t acc[4][TM_COL_CHUNK];
+            for (int m = mc; m < mend; m += 4) {
+                int nc = TM_MIN(4, mend - m);
+                int32_t blk[16];
+                acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
+                for (int i = 0; i < nr; i++)
+                    for (int j = 0; j < nc; j++)
+                        acc[i][m - mc + j] = blk[4 * i + j];
+            }
             for (int i = 0; i < nr; i++)
-                for (int j = 0; j < nc; j++) {
-                    uint8_t q = tm_requant(acc[4 * i + j], mult[m + j]);
-                    y[(long)(r + i) * ldy + m + j] = table ? table[q] : q;
-                }
+                requant_row(acc[i], a->mult + mc, a->table, a->y + (long)(r + i) * ldy + mc, mend - mc);
         }
     }
 }

@@ -29,7 +29,7 @@ def scratch_parts(op: Op, shapes: dict, cores: int) -> dict[str, tuple[int, int]
         return {}
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
-    sizes = {"k_s8": n * hd, "v_t": hd * n, "k_sum": 4 * n, "row_u8": cores * kernel_constant("TM_ATTN_ROWS") * n, "row_i32": 4 * cores * n}
+    sizes = {"k_s8": n * hd, "v_t": hd * n, "k_sum": 4 * n, "row_u8": cores * kernel_constant("TM_ATTN_ROWS") * n, "row_i32": 4 * cores * kernel_constant("TM_ATTN_ROWS") * n}
     parts, offset = {}, 0
     for name, size in sizes.items():
         parts[name] = (offset, size)
