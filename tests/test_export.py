@@ -154,6 +154,11 @@ def test_parity_windows_of_the_wrong_size_are_refused(tiny_model, tmp_path):
         export_onnx(tiny_model, tmp_path / "m.onnx", parity_inputs=np.zeros((2, 8, 200), np.float32))
 
 
+def test_refuses_a_folder_as_output(tiny_model, tmp_path):
+    with pytest.raises(TinyMyoError, match="is a folder"):
+        export_onnx(tiny_model, tmp_path, force=True)
+
+
 def test_refuses_to_overwrite_without_force(tiny_model, tmp_path):
     path = tmp_path / "m.onnx"
     path.write_text("keep me")
@@ -223,7 +228,7 @@ def test_cli_errors_exit_2_with_the_reason_and_write_nothing(capsys, tiny_model,
         assert message in err, (args, err)
         assert err.startswith("error: ")
         assert not out.exists()
-    assert "is a folder" in cli_error(capsys, ["export", *TINY_ARGS, "--force", "-o", str(tmp_path)])
+    assert "is a directory" in cli_error(capsys, ["export", *TINY_ARGS, "--force", "-o", str(tmp_path)])
     out.write_text("precious")
     assert "already exists; pass --force" in cli_error(capsys, ["export", *TINY_ARGS, "-o", str(out)])
     assert out.read_text() == "precious"
