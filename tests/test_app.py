@@ -183,3 +183,22 @@ def test_app_built_from_int8_onnx_matches_onnxruntime(tmp_path):
     run = run_app(outdir, "host", x=x, expected=reference)
     assert run.returncode == 0, run.log
     assert same_bits(run.output, reference)
+
+
+def test_gap9_code_paths_compile_against_the_assumed_sdk_api(app):
+    """main.c and platform/ with TM_PLATFORM_GAP9, against a stub declaring only the PMSIS calls the app makes
+    (tests/gap9_sdk_stub): catches C errors in code the host and rv32 builds never compile. The SDK itself is not
+    available here, so the signatures are the app's assumptions, not a check of the SDK."""
+    import shutil
+    from pathlib import Path
+
+    _, outdir = app
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    stub = Path(__file__).parent / "gap9_sdk_stub"
+    for src in ("main.c", "platform/tm_layers.c", "platform/tm_chip.c", "platform/gap9/tm_platform_gap9.c"):
+        for embedded in ("0", "1"):
+            proc = subprocess.run([gcc, "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                                   "-DTM_PLATFORM_GAP9", f"-DTM_INPUT_EMBEDDED={embedded}", f"-I{stub}", "-I.",
+                                   "-Iplatform", "-Inetwork", "-include", "platform/tm_layer_hooks.h", src],
+                                  cwd=outdir, capture_output=True, text=True)
+            assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
