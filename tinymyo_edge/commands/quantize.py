@@ -1,0 +1,36 @@
+"""`tinymyo-edge quantize`: float TinyMyo ONNX + calibration windows -> integer-only int8 ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command("quantize")
+@click.argument("model", type=_PATH)
+@click.option("--calib", type=_PATH, required=True, help="Calibration windows: .npz with x (N, C, T) or .h5 with data.")
+@click.option("-o", "--output", type=_PATH, required=True, help="The int8 .onnx file to write.")
+@click.option("--method", type=click.Choice(["mse", "percentile", "minmax"]), default="mse", show_default=True,
+              help="Activation clipping: MSE-optimal search, a percentile of |x|, or max |x|.")
+@click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
+@click.option("--max-windows", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Calibrate on at most this many windows, spread over the set.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the per-layer report (report.json, report.png).")
+@click.option("--force", is_flag=True, help="Overwrite the output file (and report folder).")
+def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, force):
+    """Quantize a float TinyMyo ONNX to an int8 ONNX that onnxruntime runs exactly like the integer reference."""
+    from ..data import load_windows
+    from ..quant import quantize_model
+
+    windows = load_windows(calib)
+    program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
+                             max_windows=max_windows, report_dir=report_dir, force=force)
+    click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
+               f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
+
+
+COMMANDS = [quantize_command]
