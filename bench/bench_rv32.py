@@ -28,7 +28,6 @@ from program_factory import make_random_program  # noqa: E402
 
 from tinymyo_edge.build.core import build_program  # noqa: E402
 from tinymyo_edge.model.config import TinyMyoConfig  # noqa: E402
-from tinymyo_edge.targets.app import write_app  # noqa: E402
 from tinymyo_edge.targets.rv32 import missing_tools, run_rv32  # noqa: E402
 
 MATMUL = ("linear", "linear_lut", "linear_dequant", "attention")
@@ -62,9 +61,7 @@ def main() -> None:
     program = make_random_program(config, seed=0)
     with tempfile.TemporaryDirectory(prefix="bench_rv32_") as tmp:
         outdir = Path(tmp) / "app"
-        result = build_program(program, outdir, target="gap9")
-        if not (outdir / "main.c").is_file():  # until build(target="gap9") calls write_app itself
-            write_app(outdir, program)
+        result = build_program(program, outdir, target="gap9")  # network code + app
         import json
 
         layers = json.loads((outdir / "build.json").read_text())["layers"]

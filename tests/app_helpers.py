@@ -8,15 +8,12 @@ import numpy as np
 
 from program_factory import make_random_program, tiny_config
 from tinymyo_edge.build.core import build_program
-from tinymyo_edge.targets.app import write_app
 
 
 def build_small_app(outdir: Path, seed: int = 1, **config):
-    """(program, outdir): the lowering's network code for target gap9, then the application around it."""
+    """(program, outdir): `build` for target gap9: the network code and the application around it."""
     program = make_random_program(tiny_config(**config), seed=seed)
-    build_program(program, outdir, target="gap9")
-    if not (outdir / "main.c").is_file():  # until build(target="gap9") calls write_app itself
-        write_app(outdir, program)
+    build_program(program, outdir, target="gap9")  # writes the network code, then the app (write_app)
     return program, outdir
 
 

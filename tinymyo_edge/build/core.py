@@ -113,4 +113,7 @@ def _build(program: Program, outdir: Path, target: str, board, force: bool, plan
             "arena_bytes": plan.arena_bytes, "command": command,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if target == "gap9":  # the application around the network code (main.c, Makefile, CMake/Kconfig, platform/)
+            from ..targets.app import write_app
+            write_app(tmp, program)
     return BuildResult(outdir, plan, lowered, table, time.perf_counter() - start)
