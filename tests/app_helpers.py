@@ -6,13 +6,21 @@ from pathlib import Path
 
 import numpy as np
 
-from program_factory import make_random_program, tiny_config
+from program_factory import make_random_program
+from tinymyo_edge.model.config import TinyMyoConfig
 from tinymyo_edge.build.core import build_program
+
+
+def small_config(**changes) -> TinyMyoConfig:
+    """A TinyMyo small enough for a bare-metal run in a second (every op kind of the chosen head)."""
+    sizes = dict(channels=2, samples=40, patch_size=10, dim=16, depth=1, heads=2, classes=3, reg_hidden=8,
+                 reg_target_len=10)
+    return TinyMyoConfig(**{**sizes, **changes})
 
 
 def build_small_app(outdir: Path, seed: int = 1, **config):
     """(program, outdir): `build` for target gap9: the network code and the application around it."""
-    program = make_random_program(tiny_config(**config), seed=seed)
+    program = make_random_program(small_config(**config), seed=seed)
     build_program(program, outdir, target="gap9")  # writes the network code, then the app (write_app)
     return program, outdir
 

@@ -163,12 +163,13 @@ def test_app_built_from_int8_onnx_matches_onnxruntime(tmp_path):
     """The user's path: int8 ONNX -> build(target="gap9") -> make run platform=host == onnxruntime, exactly."""
     import onnx
 
-    from program_factory import make_random_program, tiny_config
+    from app_helpers import small_config
+    from program_factory import make_random_program
     from tinymyo_edge.build.core import build
     from tinymyo_edge.quant import run_int8
     from tinymyo_edge.quant.encoding import program_to_onnx
 
-    program = make_random_program(tiny_config(classes=4), seed=3)
+    program = make_random_program(small_config(classes=4), seed=3)
     out_shape = (1, *program.tensors[program.output].shape[1:])
     model_path = tmp_path / "model.int8.onnx"
     onnx.save(program_to_onnx(program, "x", "y", out_shape), str(model_path))

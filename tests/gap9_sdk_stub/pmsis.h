@@ -10,7 +10,7 @@
 struct pi_device { void *config; void *data; };
 void pi_open_from_conf(struct pi_device *device, void *conf);
 
-struct pi_cluster_conf { int id; };
+struct pi_cluster_conf { int id; uint32_t cc_stack_size; };
 struct pi_cluster_task { void (*entry)(void *); void *arg; uint32_t stack_size; uint32_t slave_stack_size; };
 void pi_cluster_conf_init(struct pi_cluster_conf *conf);
 int pi_cluster_open(struct pi_device *device);

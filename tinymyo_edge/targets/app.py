@@ -27,7 +27,7 @@ from .operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS, get_ope
 APP_NAME = "tinymyo"
 DEFAULT_POWER_GPIO = 89  # GAP9 EVK pad used as the power-window trigger; change with POWER_GPIO=<pin> or Kconfig
 MASTER_STACK_BYTES = 4096  # cluster core 0: orchestration of the layers
-WORKER_STACK_BYTES = 1024  # cluster workers: kernel bodies only
+WORKER_STACK_BYTES = 2048  # cluster workers: kernel bodies (the linear kernel keeps a 1 KB int32 block on its stack)
 APP_FILES = ("main.c", "app_config.h", "input_sample.h", "Makefile", "CMakeLists.txt", "sdk.config", "Kconfig")
 SAMPLE_INPUT, SAMPLE_EXPECTED = "input.bin", "expected.bin"
 
