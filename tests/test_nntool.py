@@ -7,6 +7,7 @@ import ast
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -272,3 +273,53 @@ def test_driver_passes_a_clean_step(project, tmp_path):
     driver.STEP_FUNCTIONS = dict(driver.STEP_FUNCTIONS, **{"import": lambda G, state: _FakeGraph(driver.ONNX_OUTPUTS)})
     status, report = driver.run(["import"], tmp_path / "report.json")
     assert status == 0 and report["steps_ok"] == ["import"]
+
+
+# ------------------------------------------------------------------ main.c on the host, against stubs
+
+
+STUBS = Path(__file__).parent / "nntool_stubs"
+LAYER_LINE = re.compile(r"^(\S+): Cycles: (\d+), Operations: (\d+), Operations/Cycle: (\d+\.\d{3})$", re.M)
+
+
+def _build_host_app(project_dir: Path, tmp_path: Path, windows: int, extra_flags=()) -> Path:
+    """Reference data written by the driver's own writer, then main.c + a stub network built with gcc."""
+    driver = _driver_module(project_dir / "nntool_driver.py")
+    rng = np.random.default_rng(3)
+    x = _windows(windows)
+    inputs_q = [rng.integers(-128, 128, size=(SMALL.channels, SMALL.samples), dtype=np.int8) for _ in range(windows)]
+    outputs_q = [rng.integers(-128, 128, size=(1, SMALL.classes), dtype=np.int8) for _ in range(windows)]
+    driver.write_reference(x, inputs_q, outputs_q, [o.astype(np.float32) for o in outputs_q])
+    exe = tmp_path / "app"
+    subprocess.run(["gcc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", *extra_flags, f"-I{STUBS}", f"-I{project_dir / 'BUILD_MODEL'}",
+                    str(project_dir / "main.c"), str(STUBS / "network_stub.c"), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    return exe
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_main_c_on_host_reports_layers_and_errors(small_onnx, tmp_path):
+    out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", run_nntool=False)
+    exe = _build_host_app(out.outdir, tmp_path, windows=3)
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Errors: 0 out of {3 * SMALL.classes}" in done.stdout
+    lines = LAYER_LINE.findall(done.stdout)
+    assert [name for name, *_ in lines] == ["S1_patch_embed", "S2_blocks", "S3_head", "Total"]
+    cycles = [int(c) for _, c, _, _ in lines]
+    ops = [int(o) for _, _, o, _ in lines]
+    assert cycles[-1] == sum(cycles[:-1]) and ops[-1] == sum(ops[:-1])
+    assert f"{nt.OPERATING_POINTS['370'][0]} MHz, {nt.OPERATING_POINTS['370'][1]} mV" in done.stdout
+
+    env = dict(os.environ, STUB_CORRUPT="1")
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1 and f"Errors: 1 out of {3 * SMALL.classes}" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_main_c_low_energy_operating_point(small_onnx, tmp_path):
+    out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", run_nntool=False)
+    exe = _build_host_app(out.outdir, tmp_path, windows=1, extra_flags=["-DCONFIG_TINYMYO_OP_240MHZ_0V65=1"])
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and f"{nt.OPERATING_POINTS['240'][0]} MHz, {nt.OPERATING_POINTS['240'][1]} mV" in done.stdout
