@@ -323,3 +323,14 @@ def test_main_c_low_energy_operating_point(small_onnx, tmp_path):
     exe = _build_host_app(out.outdir, tmp_path, windows=1, extra_flags=["-DCONFIG_TINYMYO_OP_240MHZ_0V65=1"])
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and f"{nt.OPERATING_POINTS['240'][0]} MHz, {nt.OPERATING_POINTS['240'][1]} mV" in done.stdout
+
+
+def test_cli_calibrates_on_the_windows_quantize_selects(small_onnx, tmp_path):
+    x = _windows(10)
+    np.savez(tmp_path / "calib.npz", x=x)
+    result = CliRunner().invoke(cli, ["build-nntool", str(small_onnx), "--calib", str(tmp_path / "calib.npz"),
+                                      "--max-windows", "4", "-o", str(tmp_path / "proj"), "--no-run-nntool"])
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "proj" / "calib.npz") as data:
+        written = data["x"]
+    assert written.tobytes() == x[[0, 3, 6, 9]].tobytes()  # evenly spread, first and last included

@@ -115,6 +115,14 @@ def quantization_options(*, ne16: bool, softmax_8bit: bool) -> dict:
     return options
 
 
+def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
+    """At most max_windows windows spread evenly over the set: the selection `quantize` makes
+    (tinymyo_edge.quant.api.quantize_model), so both backends calibrate on the same windows."""
+    if max_windows is None or len(x) <= max_windows:
+        return x
+    return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
+
+
 def nntool_python() -> str | None:
     """A Python that can import nntool.api: $TINYMYO_NNTOOL_PYTHON, else this one, else None."""
     configured = os.environ.get(NNTOOL_PYTHON_ENV)
