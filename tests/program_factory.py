@@ -135,7 +135,7 @@ def interpolation_table(src: int, dst: int):
     return i0.astype(np.int32), i1.astype(np.int32), w0, w1
 
 
-def tiny_config(**changes) -> TinyMyoConfig:
+def small_config(**changes) -> TinyMyoConfig:
     """A small TinyMyo for fast tests (overridable sizes)."""
     base = dict(channels=2, samples=40, patch_size=10, dim=16, depth=1, heads=2, classes=3, reg_hidden=8,
                 reg_target_len=10)

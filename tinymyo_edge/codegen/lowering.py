@@ -16,7 +16,7 @@ from ..memory.plan import MemoryPlan
 from ..memory.scratch import scratch_parts
 from ..memory.tiling import Tile
 from .cvalues import CArray, c_float
-from .names import comment_text
+from .names import comment_text, unique_identifiers
 
 
 @dataclass
@@ -37,7 +37,7 @@ class OpCall:
 class LoweringContext:
     """What a lowering function may ask: pointers to tensors, constant arrays, its tile and scratch."""
 
-    def __init__(self, program: Program, plan: MemoryPlan, idents: dict[str, str]):
+    def __init__(self, program: Program, plan: MemoryPlan, idents: dict[int, str]):
         self.program, self.plan, self.idents = program, plan, idents
         self.shapes = {name: t.shape for name, t in program.tensors.items()}
         self.constants: list[CArray] = []
@@ -57,7 +57,7 @@ class LoweringContext:
         return f"TM_ARENA({ctype}, {self.plan.offsets[self.plan.scratch_name(op)] + offset})"
 
     def const(self, op: Op, what: str, values: np.ndarray) -> str:
-        name = f"tm_w_{self.idents[op.name]}_{what}"
+        name = f"tm_w_{self.idents[id(op)]}_{what}"
         self.constants.append(CArray(name, np.ascontiguousarray(values).reshape(-1), op.name))
         return name
 
@@ -212,7 +212,8 @@ def lower_interpolate(op, ctx, tile):
             "k": k, "length": length, "tile_rows": tile.dims["rows"]}
 
 
-def lower_program(program: Program, plan: MemoryPlan, idents: dict[str, str]) -> tuple[list[OpCall], list[CArray]]:
+def lower_program(program: Program, plan: MemoryPlan) -> tuple[list[OpCall], list[CArray]]:
+    idents = dict(zip(map(id, program.ops), unique_identifiers([op.name for op in program.ops])))
     ctx = LoweringContext(program, plan, idents)
     shapes = ctx.shapes
     calls = []
@@ -221,6 +222,6 @@ def lower_program(program: Program, plan: MemoryPlan, idents: dict[str, str]) ->
             raise TinyMyoError(f"layer {op.name!r}: no C kernel for op kind {op.kind!r}")
         variables = LOWERINGS[op.kind](op, ctx, tile)
         out = program.tensors[op.output]
-        calls.append(OpCall(op, idents[op.name], comment_text(op.name), TEMPLATES[op.kind] or None, variables,
+        calls.append(OpCall(op, idents[id(op)], comment_text(op.name), TEMPLATES[op.kind] or None, variables,
                             op.macs(shapes), ctx.ptr(op.output), out.nbytes))
     return calls, ctx.constants

@@ -20,19 +20,17 @@ def c_identifier(name: str) -> str:
     return ident
 
 
-def unique_identifiers(names: list[str]) -> dict[str, str]:
-    """name -> identifier, distinct for distinct names (a suffix _2, _3 ... on collisions), in input order."""
+def unique_identifiers(names: list[str]) -> list[str]:
+    """One identifier per entry, all distinct (even for repeated names: a suffix _2, _3 ...), in input order."""
     taken: set[str] = set()
-    result: dict[str, str] = {}
+    result: list[str] = []
     for name in names:
-        if name in result:
-            continue
         base = c_identifier(name)
         ident, n = base, 2
         while ident in taken:
             ident, n = f"{base}_{n}", n + 1
         taken.add(ident)
-        result[name] = ident
+        result.append(ident)
     return result
 
 

@@ -13,7 +13,7 @@ from ..memory.plan import MemoryPlan
 from ..resources import resource_dir
 from .cvalues import CArray
 from .lowering import OpCall, lower_program
-from .names import comment_text, unique_identifiers
+from .names import comment_text
 from .numerics_header import render_numerics_header
 
 
@@ -62,8 +62,7 @@ def weights_blob(constants: list[CArray]) -> tuple[bytes, dict[str, int]]:
 
 def render(program: Program, plan: MemoryPlan, provenance: Provenance) -> Rendered:
     env = _environment()
-    idents = unique_identifiers([op.name for op in program.ops])
-    calls, constants = lower_program(program, plan, idents)
+    calls, constants = lower_program(program, plan)
     for call in calls:
         call.code = env.get_template(call.template).render(**call.vars).rstrip("\n") if call.template else ""
     blob, offsets = weights_blob(constants)

@@ -48,7 +48,7 @@ class MemoryPlan:
         return self.aliases.get(tensor, tensor)
 
     def scratch_name(self, op: Op) -> str:
-        return f"{op.name}#scratch"
+        return f"{op.output}#scratch"  # outputs are unique (check_program), names need not be
 
 
 def op_weight_bytes(op: Op) -> int:
@@ -74,7 +74,7 @@ def liveness(program: Program, cores: int) -> tuple[list[Buffer], dict[str, str]
             last.setdefault(op.output, i)
         size = scratch_bytes(op, shapes, cores)
         if size:
-            scratch.append(Buffer(f"{op.name}#scratch", size, i, i))
+            scratch.append(Buffer(f"{op.output}#scratch", size, i, i))
     buffers = [Buffer(name, program.tensors[name].nbytes, first[name], last[name])
                for name in first if name not in external]
     return buffers + scratch, aliases

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -49,6 +50,23 @@ def compile_flags(variant: str, cores: int | None = None, extra: tuple[str, ...]
     return flags + ([f"-DTM_NUM_CORES={cores}"] if cores else [])
 
 
+def _cache_path(gcc: str, flags: list[str], src: Path, headers: str) -> Path | None:
+    """Kernel-library objects depend only on flags, source and headers: cached across build folders (tests and
+    benchmarks build many folders). TINYMYO_OBJ_CACHE=off disables the cache."""
+    root = os.environ.get("TINYMYO_OBJ_CACHE", str(Path(tempfile.gettempdir()) / "tinymyo_edge_obj_cache"))
+    if root == "off":
+        return None
+    key = hashlib.sha256("\0".join([gcc, *flags, src.name, src.read_text(), headers]).encode()).hexdigest()
+    return Path(root) / f"{key}.o"
+
+
+def _store(obj: Path, cached: Path) -> None:
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(obj, tmp)
+    os.replace(tmp, cached)
+
+
 def compile_host(outdir: Path, variant: str = "validate", cores: int | None = None,
                  extra: tuple[str, ...] = ()) -> Path:
     """Compile (or reuse) the host executable of OUTDIR for a variant; returns its path. Compile errors are
@@ -68,15 +86,23 @@ def compile_host(outdir: Path, variant: str = "validate", cores: int | None = No
         return exe
     work.mkdir(parents=True, exist_ok=True)
     gcc, incs = _gcc(), [f"-I{d}" for d in include_dirs(outdir)]
+    headers = "".join(p.read_text() for d in include_dirs(outdir) for p in sorted(d.glob("*.h")))
     jobs = []
     for src in srcs:
         obj = work / (src.parent.name + "_" + src.stem + ".o")
-        jobs.append((src, subprocess.Popen([gcc, *flags, *incs, "-c", str(src), "-o", str(obj)],
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
-    for src, proc in jobs:
+        cached = _cache_path(gcc, flags, src, headers) if src.parent.name == "src" else None
+        if cached is not None and cached.is_file():
+            shutil.copyfile(cached, obj)
+            continue
+        proc = subprocess.Popen([gcc, *flags, *incs, "-c", str(src), "-o", str(obj)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        jobs.append((src, obj, cached, proc))
+    for src, obj, cached, proc in jobs:
         out, _ = proc.communicate()
         if proc.returncode:
             raise TinyMyoError(f"gcc failed on {src}:\n{out}")
+        if cached is not None:
+            _store(obj, cached)
     objs = [str(work / (s.parent.name + "_" + s.stem + ".o")) for s in srcs]
     link = subprocess.run([gcc, *flags, *objs, "-o", str(exe)], capture_output=True, text=True)
     if link.returncode:

@@ -1,0 +1,205 @@
+"""The lowering end to end: C host build == golden executor (np.array_equal, every layer) on random, real and
+extreme inputs, for a grid of model sizes and every head; sanitizers; hostile node names; atomic output; the CLI;
+int8 ONNX -> build -> validate against onnxruntime."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from program_factory import make_random_program, small_config
+from tinymyo_edge.build import build, build_program, run_host, validate
+from tinymyo_edge.build.program_io import load_program, save_program
+from tinymyo_edge.cli import main
+from tinymyo_edge.errors import TinyMyoError
+from tinymyo_edge.memory import BOARDS
+from tinymyo_edge.model.config import TinyMyoConfig
+from tinymyo_edge.targets.host import compile_host, run_binary
+from tinymyo_edge.validate import _split_dump
+
+HEADS = [("classification", "concat"), ("classification", "mean"), ("regression", "concat"),
+         ("regression", "mean"), ("reconstruction", "concat")]
+
+
+def extreme_inputs(program, rng, shape) -> np.ndarray:
+    """Random, zero, constant, +-1e6, saturating, NaN/inf and exact rounding ties of the input quantizer."""
+    scale = program.ops[0].scale
+    ties = ((rng.integers(-130, 130, shape) + 0.5) * scale).astype(np.float32)
+    nan = rng.normal(0, 1, shape).astype(np.float32)
+    nan.flat[::7], nan.flat[1::11], nan.flat[2::13] = np.nan, np.inf, -np.inf
+    return np.stack([rng.normal(0, 1, shape), np.zeros(shape), np.full(shape, 0.3), np.full(shape, 1e6),
+                     np.full(shape, -1e6), np.where(rng.random(shape) < 0.5, -1e6, 1e6), ties, nan,
+                     rng.normal(0, 50 * scale, shape)]).astype(np.float32)
+
+
+def assert_c_equals_golden(outdir, program, x, variant="validate", cores=None):
+    """Final outputs AND every layer's dump of the C build are == the golden executor's."""
+    manifest = json.loads((outdir / "build.json").read_text())
+    exe = compile_host(outdir, "dump" if variant == "validate" else variant, cores=cores)
+    y, blob = run_binary(exe, x, tuple(manifest["output"]["shape"]), dump=True)
+    for w, dumped in enumerate(_split_dump(blob, manifest["layers"], len(x))):
+        golden = program.run(x[w], keep=True)
+        assert np.array_equal(y[w], golden[program.output], equal_nan=True), f"window {w}: output differs"
+        for layer in manifest["layers"]:
+            want = golden[layer["tensor"]]
+            assert np.array_equal(dumped[layer["tensor"]], want, equal_nan=True), f"window {w}: {layer['layer']}"
+    return y
+
+
+@pytest.mark.parametrize("head,reduction", HEADS)
+def test_every_head_exact_on_extreme_inputs(tmp_path, head, reduction):
+    cfg = small_config(head=head, reduction=reduction, channels=3, samples=30, patch_size=5, dim=12, heads=3)
+    program = make_random_program(cfg, seed=11)
+    build_program(program, tmp_path / "out")
+    x = extreme_inputs(program, np.random.default_rng(0), (cfg.channels, cfg.samples))
+    assert_c_equals_golden(tmp_path / "out", program, x)
+
+
+GRID = [  # channels, samples, patch, dim, heads, depth, classes, head, reduction
+    (1, 20, 20, 8, 1, 1, 1, "classification", "concat"),
+    (16, 40, 10, 12, 4, 1, 7, "classification", "mean"),
+    (5, 63, 7, 9, 3, 2, 2, "regression", "concat"),
+    (2, 48, 8, 20, 5, 1, 3, "regression", "mean"),
+    (7, 33, 11, 6, 2, 1, 1, "reconstruction", "concat"),
+    (4, 80, 4, 32, 2, 1, 5, "classification", "concat"),
+    (12, 20, 5, 16, 4, 1, 3, "classification", "concat"),
+]
+
+
+@pytest.mark.parametrize("cfg", GRID, ids=lambda c: "x".join(map(str, c[:7])) + f"-{c[7]}-{c[8]}")
+def test_size_grid_exact(tmp_path, cfg):
+    c, t, patch, dim, heads, depth, classes, head, red = cfg
+    config = TinyMyoConfig(channels=c, samples=t, patch_size=patch, dim=dim, heads=heads, depth=depth,
+                           classes=classes, head=head, reduction=red, reg_hidden=12, reg_target_len=17)
+    program = make_random_program(config, seed=sum(cfg[:7]))
+    build_program(program, tmp_path / "out", target="gap9")
+    x = np.random.default_rng(1).normal(0, 1, (3, c, t)).astype(np.float32)
+    assert_c_equals_golden(tmp_path / "out", program, x)
+
+
+def test_real_3dc_windows_exact(tmp_path, real_windows):
+    x = real_windows(10, 200, 6) * np.float32(0.5)
+    cfg = small_config(channels=10, samples=200, patch_size=20, dim=16, heads=2, classes=11)
+    program = make_random_program(cfg, seed=3)
+    build_program(program, tmp_path / "out")
+    result = validate(tmp_path / "out", _save(tmp_path / "in.npz", x), per_layer=True)
+    assert result.errors == 0 and result.layer_diffs == []
+    assert "Errors: 0 out of" in result.report()
+
+
+@pytest.mark.parametrize("head", ["classification", "regression", "reconstruction"])
+def test_asan_ubsan_with_eight_core_split(tmp_path, head):
+    cfg = small_config(head=head, channels=3, samples=30, patch_size=5, dim=12, heads=3)
+    program = make_random_program(cfg, seed=5)
+    build_program(program, tmp_path / "out", board=BOARDS["host"].with_changes(cores=8))
+    x = extreme_inputs(program, np.random.default_rng(2), (cfg.channels, cfg.samples))[:4]
+    assert_c_equals_golden(tmp_path / "out", program, x, variant="sanitize", cores=8)
+
+
+def test_inference_path_has_no_malloc_vla_or_double(tmp_path):
+    program = make_random_program(small_config(head="regression"), seed=6)
+    build_program(program, tmp_path / "out")
+    out = tmp_path / "out"
+    for path in [out / "network" / "network.c", out / "network" / "weights.c", *(out / "kernels" / "src").glob("*.c")]:
+        code = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
+        assert not re.search(r"\bdouble\b|\bmalloc\b|\bcalloc\b|\brealloc\b", code), path.name
+    exe = compile_host(out, "validate")  # -Wvla -Wdouble-promotion -Werror are in every host build
+    objs = [p for p in exe.parent.glob("*.o") if not p.name.startswith("host_")]
+    symbols = subprocess.run(["nm", "-u", *map(str, objs)], capture_output=True, text=True).stdout
+    assert not re.search(r"\b(malloc|calloc|realloc|free)\b", symbols)
+
+
+HOSTILE = ["../x y;{}", "*/ int evil; /*", "", "1abc", "double", "a\nb\"c\\", "../x y;{}"]
+
+
+def test_hostile_node_names_are_sanitised(tmp_path):
+    import dataclasses
+
+    program = make_random_program(small_config(), seed=7)
+    ops = list(program.ops)
+    for i, name in enumerate(HOSTILE):
+        ops[i + 2] = dataclasses.replace(ops[i + 2], name=name)
+    program = dataclasses.replace(program, ops=tuple(ops))
+    build_program(program, tmp_path / "out")
+    out = tmp_path / "out"
+    network = (out / "network" / "network.c").read_text()
+    assert "int evil" not in re.sub(r"/\*.*?\*/", "", network, flags=re.S)  # no code smuggled out of a comment
+    assert network.count("/*") == network.count("*/")
+    names = re.findall(r'TM_LAYER_BEGIN\("([^"]*)"', network)
+    assert len(names) == len(set(names)) and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n) for n in names)
+    assert all(".." not in p.name and " " not in p.name for p in out.rglob("*"))
+    x = np.random.default_rng(3).normal(0, 1, (2, 2, 40)).astype(np.float32)
+    assert_c_equals_golden(out, program, x)
+
+
+def test_per_layer_names_the_first_differing_layer(tmp_path):
+    import dataclasses
+
+    program = make_random_program(small_config(), seed=8)
+    build_program(program, tmp_path / "out")
+    target = next(i for i, op in enumerate(program.ops) if op.name == "blocks.0.attn.v")
+    ops = list(program.ops)
+    ops[target] = dataclasses.replace(ops[target], bias=ops[target].bias + 5000)  # the golden side now differs
+    save_program(dataclasses.replace(program, ops=tuple(ops)), tmp_path / "out" / "program.json",
+                 tmp_path / "out" / "program.npz")
+    x = np.random.default_rng(4).normal(0, 1, (2, 2, 40)).astype(np.float32)
+    result = validate(tmp_path / "out", _save(tmp_path / "in.npz", x), per_layer=True)
+    assert result.errors > 0
+    assert result.layer_diffs and result.layer_diffs[0].node == "blocks.0.attn.v"
+    assert "blocks_0_attn_v" in result.report()
+
+
+def test_outdir_is_atomic_and_not_overwritten(tmp_path):
+    program = make_random_program(small_config(), seed=9)
+    out = tmp_path / "out"
+    build_program(program, out)
+    first = (out / "network" / "network.c").read_text()
+    with pytest.raises(TinyMyoError, match="already exists"):
+        build_program(program, out)
+    build_program(program, out, force=True)
+    assert (out / "network" / "network.c").read_text() == first  # deterministic
+    assert sorted(p.name for p in (out / "passes").iterdir())[0] == "00_input.txt"
+    assert load_program(out / "program.json", out / "program.npz").macs() == program.macs()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary left behind
+
+
+def test_cli_build_validate_run_from_int8_onnx(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from tinymyo_edge.export import export_onnx
+    from tinymyo_edge.model.tinymyo import TinyMyo
+    from tinymyo_edge.quant import quantize_model
+
+    cfg = TinyMyoConfig(channels=3, samples=60, patch_size=10, dim=24, depth=1, heads=2, classes=4)
+    torch.manual_seed(0)
+    export_onnx(TinyMyo(cfg).eval(), tmp_path / "f.onnx")
+    x = np.random.default_rng(0).normal(0, 1, (4, cfg.channels, cfg.samples)).astype(np.float32)
+    quantize_model(tmp_path / "f.onnx", x, tmp_path / "q.onnx", progress=False)
+    out = tmp_path / "build"
+    main(["build", str(tmp_path / "q.onnx"), "--target", "gap9", "-o", str(out)])
+    assert (out / "model.int8.onnx").is_file()
+    inputs = _save(tmp_path / "in.npz", x)
+    main(["validate", str(out), "--inputs", str(inputs), "--per-layer"])
+    text = capsys.readouterr().out
+    assert "onnxruntime" in text and "CPU path" in text and text.rstrip().endswith("Errors: 0 out of 32")
+    main(["run", str(out), "--inputs", str(inputs), "-o", str(tmp_path / "y.npz")])
+    from tinymyo_edge.quant import run_int8
+
+    y = np.load(tmp_path / "y.npz")["y"]
+    assert np.array_equal(y[0].reshape(-1), run_int8(tmp_path / "q.onnx", x[0]).reshape(-1))
+    with pytest.raises(SystemExit) as exc:
+        main(["build", str(tmp_path / "q.onnx"), "-o", str(out)])
+    assert exc.value.code == 2
+    with pytest.raises(TinyMyoError, match="no such"):
+        build(tmp_path / "missing.onnx", tmp_path / "b2")
+    assert run_host(out, inputs, tmp_path / "y2.npz").shape == (4, *y.shape[1:])
+
+
+def _save(path, x):
+    np.savez(path, x=x)
+    return path

@@ -1,0 +1,83 @@
+"""Memory planning: planners never overlap live buffers, the arena stays near its liveness lower bound, programs that
+do not fit are refused (naming layer and level) before anything is written; the report in every form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from program_factory import make_random_program, small_config
+from tinymyo_edge.build import build_program
+from tinymyo_edge.errors import TinyMyoError
+from tinymyo_edge.memory import BOARDS, Buffer, lower_bound, plan_greedy, plan_linear, plan_memory
+from tinymyo_edge.memory.planner import arena_size, check_plan
+from tinymyo_edge.memory.report import ascii_plan, report_dict, report_table
+from tinymyo_edge.model.config import TinyMyoConfig
+from tinymyo_edge.passes import run_passes
+
+buffers_st = st.lists(st.tuples(st.integers(1, 5000), st.integers(0, 30), st.integers(0, 10)), min_size=1, max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(buffers_st)
+def test_planners_never_share_bytes_between_live_buffers(raw):
+    buffers = [Buffer(f"b{i}", size, first, first + length) for i, (size, first, length) in enumerate(raw)]
+    greedy, linear = plan_greedy(buffers), plan_linear(buffers)
+    check_plan(buffers, greedy)
+    check_plan(buffers, linear)
+    steps = max(b.last for b in buffers) + 1
+    no_reuse = sum(-(-b.size // 16) * 16 for b in buffers)
+    assert lower_bound(buffers, steps) <= arena_size(buffers, greedy) <= no_reuse
+    assert arena_size(buffers, linear) <= no_reuse
+    assert all(off % 16 == 0 for off in greedy.values())
+
+
+def test_overlap_checker_catches_a_bad_plan():
+    buffers = [Buffer("a", 100, 0, 2), Buffer("b", 100, 1, 3)]
+    with pytest.raises(AssertionError):
+        check_plan(buffers, {"a": 0, "b": 50})
+
+
+@pytest.mark.parametrize("channels", [8, 16])
+def test_tinymyo_arena_within_5_percent_of_lower_bound(channels):
+    program, _ = run_passes(make_random_program(TinyMyoConfig(channels=channels), seed=0))
+    plan = plan_memory(program, BOARDS["gap9"])
+    assert plan.arena_bytes <= 1.05 * plan.lower_bound
+    assert plan.l2_bytes <= BOARDS["gap9"].l2_bytes
+    assert plan.l1_peak <= BOARDS["gap9"].l1_bytes
+    attention = [t for t in plan.tiles if t.kind == "attention"]
+    assert attention and all(t.dims["rows"] >= 8 for t in attention)  # row blocks: 800 tokens fit L1
+
+
+def test_refusal_names_layer_and_level_and_writes_nothing(tmp_path):
+    program = make_random_program(small_config(), seed=1)
+    small_l2 = BOARDS["gap9"].with_changes(l2_bytes=600)
+    out = tmp_path / "out"
+    with pytest.raises(TinyMyoError, match=r"layer '.+' does not fit L2 of board gap9"):
+        build_program(program, out, board=small_l2)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    small_l1 = BOARDS["gap9"].with_changes(l1_bytes=200)
+    with pytest.raises(TinyMyoError, match=r"layer '.+' .*does not fit L1"):
+        build_program(program, out, board=small_l1)
+    small_l3 = BOARDS["gap9"].with_changes(l3_bytes=100)
+    with pytest.raises(TinyMyoError, match="L3"):
+        build_program(program, out, board=small_l3)
+    assert not out.exists()
+
+
+def test_report_forms(tmp_path):
+    program, _ = run_passes(make_random_program(small_config(head="regression"), seed=2))
+    plan = plan_memory(program, BOARDS["gap9"])
+    data = json.loads(json.dumps(report_dict(program, plan)))
+    assert set(data["levels"]) == {"L1", "L2", "L3"}
+    assert data["levels"]["L2"]["arena_lower_bound"] == plan.lower_bound
+    assert [layer["name"] for layer in data["layers"]] == [op.name for op in program.ops]
+    table = report_table(program, plan)
+    assert "liveness lower bound" in table and all(op.name[:35] in table for op in program.ops)
+    picture = ascii_plan(program, plan)
+    assert len([line for line in picture.splitlines() if line[:4].strip().isdigit()]) == len(program.ops)
+    live_max = max(plan.live)
+    assert live_max == plan.lower_bound
