@@ -141,3 +141,15 @@ def test_profile_cli_writes_json_and_png_and_refuses_to_overwrite(app, tmp_path,
 def test_profile_of_a_folder_that_is_not_a_build(tmp_path):
     with pytest.raises(TinyMyoError, match="not a build folder"):
         profile(tmp_path)
+
+
+def test_cycles_of_a_pulp_open_run_are_not_labelled_gap9(app):
+    _, outdir = app
+    names = layer_names(outdir)
+    text = "TinyMyo on pulp-open: operating point 370MHz\n" + gvsoc_log(names, [900] * len(names), [1] * len(names))
+    log = parse_counter_log(text)
+    assert log.platform == "pulp-open" and log.kind == "pulp_open_cycles"
+    table = format_table(profile(outdir, logs=[log]))
+    assert "pulp-open cycles" in table and "pulp-open MAC/cycle" in table
+    assert "GAP9 cycles" not in table and "measured latency" not in table
+    assert parse_counter_log(gvsoc_log(names, [900] * len(names), [1] * len(names))).kind == "gap9_cycles"

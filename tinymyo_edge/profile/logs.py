@@ -17,6 +17,8 @@ from pathlib import Path
 from ..errors import TinyMyoError
 
 UNITS = {"Cycles": "gap9_cycles", "Instructions": "rv32_instructions", "Nanoseconds": "host_ns"}
+# A "Cycles" log of a platform that is not GAP9 (the app's first line names the platform) gets its own kind.
+PLATFORM_CYCLES = {"pulp-open": "pulp_open_cycles"}
 SUMMARY_NAMES = ("Total", "Inference")
 
 _LINE = re.compile(
@@ -26,6 +28,7 @@ _LINE = re.compile(
 _ERRORS = re.compile(r"^Errors: (?P<errors>\d+) out of (?P<total>\d+)\s*$")
 _OUTPUT = re.compile(r"^output\[(?P<index>\d+)\] = 0x(?P<bits>[0-9a-fA-F]{8})\b")
 _CLASS = re.compile(r"^Predicted class: (?P<cls>\d+)\s*$")
+_PLATFORM = re.compile(r"^TinyMyo on (?P<platform>[\w-]+):")
 
 
 @dataclass
@@ -39,16 +42,19 @@ class CounterLog:
     errors: tuple[int, int] | None = None  # (errors, compared)
     output_bits: dict[int, int] = field(default_factory=dict)  # printed outputs: index -> float32 bits
     predicted_class: int | None = None
+    platform: str | None = None  # from the app's first line; None for other logs (NNTool apps)
 
     @property
     def kind(self) -> str:
+        if self.unit == "Cycles" and self.platform in PLATFORM_CYCLES:
+            return PLATFORM_CYCLES[self.platform]
         return UNITS[self.unit]
 
 
 def parse_counter_log(text: str, source: str = "log") -> CounterLog:
     """Parse an app's output; TinyMyoError naming `source` if it holds no counter lines or mixes units."""
     log: CounterLog | None = None
-    extras: dict = {"errors": None, "output_bits": {}, "predicted_class": None}
+    extras: dict = {"errors": None, "output_bits": {}, "predicted_class": None, "platform": None}
     for line in text.splitlines():
         if m := _LINE.match(line):
             if log is None:
@@ -69,9 +75,12 @@ def parse_counter_log(text: str, source: str = "log") -> CounterLog:
             extras["output_bits"][int(m["index"])] = int(m["bits"], 16)
         elif m := _CLASS.match(line):
             extras["predicted_class"] = int(m["cls"])
+        elif m := _PLATFORM.match(line):
+            extras["platform"] = m["platform"]
     if log is None:
         raise TinyMyoError(f"{source}: no per-layer counter lines ('<layer>: Cycles: N, Operations: M, ...')")
-    log.errors, log.output_bits, log.predicted_class = extras["errors"], extras["output_bits"], extras["predicted_class"]
+    log.errors, log.output_bits = extras["errors"], extras["output_bits"]
+    log.predicted_class, log.platform = extras["predicted_class"], extras["platform"]
     return log
 
 

@@ -17,7 +17,9 @@ from ..targets.operating_points import OperatingPoint, get_operating_point
 from .cost_model import COST_MODELS, DEFAULT_COST_MODEL, CostModel, LayerWork, estimate_layer
 from .logs import CounterLog
 
-LOG_COLUMNS = {"rv32_instructions": "rv32 instr", "host_ns": "host ns", "gap9_cycles": "GAP9 cycles"}
+LOG_COLUMNS = {"rv32_instructions": "rv32 instr", "host_ns": "host ns", "pulp_open_cycles": "pulp-open cycles",
+               "gap9_cycles": "GAP9 cycles"}
+CYCLE_KINDS = {"pulp_open_cycles": "pulp-open MAC/cycle", "gap9_cycles": "GAP9 MAC/cycle"}
 
 
 @dataclass
@@ -145,7 +147,7 @@ def format_table(p: Profile) -> str:
     kinds = [k for k in LOG_COLUMNS if k in p.logs]
     head = ["layer", "kind", "MACs", "L3->L2 B", "L2<->L1 B", "est. cycles", "est. us", "bound"]
     head += [LOG_COLUMNS[k] for k in kinds] + (["rv32 instr/MAC"] if "rv32_instructions" in kinds else [])
-    head += ["GAP9 MAC/cycle"] if "gap9_cycles" in kinds else []
+    head += [CYCLE_KINDS[k] for k in kinds if k in CYCLE_KINDS]
     body = []
     for r in p.rows:
         w = r.work
@@ -155,8 +157,8 @@ def format_table(p: Profile) -> str:
         if "rv32_instructions" in kinds:
             n = r.measured.get("rv32_instructions")
             line.append(_fmt(n / w.macs, 2) if n is not None and w.macs else "-")
-        if "gap9_cycles" in kinds:
-            c = r.measured.get("gap9_cycles")
+        for kind in (k for k in kinds if k in CYCLE_KINDS):
+            c = r.measured.get(kind)
             line.append(_fmt(w.macs / c, 2) if c and w.macs else "-")
         body.append(line)
     total = ["TOTAL", "", _fmt(p.macs), _fmt(sum(r.work.l3_bytes for r in p.rows)),
@@ -166,8 +168,8 @@ def format_table(p: Profile) -> str:
     if "rv32_instructions" in kinds:
         n = p.measured_total("rv32_instructions")
         total.append(_fmt(n / p.macs, 2) if n and p.macs else "-")
-    if "gap9_cycles" in kinds:
-        c = p.measured_total("gap9_cycles")
+    for kind in (k for k in kinds if k in CYCLE_KINDS):
+        c = p.measured_total(kind)
         total.append(_fmt(p.macs / c, 2) if c else "-")
     widths = [max(len(str(row[i])) for row in [head, *body, total]) for i in range(len(head))]
     fmt = lambda row: "  ".join(str(c).ljust(w) if i < 2 or i == 7 else str(c).rjust(w)  # noqa: E731
