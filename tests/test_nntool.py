@@ -130,6 +130,7 @@ def test_settings_come_from_the_board_description(project, small_onnx, tmp_path)
     assert (settings["l1_size"], settings["l2_size"], settings["l3_size"]) == (board.l1_bytes, board.l2_bytes,
                                                                                board.l3_bytes)
     assert settings["cluster_num_cores"] == board.cores
+    assert settings["default_global_home_location"] == settings["l3_flash_device"]  # weights home = the flash listed
     # a changed board changes the settings (nothing is hard-coded in the template)
     smaller = board.with_changes(l2_bytes=board.l2_bytes // 2, l1_bytes=64 * 1024)
     out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", board=smaller, run_nntool=False)

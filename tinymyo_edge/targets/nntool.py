@@ -96,6 +96,7 @@ def memory_settings(board: Board) -> dict:
         "l3_size": board.l3_bytes,
         "l3_ram_device": _L3_RAM_DEVICES[board.l3_device],
         "l3_flash_device": _L3_FLASH_DEVICE,
+        "default_global_home_location": _L3_FLASH_DEVICE,  # weights live in flash (NNTool's default: HyperFlash)
         "cluster_num_cores": board.cores,
         "cluster_stack_size": CLUSTER_STACK_BYTES,
         "cluster_slave_stack_size": CLUSTER_SLAVE_STACK_BYTES,
@@ -161,8 +162,15 @@ def build_nntool_project(float_onnx_path, calib_x, outdir, *, board: "str | Boar
         _save_windows(tmp / context["val_file"], val_x)
         for template, name in _TEMPLATES.items():
             _render(template, context, tmp / name)
-        report = run_driver(tmp, python, shown_as=onnx_path) if python else None
-        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+    # NNTool runs in place: the AutoTiler model it writes names its tensor files by absolute path.
+    report = None
+    if python:
+        try:
+            report = run_driver(outdir, python, shown_as=onnx_path)
+        except BaseException:
+            shutil.rmtree(outdir, ignore_errors=True)  # nothing half-written
+            raise
+    files = sorted(str(p.relative_to(outdir)) for p in Path(outdir).rglob("*") if p.is_file())
     notes = [] if os.environ.get(SDK_ENV) else [f"note: {SDK_NEEDED}; then `make run platform=gvsoc` in {outdir}"]
     if report is None:
         notes.append("note: NNTool is not importable here, so the SDK build will run nntool_driver.py "
