@@ -288,11 +288,15 @@ def _match_attention(g: _Graph, x: str, dim: int) -> tuple[int, np.ndarray, np.n
         if q1 - q0 != hd or q0 % hd or k0 != dim + q0 or v0 != 2 * dim + q0 or pv.input[0] != sm.output[0]:
             raise g.fail(pv, f"head {h}: q/k/v column ranges are not those of one head")
         head_out[pv.output[0]] = h
-    concat = g.claim(g.sole_user(next(iter(head_out)), {"Concat"}, "head concatenation"))
-    order = [head_out.get(t) for t in concat.input]
-    if order != list(range(heads)):
-        raise g.fail(concat, "heads are not concatenated in order")
-    w_proj, b_proj, out = _match_linear(g, concat.output[0])
+    first = next(iter(head_out))
+    if heads == 1 and g.user_of_type(first, {"Concat"}) is None:
+        merged = first  # torch.cat of one tensor is elided
+    else:
+        concat = g.claim(g.sole_user(first, {"Concat"}, "head concatenation"))
+        if [head_out.get(t) for t in concat.input] != list(range(heads)):
+            raise g.fail(concat, "heads are not concatenated in order")
+        merged = concat.output[0]
+    w_proj, b_proj, out = _match_linear(g, merged)
     return heads, w_qkv, b_qkv, w_proj, b_proj, g.skip_views(out)
 
 
