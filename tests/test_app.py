@@ -200,3 +200,19 @@ def test_gap9_code_paths_compile_against_the_assumed_sdk_api(app):
                                    "-Iplatform", "-Inetwork", "-include", "platform/tm_layer_hooks.h", src],
                                   cwd=outdir, capture_output=True, text=True)
             assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
+
+
+def test_host_and_rv32_runs_on_real_emg_windows(app, real_windows):
+    """Real forearm EMG (3DC, participant 1): the app's output == the golden executor on every window, on the
+    host and, when its tools are installed, on rv32."""
+    from tinymyo_edge.targets.rv32 import missing_tools
+
+    program, outdir = app
+    channels, samples = program.tensors[program.input].shape
+    platforms = ["host"] + ([] if missing_tools() else ["rv32"])
+    for x in real_windows(channels, samples, 2):
+        want = golden(program, x)
+        for platform in platforms:
+            run = run_app(outdir, platform, x=x, expected=want, timeout=300)
+            assert run.returncode == 0, run.log
+            assert same_bits(run.output, want), platform
