@@ -79,6 +79,13 @@ def test_operating_points_come_from_the_python_table(app):
         get_operating_point("999MHz")
 
 
+def test_an_unknown_operating_point_stops_the_build(app):
+    _, outdir = app
+    run = run_app(outdir, "host", make_vars={"OPERATING_POINT": "999MHz"})
+    assert run.returncode != 0
+    assert "unknown OPERATING_POINT" in run.log and all(name in run.log for name in OPERATING_POINTS)
+
+
 def test_host_run_is_exact_and_sanitizer_clean(app):
     program, outdir = app
     run = run_app(outdir, "host", make_vars={"SANITIZE": "1", "OPERATING_POINT": "240MHz"},
