@@ -82,7 +82,6 @@ def _check_windows(data: Data, channels: int | None, samples: int | None) -> Non
 
 def resolve_config(data: Data, sizes: dict, head: str, reduction: str, pretrained: TinyMyo | None) -> TinyMyoConfig:
     """Sizes from the data (channels, samples, classes), the user, the pretrained checkpoint, the defaults."""
-    _check_windows(data, sizes.get("channels"), sizes.get("samples"))
     _, channels, samples = data.x.shape
     extra = {}
     if head == "classification":
@@ -121,6 +120,7 @@ def finetune(
     for path in (out_path, log_path):
         check_writable(path, force)  # fail before training, not after
     sizes = {k: v for k, v in (sizes or {}).items() if v is not None}
+    _check_windows(train_data, sizes.get("channels"), sizes.get("samples"))
     _check_targets(train_data, head, sizes.get("classes"))
     pretrained = load_pretrained(checkpoint, sizes, train_data.x.shape[1]) if checkpoint else None
     cfg = resolve_config(train_data, sizes, head, reduction, pretrained)
