@@ -240,6 +240,10 @@ def _match_elementwise(g: _Graph, x: str, allowed: set[str], required: str, what
                     changed = True
     exits = [t for t in produced[1:] if g.users(t) or t in g.graph_outputs]
     if len(exits) != 1 or sum(r.op_type == required for r in region) != 1 or len(region) > 6:
+        strangers = [u for t in produced for u in g.users(t) if u.op_type not in allowed | {"MatMul", "Gemm", "Conv",
+                                                                                            "Reshape"}]
+        if strangers:
+            raise g.fail(strangers[0], f"unexpected inside {what}")
         raise TinyMyoError(f"{g.path}: could not recognise {what} after tensor {x!r}")
     return exits[0]
 

@@ -1,0 +1,73 @@
+"""Scale choice (min-max, percentile, MSE clip search), per-channel weights, int32 biases, and the accuracy the
+sequential calibration reaches layer by layer on a small model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinymyo_edge.errors import TinyMyoError
+from tinymyo_edge.quant import quantize_model
+from tinymyo_edge.quant.calibrate import activation_scale, bias_codes, quant_error, weight_scales
+from tinymyo_edge.quant.report import layer_table, output_agreement
+
+from test_quant_support import calib_windows, export_float, make_model, small_config
+
+
+@pytest.fixture(scope="module")
+def heavy_tailed():
+    rng = np.random.default_rng(0)
+    return rng.standard_t(df=2, size=200_000)  # a few huge values: min-max wastes the int8 grid on them
+
+
+def test_minmax_covers_the_largest_value(heavy_tailed):
+    s = activation_scale(heavy_tailed, "minmax")
+    assert np.isclose(s * 127, np.abs(heavy_tailed).max(), rtol=1e-6)
+
+
+def test_percentile_and_mse_clip_the_tail_and_mse_lowers_the_error(heavy_tailed):
+    sample = heavy_tailed[:100_000]
+    minmax = activation_scale(heavy_tailed, "minmax")
+    pct = activation_scale(heavy_tailed, "percentile", percentile=99.9)
+    mse = activation_scale(heavy_tailed, "mse")
+    assert pct < minmax and mse < minmax
+    assert quant_error(sample, mse) < 0.9 * quant_error(sample, minmax)
+    assert quant_error(sample, mse) <= quant_error(sample, pct) * 1.05  # the search is at least as good
+
+
+def test_degenerate_and_bad_activations():
+    assert activation_scale(np.zeros(100), "mse") == 1.0
+    with pytest.raises(TinyMyoError, match="non-finite"):
+        activation_scale(np.array([1.0, np.inf]), "minmax")
+    with pytest.raises(TinyMyoError, match="unknown calibration method"):
+        activation_scale(np.ones(3), "kl")
+
+
+def test_per_channel_weights_round_to_nearest_within_127():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((6, 10)) * np.array([1e-3, 0.1, 1, 10, 100, 0])[:, None]
+    codes, scale = weight_scales(w)
+    assert codes.dtype == np.int8 and np.abs(codes).max() <= 127
+    assert np.all(np.abs(codes[:5]).max(axis=1) == 127)  # every non-zero row uses its full range
+    assert np.all(np.abs(codes * scale[:, None].astype(np.float64) - w) <= scale[:, None] / 2 + 1e-12)
+    assert scale[5] == 1.0 and not codes[5].any()
+
+
+def test_bias_codes_and_their_overflow():
+    assert np.array_equal(bias_codes(np.array([0.5, -0.25]), np.array([0.25, 0.5]), "fc"), [2, 0])  # -0.5: even
+    with pytest.raises(TinyMyoError, match="fc: a bias"):
+        bias_codes(np.array([1.0]), np.array([1e-12]), "fc")
+
+
+@pytest.mark.parametrize("method", ["mse", "percentile", "minmax"])
+def test_every_layer_tracks_the_float_model(tmp_path, method):
+    cfg = small_config(depth=2, heads=3, dim=24)
+    model = make_model(cfg, seed=4)
+    x = calib_windows(cfg, n=8)
+    program = quantize_model(export_float(model, tmp_path / "m.onnx"), x, tmp_path / "q.onnx", method=method,
+                             progress=False)
+    rows = layer_table(program, model, x[:4])
+    worst = min(rows, key=lambda r: r["cosine"])
+    assert worst["cosine"] > 0.99, worst
+    agreement = output_agreement(program, model, x)
+    assert agreement["cosine_mean"] > 0.99 and agreement["qsnr_db"] > 20 and agreement["top1_agreement"] >= 0.875, agreement
