@@ -98,9 +98,14 @@ def centered(x: np.ndarray) -> np.ndarray:
 
 
 def matmul_acc(a_centered: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer matrix product as int64 (float64 BLAS is exact here: |acc| < 2**53 for int8 operands)."""
-    prod = np.asarray(a_centered, dtype=np.float64) @ np.asarray(b, dtype=np.float64)
-    return prod.astype(np.int64)
+    """Exact integer matrix product as int64 (float64 BLAS is exact here: |acc| < 2**53 for int8 operands).
+
+    Same result, faster: float32 BLAS when K * max|a| * max|b| <= 2**24, because every product and every partial
+    sum is then an integer float32 holds exactly, whatever the summation order (FMA or not)."""
+    a, b = np.asarray(a_centered), np.asarray(b)
+    bound = a.shape[-1] * int(np.max(np.abs(a), initial=0)) * int(np.max(np.abs(b), initial=0))
+    dtype = np.float32 if bound <= 2**24 else np.float64
+    return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
 
 
 def linear_acc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
