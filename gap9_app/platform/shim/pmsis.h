@@ -64,6 +64,13 @@ static inline int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi
     return 0;
 }
 
+/* GAP9 SDK: the worker cores' stack size (the master's is the cluster conf's cc_stack_size). */
+static inline void pi_cluster_task_stacks(struct pi_cluster_task *task, void *stacks, int slave_stack_size)
+{
+    task->stacks = stacks;
+    task->slave_stack_size = (uint32_t)slave_stack_size;
+}
+
 static inline int pi_core_id(void) { return 0; }
 static inline int pi_cluster_id(void) { return 0; }
 static inline int pi_cl_cluster_nb_cores(void) { return 1; }
@@ -107,26 +114,23 @@ typedef int pi_gpio_e;
 typedef enum { PI_GPIO_INPUT = 0, PI_GPIO_OUTPUT = 1 } pi_gpio_flags_e;
 typedef int pi_pad_e;
 typedef enum { PI_PAD_FUNC0 = 0, PI_PAD_FUNC1 = 1 } pi_pad_func_e;
-struct pi_gpio_conf {
-    int port;
-};
 
-static inline void pi_gpio_conf_init(struct pi_gpio_conf *conf) { conf->port = 0; }
-static inline int pi_gpio_open(struct pi_device *device) { (void)device; return 0; }
-static inline void pi_pad_function_set(pi_pad_e pad, pi_pad_func_e function) { (void)pad; (void)function; }
-static inline int pi_gpio_pin_configure(struct pi_device *device, pi_gpio_e pin, pi_gpio_flags_e flags)
+/* GAP9's GPIO API takes the pin alone (no device): pi_gpio_pin_configure(PI_GPIO_A89, PI_GPIO_OUTPUT). */
+static inline void pi_pad_function_set(pi_pad_e pad, pi_pad_func_e function)
 {
-    (void)device;
+    (void)pad;
+    (void)function;
+}
+static inline int pi_gpio_pin_configure(pi_gpio_e pin, pi_gpio_flags_e flags)
+{
     (void)pin;
     (void)flags;
     return 0;
 }
-static inline int pi_gpio_pin_write(struct pi_device *device, pi_gpio_e pin, uint32_t value)
+static inline void pi_gpio_pin_write(pi_gpio_e pin, uint32_t value)
 {
-    (void)device;
     (void)pin;
     (void)value;
-    return 0;
 }
 
 /* -------------------------------------------------------------------------------------- memory, start/exit */
