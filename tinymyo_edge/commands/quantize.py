@@ -16,7 +16,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--method", type=click.Choice(["mse", "percentile", "minmax"]), default="mse", show_default=True,
               help="Activation clipping: MSE-optimal search, a percentile of |x|, or max |x|.")
 @click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
-@click.option("--max-windows", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--max-windows", type=click.IntRange(min=1), default=16, show_default=True,
               help="Calibrate on at most this many windows, spread over the set.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the per-layer report (report.json, report.png).")

@@ -17,7 +17,7 @@ from .ranges import check_ranges, check_sizes
 from .recognize import recognize, verify_against_onnx
 from .runtime import run_int8
 
-DEFAULT_MAX_WINDOWS = 32
+DEFAULT_MAX_WINDOWS = 16
 
 
 def check_calibration(calib_x, channels: int, samples: int, name: str = "calibration data") -> np.ndarray:

@@ -69,7 +69,7 @@ class ProgramBuilder:
     def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse",
                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True):
         self.cfg = model.cfg
-        self.params = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in model.state_dict().items()}
+        self.params = {k: v.detach().cpu().numpy().astype(F32) for k, v in model.state_dict().items()}
         self.method, self.percentile = method, percentile
         self.tensors: dict[str, TensorInfo] = {}
         self.ops: list[Op] = []
@@ -82,8 +82,8 @@ class ProgramBuilder:
         info = self.tensors[name]
         v = self.values[name]
         if info.dtype is DType.F32:
-            return v.astype(np.float64)
-        return (v.astype(np.float64) - info.zero_point) * info.scale
+            return v.astype(F32)
+        return (v.astype(F32) - F32(info.zero_point)) * F32(info.scale)  # float32: calibration targets only
 
     def scale_for(self, target: np.ndarray) -> float:
         return activation_scale(target, self.method, self.percentile)
@@ -144,7 +144,7 @@ class ProgramBuilder:
         heads, (n, d) = self.cfg.heads, self.tensors[q].shape
         hd = d // heads
         sq, sk, sv = (self.tensors[t].scale for t in (q, k, v))
-        qf, kf, vf = (self.deq(t).astype(F32) for t in (q, k, v))  # float32: (B, N, N) scores per head
+        qf, kf, vf = self.deq(q), self.deq(k), self.deq(v)
         bits = nx.exp_lut_bits(n)
         score_mult, luts, target = [], [], np.empty_like(qf)
         chosen = []
