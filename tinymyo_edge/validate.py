@@ -151,7 +151,7 @@ def validate(outdir, inputs_path, *, per_layer: bool = False) -> ValidationResul
     y_c, _ = run_binary(exe, x, out_shape)
     golden = np.stack([program.run(w)[program.output] for w in x])
     comparisons = [Comparison("golden executor (numpy)", _count_errors(y_c, golden), y_c.size)]
-    notes = [f"host build: {outdir} (gcc, -O2 -ffp-contract=off)"]
+    notes = [f"host build: {outdir} (gcc -O2 -march=native -ffp-contract=off -Wall -Wextra -Werror)"]
     ort_version, model = None, outdir / MODEL_FILE
     path = cpu_path()
     if model.is_file():

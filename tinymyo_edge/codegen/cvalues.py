@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import TinyMyoError
 
+_BYTE_ESCAPES = [f"\\x{b:02x}" for b in range(256)]
 CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int32): "int32_t",
           np.dtype(np.float32): "float"}
 
@@ -40,8 +41,9 @@ class CArray:
         """The C initializer: string literal for bytes (16x faster to compile than numbers), numbers otherwise."""
         v = self.values
         if v.dtype.itemsize == 1:
-            raw = v.view(np.uint8).tobytes()
-            lines = ['"' + "".join(f"\\x{b:02x}" for b in raw[i:i + 32]) + '"' for i in range(0, len(raw), 32)]
+            escaped = "".join(map(_BYTE_ESCAPES.__getitem__, v.view(np.uint8).tobytes()))
+            step = 4 * 32  # 32 bytes a line
+            lines = ['"' + escaped[i:i + step] + '"' for i in range(0, len(escaped), step)]
             return "\n    ".join(lines) if lines else '""'
         if v.dtype == np.float32:
             items = [c_float(x, self.owner) for x in v]

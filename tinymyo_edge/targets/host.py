@@ -16,11 +16,14 @@ from ..errors import TinyMyoError
 # -ffp-contract=off: no a*b+c -> FMA (NUMERICS.md); no -ffast-math; -Wvla/-Wdouble-promotion: no VLA, no double.
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wvla", "-Wdouble-promotion"]
 BASE = ["-std=c11", "-ffp-contract=off"] + WARNINGS
+# validate/dump: -march=native so that validation checks the code path the host actually runs fast (the SIMD dot
+# products of tm_arch.h); portable: the plain C path of tm_arch.h (what a new target starts from), with dumps.
 VARIANTS = {
-    "validate": ["-O2"],
-    "dump": ["-O2", "-DTM_DUMP"],
+    "validate": ["-O2", "-march=native"],
+    "dump": ["-O2", "-march=native", "-DTM_DUMP"],
+    "portable": ["-O2", "-DTM_PORTABLE_C", "-DTM_DUMP"],
     "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
-                 "-fno-sanitize-recover=all", "-DTM_DUMP"],
+                 "-fno-sanitize-recover=all", "-DTM_PORTABLE_C", "-DTM_DUMP"],
     "bench": ["-O3", "-march=native"],
 }
 
