@@ -38,10 +38,11 @@ def test_app_uses_the_pmsis_skeleton(app):
                  "pi_gpio_pin_configure", "pi_gpio_pin_write", "pi_fs_mount", "pmsis_kickoff", "pmsis_exit"):
         assert call in text, call
     main = (outdir / "main.c").read_text()
-    # the GPIO goes high before the cluster task is sent and low after it returns
-    window = main[main.index("tm_power_window(1)"):main.index("tm_power_window(0)")]
-    assert "pi_cluster_send_task_to_cl" in window
-    assert "tm_network_run(input, output)" in main
+    # in the cluster task, the GPIO is high exactly around the network call
+    entry = main[main.index("static void cluster_entry"):main.index("static int open_cluster")]
+    window = entry[entry.index("tm_power_window(1)"):entry.index("tm_power_window(0)")]
+    assert "tm_network_run(input, output)" in window
+    assert "pi_cluster_task_stacks(&task, NULL, TM_CLUSTER_WORKER_STACK)" in main
 
 
 def test_cmake_kconfig_sdkconfig_follow_the_sdk(app):
@@ -53,7 +54,7 @@ def test_cmake_kconfig_sdkconfig_follow_the_sdk(app):
     assert "TM_PLATFORM_GAP9" in cmake and "-ffp-contract=off" in cmake
     for src in ("main.c", "network/network.c", "network/weights.c", "platform/gap9/tm_platform_gap9.c"):
         assert src in cmake, src
-    assert "network/weights.bin@flash:readfs:files" in cmake  # L3 weights as a readfs file
+    assert 'readfs_add_files(FILES "${CMAKE_CURRENT_SOURCE_DIR}/network/weights.bin")' in cmake  # L3 weights
     config = dict(line.split("=", 1) for line in (outdir / "sdk.config").read_text().splitlines()
                   if line and not line.startswith("#"))
     for key in ("CONFIG_PLATFORM_GVSOC", "CONFIG_DRIVER_CLUSTER", "CONFIG_DRIVER_GPIO", "CONFIG_DRIVER_HOSTFS",

@@ -21,18 +21,14 @@ int tm_set_operating_point(uint32_t fc_hz, uint32_t cluster_hz, uint32_t voltage
     return 0;
 }
 
-static struct pi_device power_gpio;
-
+/* GAP9 numbers pads and GPIOs alike (PI_PAD_089 carries PI_GPIO_A89); function 1 of a pad is its GPIO. */
 int tm_power_window_open(void)
 {
-    struct pi_gpio_conf conf;
-    pi_gpio_conf_init(&conf);
-    pi_open_from_conf(&power_gpio, &conf);
-    if (pi_gpio_open(&power_gpio) != 0) return -1;
-    pi_pad_function_set((pi_pad_e)TM_POWER_GPIO_PIN, PI_PAD_FUNC1); /* the pad's GPIO function */
-    pi_gpio_pin_configure(&power_gpio, (pi_gpio_e)TM_POWER_GPIO_PIN, PI_GPIO_OUTPUT);
-    pi_gpio_pin_write(&power_gpio, (pi_gpio_e)TM_POWER_GPIO_PIN, 0);
+    pi_pad_function_set((pi_pad_e)TM_POWER_GPIO_PIN, PI_PAD_FUNC1);
+    if (pi_gpio_pin_configure((pi_gpio_e)TM_POWER_GPIO_PIN, PI_GPIO_OUTPUT) != 0) return -1;
+    pi_gpio_pin_write((pi_gpio_e)TM_POWER_GPIO_PIN, 0);
     return 0;
 }
 
-void tm_power_window(int high) { pi_gpio_pin_write(&power_gpio, (pi_gpio_e)TM_POWER_GPIO_PIN, high ? 1u : 0u); }
+/* A plain register write: callable from the cluster, which is where main.c raises it around the network. */
+void tm_power_window(int high) { pi_gpio_pin_write((pi_gpio_e)TM_POWER_GPIO_PIN, high ? 1u : 0u); }

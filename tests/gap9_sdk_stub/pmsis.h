@@ -16,6 +16,7 @@ void pi_cluster_conf_init(struct pi_cluster_conf *conf);
 int pi_cluster_open(struct pi_device *device);
 int pi_cluster_close(struct pi_device *device);
 struct pi_cluster_task *pi_cluster_task(struct pi_cluster_task *task, void (*entry)(void *), void *arg);
+void pi_cluster_task_stacks(struct pi_cluster_task *task, void *stacks, int slave_stack_size);
 int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task *task);
 
 typedef enum { PI_FREQ_DOMAIN_FC, PI_FREQ_DOMAIN_CL, PI_FREQ_DOMAIN_PERIPH } pi_freq_domain_e;
@@ -34,12 +35,9 @@ typedef int pi_gpio_e;
 typedef enum { PI_GPIO_INPUT, PI_GPIO_OUTPUT } pi_gpio_flags_e;
 typedef int pi_pad_e;
 typedef enum { PI_PAD_FUNC0, PI_PAD_FUNC1 } pi_pad_func_e;
-struct pi_gpio_conf { int port; };
-void pi_gpio_conf_init(struct pi_gpio_conf *conf);
-int pi_gpio_open(struct pi_device *device);
 void pi_pad_function_set(pi_pad_e pad, pi_pad_func_e function);
-int pi_gpio_pin_configure(struct pi_device *device, pi_gpio_e pin, pi_gpio_flags_e flags);
-int pi_gpio_pin_write(struct pi_device *device, pi_gpio_e pin, uint32_t value);
+int pi_gpio_pin_configure(pi_gpio_e pin, pi_gpio_flags_e flags);
+void pi_gpio_pin_write(pi_gpio_e pin, uint32_t value);
 
 int pmsis_kickoff(void *arg);
 void pmsis_exit(int err);

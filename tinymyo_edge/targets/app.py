@@ -122,7 +122,7 @@ def write_app(outdir, program: Program, *, net: NetworkCode | None = None, sampl
         operating_points=list(OPERATING_POINTS.values()), power_gpio=int(power_gpio),
         master_stack=MASTER_STACK_BYTES, worker_stack=WORKER_STACK_BYTES,
         network_srcs=list(net.sources), network_inc=list(net.include_dirs), flash_files=list(net.flash_files),
-        flash_device="flash", input_shape_text=net.input_shape_text, input_words=_words(x),
+        input_shape_text=net.input_shape_text, input_words=_words(x),
         expected_words=_words(expected),
         sample_note=f"Sample input {SAMPLE_INPUT} and the golden executor's output on it ({SAMPLE_EXPECTED}).",
     )
