@@ -60,6 +60,9 @@ def test_cmake_kconfig_sdkconfig_follow_the_sdk(app):
     for key in ("CONFIG_PLATFORM_GVSOC", "CONFIG_DRIVER_CLUSTER", "CONFIG_DRIVER_GPIO", "CONFIG_DRIVER_HOSTFS",
                 "CONFIG_DRIVER_READFS"):
         assert config.get(key) == "y", key
+    default = get_operating_point(None)
+    assert config["CONFIG_FREQUENCY_CLUSTER"] == str(default.cluster_hz)
+    assert config[f"CONFIG_TM_OPERATING_POINT_{default.macro}"] == "y"
     kconfig = (outdir / "Kconfig").read_text()
     assert 'source "$(GAP_SDK_HOME)/utils/kconfig/Kconfig"' in kconfig
     for op in OPERATING_POINTS.values():
