@@ -5,6 +5,8 @@
  * SIMD / 8-core work changes this file, never a kernel.
  *
  *   TM_PLATFORM_GAP9   GAP9 SDK (PMSIS, GAP RISC-V gcc builtins __builtin_pulp_sdotusp4)
+ *   TM_PLATFORM_PULP_OPEN  plain riscv64-unknown-elf-gcc for a PULP cluster (GVSoC pulp-open): Xpulpv2 through
+ *                      .insn (tm_xpulp.h), 8 cores started bare-metal by platform/pulp-open
  *   (default)          host / portable C: the fork is a loop over core ids (TM_NUM_CORES, default 1; tests use 8
  *                      to exercise the core split sequentially)
  *
@@ -27,6 +29,16 @@
 #endif
 static inline int tm_core_id(void) { return pi_core_id(); }
 static inline void tm_fork(void (*fn)(void *), void *arg) { pi_cl_team_fork(TM_NUM_CORES, fn, arg); }
+#elif defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp.h"
+#define TM_NUM_CORES TM_PULP_CORES
+#define TM_L1_DATA __attribute__((section(".l1bss")))
+#define TM_L2_DATA
+#ifndef TM_L3_CONST
+#define TM_L3_CONST /* plain .rodata.<name>: platform/pulp-open's link step moves the weight matrices to HyperFlash */
+#endif
+static inline int tm_core_id(void) { return tm_pulp_core_id(); }
+static inline void tm_fork(void (*fn)(void *), void *arg) { tm_pulp_fork(fn, arg); }
 #else /* host and portable C */
 #ifndef TM_NUM_CORES
 #define TM_NUM_CORES 1
@@ -74,6 +86,19 @@ static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
         acc += (int32_t)a[i] * b[i];
     return acc;
 }
+#elif defined(TM_PLATFORM_PULP_OPEN)
+static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
+{
+    int i = 0;
+    int32_t acc = 0;
+    if (tm_xpulp_aligned(a, 0, b, 0)) {
+        acc = tm_xpulp_dot_words(a, b, n / 4, 0);
+        i = n & ~3;
+    }
+    for (; i < n; i++)
+        acc += (int32_t)a[i] * b[i];
+    return acc;
+}
 #elif defined(__AVX512VNNI__) && defined(__AVX512BW__) && !defined(TM_PORTABLE_C)
 #include <immintrin.h>
 static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
@@ -106,6 +131,25 @@ static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             out[4 * i + j] = tm_dot_u8s8(a + i * a_stride, b + j * b_stride, n);
+}
+#elif defined(TM_PLATFORM_PULP_OPEN)
+/* Two 4 x 2 register blocks (tm_xpulp.h) per 4 x 4 block; a tail of n % 4 bytes and unaligned rows in plain C. */
+static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
+                                   int32_t out[16])
+{
+    int words = tm_xpulp_aligned(a, a_stride, b, b_stride) ? n / 4 : 0;
+    for (int j = 0; j < 4; j += 2) {
+        int32_t blk[8];
+        tm_xpulp_dot_4x2(a, a_stride, b + j * b_stride, b_stride, words, blk);
+        for (int i = 0; i < 4; i++) {
+            const uint8_t *x = a + i * a_stride;
+            const int8_t *w0 = b + j * b_stride, *w1 = w0 + b_stride;
+            int32_t s0 = blk[2 * i], s1 = blk[2 * i + 1];
+            for (int t = 4 * words; t < n; t++)
+                s0 += (int32_t)x[t] * w0[t], s1 += (int32_t)x[t] * w1[t];
+            out[4 * i + j] = s0, out[4 * i + j + 1] = s1;
+        }
+    }
 }
 #elif defined(__AVX512VNNI__) && defined(__AVX512BW__) && !defined(TM_PORTABLE_C)
 /* Host with AVX-512 VNNI (-march=native on such a CPU): vpdpbusd is exactly u8 x s8 -> int32 (4 products of at

@@ -21,6 +21,13 @@
 #define TM_COUNTER_SOURCE "GAP9 cluster core 0 performance counter (PI_PERF_CYCLES)"
 typedef uint32_t tm_tick_t; /* pi_perf_read is 32-bit: differences wrap correctly below 2^32 cycles */
 static inline tm_tick_t tm_ticks_now(void) { return (tm_tick_t)pi_perf_read(PI_PERF_CYCLES); }
+#elif defined(TM_PLATFORM_PULP_OPEN)
+#define TM_PLATFORM_NAME "pulp-open"
+#define TM_COUNTER_UNIT "Cycles"
+#define TM_COUNTER_PER "Cycle"
+#define TM_COUNTER_SOURCE "pulp-open GVSoC cluster core 0 mcycle (PULP cluster cycles, 8 cores; not GAP9)"
+typedef uint64_t tm_tick_t;
+static inline tm_tick_t tm_ticks_now(void) { return tm_shim_counter(); }
 #elif defined(TM_PLATFORM_RV32)
 #define TM_PLATFORM_NAME "rv32"
 #define TM_COUNTER_UNIT "Instructions"

@@ -80,7 +80,27 @@ static void linear_worker(void *arg)
     }
 }
 
-void tm_linear(const tm_linear_args_t *a) { tm_fork(linear_worker, (void *)a); }
+#if defined(TM_PLATFORM_PULP_OPEN)
+/* The tile's weight rows [m0, m1) and input rows [r0, r1) go to L1 (tm_xpulp.h); the tile is then rebased to
+ * start at row 0 / column 0 of those copies (bias, multiplier and output pointers follow). */
+#define TM_STAGE_TILE(t, coeff)                                                                                   \
+    do {                                                                                                          \
+        (t).w += (long)(t).m0 * (t).k, (t).x += (long)(t).r0 * (t).k;                                           \
+        tm_pulp_stage_linear(&(t).w, (uint32_t)(((t).m1 - (t).m0) * (t).k), &(t).x,                             \
+                             (uint32_t)(((t).r1 - (t).r0) * (t).k));                                             \
+        (t).bias += (t).m0, (t).coeff += (t).m0, (t).y += (long)(t).r0 * (t).m + (t).m0;                         \
+        (t).r1 -= (t).r0, (t).m1 -= (t).m0, (t).r0 = 0, (t).m0 = 0;                                              \
+    } while (0)
+#else
+#define TM_STAGE_TILE(t, coeff) ((void)0)
+#endif
+
+void tm_linear(const tm_linear_args_t *a)
+{
+    tm_linear_args_t t = *a;
+    TM_STAGE_TILE(t, mult);
+    tm_fork(linear_worker, &t);
+}
 
 static void dequant_block(const tm_linear_dequant_args_t *a, int r0, int r1, int m0, int m1)
 {
@@ -113,4 +133,9 @@ static void dequant_worker(void *arg)
     }
 }
 
-void tm_linear_dequant(const tm_linear_dequant_args_t *a) { tm_fork(dequant_worker, (void *)a); }
+void tm_linear_dequant(const tm_linear_dequant_args_t *a)
+{
+    tm_linear_dequant_args_t t = *a;
+    TM_STAGE_TILE(t, scale);
+    tm_fork(dequant_worker, &t);
+}

@@ -1,0 +1,105 @@
+/* tm_xpulp.h: the Xpulpv2 path of tm_arch.h for a PULP cluster built with plain riscv64-unknown-elf-gcc
+ * (TM_PLATFORM_PULP_OPEN: the open-source GVSoC pulp-open target; same RI5CY core family as GAP9's cluster).
+ *
+ * Debian's binutils has no Xpulp mnemonics, so the instructions are written with the assembler's .insn directive.
+ * Encodings (verified against GVSoC's ISA tables, core/models/cpu/iss/isa_gen/isa_pulp_gen.py, and on GVSoC):
+ *   pv.sdotusp.b rd, rs1, rs2   rd += sum_i u8(rs1[i]) * s8(rs2[i])   .insn r 0x57, 1, 0x54, rd, rs1, rs2
+ *   pv.sdotup.b                 u8 x u8                                .insn r 0x57, 1, 0x50, ...
+ *   pv.sdotsp.b                 s8 x s8                                .insn r 0x57, 1, 0x5c, ...
+ *   p.lw rd, 4(rs1!)            load, then rs1 += 4 (post-increment)   .insn i 0x0b, 2, rd, 4(rs1)
+ *   lp.setup x0, rs1, L         hardware loop 0, rs1 iterations, body = next instruction .. L
+ *                               .insn i 0x7b, 4, x0, rs1, N   (N = byte offset of the last body instruction / 2)
+ * With the GAP SDK the same operations are __builtin_pulp_sdotusp4 and the compiler's own hardware loops and
+ * post-increment loads (the TM_PLATFORM_GAP9 branch of tm_arch.h).
+ *
+ * Each kernel below takes any n: whole words go through the SIMD loop, a tail of n % 4 bytes through plain C.
+ * The word loads need 4-byte aligned rows; callers check tm_xpulp_aligned() and otherwise use the C loops. */
+#ifndef TM_XPULP_H
+#define TM_XPULP_H
+
+#include <stdint.h>
+
+/* ---- the cluster runtime of platform/pulp-open (tm_platform_pulp_open.c) ------------------------------------ */
+#define TM_PULP_CORES 8
+/* Run fn(arg) on all 8 cluster cores (the caller is core 0); returns when every core has finished. */
+void tm_pulp_fork(void (*fn)(void *), void *arg);
+/* Cluster DMA (MCHAN) L2 <-> L1, issued from cluster core 0. Returns a transfer id for tm_pulp_dma_wait. */
+int tm_pulp_dma_in(void *l1, const void *l2, uint32_t bytes);
+int tm_pulp_dma_out(void *l2, const void *l1, uint32_t bytes);
+void tm_pulp_dma_wait(int id);
+/* L3 (HyperFlash through the uDMA) -> L2; blocking. l3 is an address in the L3 window (TM_PULP_L3_BASE). */
+void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes);
+#define TM_PULP_L3_BASE 0x80000000u /* link address of the weights placed in HyperFlash (platform/pulp-open) */
+static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_L3_BASE; }
+/* Linear tiles into L1: *w (w_bytes, L2 or L3) and *x (x_bytes, L2) are replaced by their L1 copies (the weight
+ * copy is kept while the following tiles use the same rows); a tile too big for L1 stays where it is. Core 0. */
+void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes);
+
+static inline int tm_pulp_core_id(void)
+{
+    uint32_t id;
+    __asm__ volatile("csrr %0, mhartid" : "=r"(id));
+    return (int)(id & 31u);
+}
+
+/* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
+static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)
+{
+    return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)a_stride | (uintptr_t)b_stride) & 3u) == 0u;
+}
+
+/* acc + sum_i a[i] * b[i] over words words (4 words-bytes each): hardware loop, post-increment loads, sdotusp. */
+static inline int32_t tm_xpulp_dot_words(const uint8_t *a, const int8_t *b, int words, int32_t acc)
+{
+    uint32_t va, vb;
+    if (words <= 0)
+        return acc;
+    __asm__ volatile(".option push\n .option norvc\n"
+                     ".insn i 0x7b, 4, x0, %[n], 6\n"              /* lp.setup: 3 body instructions */
+                     ".insn i 0x0b, 2, %[va], 4(%[pa])\n"          /* p.lw va, 4(pa!) */
+                     ".insn i 0x0b, 2, %[vb], 4(%[pb])\n"          /* p.lw vb, 4(pb!) */
+                     ".insn r 0x57, 1, 0x54, %[acc], %[va], %[vb]\n" /* pv.sdotusp.b acc, va, vb */
+                     ".option pop\n"
+                     : [acc] "+r"(acc), [pa] "+r"(a), [pb] "+r"(b), [va] "=&r"(va), [vb] "=&r"(vb)
+                     : [n] "r"(words)
+                     : "memory");
+    return acc;
+}
+
+/* out[2*i + j] = sum_t a_i[t] b_j[t] over 4*words bytes, for 4 rows a_i (u8) and 2 rows b_j (s8): each loaded word
+ * feeds 2 (a) or 4 (b) products; 6 loads + 8 sdotp per 4 bytes, loads scheduled one instruction ahead of use. */
+static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int words,
+                                    int32_t out[8])
+{
+    const uint8_t *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride;
+    const int8_t *b0 = b, *b1 = b + b_stride;
+    int32_t c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    /* the loaded words live in fixed temporaries (t0-t5, clobbered): an asm statement has at most 30 operands */
+    if (words > 0)
+        __asm__ volatile(".option push\n .option norvc\n"
+                         ".insn i 0x7b, 4, x0, %[n], 28\n" /* lp.setup: 14 body instructions */
+                         ".insn i 0x0b, 2, t4, 4(%[b0])\n" /* p.lw w0, 4(b0!) */
+                         ".insn i 0x0b, 2, t5, 4(%[b1])\n" /* p.lw w1, 4(b1!) */
+                         ".insn i 0x0b, 2, t0, 4(%[a0])\n"
+                         ".insn i 0x0b, 2, t1, 4(%[a1])\n"
+                         ".insn r 0x57, 1, 0x54, %[c00], t0, t4\n" /* pv.sdotusp.b c00, x0, w0 */
+                         ".insn r 0x57, 1, 0x54, %[c01], t0, t5\n"
+                         ".insn i 0x0b, 2, t2, 4(%[a2])\n"
+                         ".insn r 0x57, 1, 0x54, %[c10], t1, t4\n"
+                         ".insn r 0x57, 1, 0x54, %[c11], t1, t5\n"
+                         ".insn i 0x0b, 2, t3, 4(%[a3])\n"
+                         ".insn r 0x57, 1, 0x54, %[c20], t2, t4\n"
+                         ".insn r 0x57, 1, 0x54, %[c21], t2, t5\n"
+                         ".insn r 0x57, 1, 0x54, %[c30], t3, t4\n"
+                         ".insn r 0x57, 1, 0x54, %[c31], t3, t5\n"
+                         ".option pop\n"
+                         : [c00] "+r"(c00), [c01] "+r"(c01), [c10] "+r"(c10), [c11] "+r"(c11), [c20] "+r"(c20),
+                           [c21] "+r"(c21), [c30] "+r"(c30), [c31] "+r"(c31), [a0] "+r"(a0), [a1] "+r"(a1),
+                           [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1)
+                         : [n] "r"(words)
+                         : "t0", "t1", "t2", "t3", "t4", "t5", "memory");
+    out[0] = c00, out[1] = c01, out[2] = c10, out[3] = c11;
+    out[4] = c20, out[5] = c21, out[6] = c30, out[7] = c31;
+}
+
+#endif /* TM_XPULP_H */
