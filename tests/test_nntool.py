@@ -79,7 +79,7 @@ def _assigned_literal(source: str, name: str):
 def test_project_has_the_sdk_files(project):
     result, _, _ = project
     for name in ("CMakeLists.txt", "sdk.config", "Kconfig", "Makefile", "main.c", "nntool_driver.py", "model.onnx",
-                 "calib.npz", "val.npz", "README.md"):
+                 "model_nntool.onnx", "calib.npz", "val.npz", "README.md"):
         assert (result.outdir / name).is_file(), name
     assert not result.nntool_ran and result.report is None
 
@@ -335,3 +335,35 @@ def test_cli_calibrates_on_the_windows_quantize_selects(small_onnx, tmp_path):
     with np.load(tmp_path / "proj" / "calib.npz") as data:
         written = data["x"]
     assert written.tobytes() == x[[0, 3, 6, 9]].tobytes()  # evenly spread, first and last included
+
+
+# ----------------------------------------------------------------- attention probabilities rescaled for NNTool
+
+
+def test_rescale_attention_probabilities_keeps_the_function(small_onnx):
+    import onnxruntime as ort
+
+    original = onnx.load(str(small_onnx))
+    model, rewritten = nt.rescale_attention_probabilities(onnx.load(str(small_onnx)))
+    assert len(rewritten) == SMALL.depth * SMALL.heads
+    producers = {o: n for n in model.graph.node for o in n.output}
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in (n for n in model.graph.node if n.name in rewritten):
+        p_mul, v_mul = producers[node.input[0]], producers[node.input[1]]
+        assert producers[p_mul.input[0]].op_type == "Softmax"
+        assert constants[p_mul.input[1]] == np.float32(SMALL.tokens)
+        assert constants[v_mul.input[1]] == np.float32(1.0 / SMALL.tokens)
+    x = _windows(2)[:1]
+    outputs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"emg": x})[0]
+               for m in (original, model)]
+    # float reassociation only: relative tolerance 1e-5 of the output range
+    assert np.max(np.abs(outputs[0] - outputs[1])) <= 1e-5 * np.max(np.abs(outputs[0]))
+
+
+def test_project_keeps_the_exported_model_and_writes_what_nntool_imports(small_onnx, tmp_path):
+    out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", run_nntool=False)
+    assert (out.outdir / "model.onnx").read_bytes() == small_onnx.read_bytes()
+    ops = [n.op_type for n in onnx.load(str(out.outdir / "model_nntool.onnx")).graph.node]
+    assert ops.count("Mul") > [n.op_type for n in onnx.load(str(small_onnx)).graph.node].count("Mul")
+    plain = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "q", run_nntool=False, softmax_rescale=False)
+    assert (plain.outdir / "model_nntool.onnx").read_bytes() == small_onnx.read_bytes()

@@ -140,12 +140,13 @@ def nntool_python() -> str | None:
 
 def build_nntool_project(float_onnx_path, calib_x, outdir, *, board: "str | Board | None" = None, ne16: bool = False,
                          softmax_8bit: bool = False, force: bool = False, val_x=None,
-                         run_nntool: bool | None = None) -> NNToolProject:
+                         run_nntool: bool | None = None, softmax_rescale: bool = True) -> NNToolProject:
     """Write the NNTool GAP9 project for `float_onnx_path` into `outdir` (atomically).
 
     calib_x: float32 (N, C, T) calibration windows (the ones `quantize` uses), written unchanged to calib.npz.
     val_x: windows NNTool executes to make the app's reference outputs (default: the first calibration windows).
-    run_nntool: run the driver now (None: when NNTool is importable). A driver failure leaves nothing written."""
+    run_nntool: run the driver now (None: when NNTool is importable). A driver failure leaves nothing written.
+    softmax_rescale: hand NNTool the model with rescale_attention_probabilities applied (model_nntool.onnx)."""
     onnx_path = Path(float_onnx_path)
     input_shape, output_names, output_shape = _onnx_signature(onnx_path)
     calib_x = _check_windows(calib_x, input_shape, "calibration windows")
@@ -154,10 +155,11 @@ def build_nntool_project(float_onnx_path, calib_x, outdir, *, board: "str | Boar
     python = nntool_python() if run_nntool is not False else None
     if run_nntool and python is None:
         raise TinyMyoError(f"NNTool (nntool.api) is not importable here; set {NNTOOL_PYTHON_ENV} to a Python that has it")
-    context = _template_context(onnx_path, board, ne16=ne16, softmax_8bit=softmax_8bit,
+    context = _template_context(onnx_path, board, ne16=ne16, softmax_8bit=softmax_8bit, softmax_rescale=softmax_rescale,
                                 output_names=output_names, output_shape=output_shape)
     with atomic_dir(outdir, force=force) as tmp:
         shutil.copyfile(onnx_path, tmp / context["onnx_file"])
+        _write_nntool_model(onnx_path, tmp / context["nntool_onnx_file"], softmax_rescale)
         _save_windows(tmp / context["calib_file"], calib_x)
         _save_windows(tmp / context["val_file"], val_x)
         for template, name in _TEMPLATES.items():
@@ -195,6 +197,42 @@ def run_driver(project_dir, python: str, *, steps: str | None = None, shown_as=N
     return report
 
 
+def rescale_attention_probabilities(model):
+    """MatMul(Softmax(s), v) -> MatMul(Softmax(s) * n, v * (1/n)) for an n-wide softmax: the same function, but the
+    int8 tensor NNTool feeds to the P·V MatMul holds probabilities times n (about 1) instead of about 1/n, which its
+    fixed 2^-7 softmax output step would round to 0 (measured: cosine 0.85 -> 0.999 on the default model).
+    Returns (model, rewritten MatMul names). The model is changed in place."""
+    import onnx
+    from onnx import helper, numpy_helper, shape_inference
+
+    graph = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in shape_inference.infer_shapes(model).graph.value_info}
+    softmax_width = {n.output[0]: shapes.get(n.output[0], [0])[-1] for n in graph.node if n.op_type == "Softmax"
+                     and next((a.i for a in n.attribute if a.name == "axis"), -1) in (-1, len(shapes.get(n.output[0], [])) - 1)}
+    rewritten, new_nodes = [], []
+    for node in graph.node:
+        width = softmax_width.get(node.input[0]) if node.op_type == "MatMul" else None
+        if width and width > 1:
+            base = _safe_name(node.name or node.output[0])
+            probs, values = node.input[0], node.input[1]
+            for suffix, factor, source in (("p_times_n", float(width), probs), ("v_over_n", 1.0 / width, values)):
+                graph.initializer.append(numpy_helper.from_array(np.array(factor, np.float32), f"{base}_{suffix}_k"))
+                new_nodes.append(helper.make_node("Mul", [source, f"{base}_{suffix}_k"], [f"{base}_{suffix}"],
+                                                  name=f"{base}_{suffix}"))
+            node.input[0], node.input[1] = f"{base}_p_times_n", f"{base}_v_over_n"
+            rewritten.append(node.name)
+        new_nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    onnx.checker.check_model(model)
+    return model, rewritten
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_") or "node"
+
+
 def _onnx_signature(path: Path) -> tuple[tuple[int, ...], list[str], list[int]]:
     """(input shape (C, T) without the batch, output names, output shape) of a batch-1 float ONNX model."""
     import onnx
@@ -227,20 +265,32 @@ def _check_windows(x, input_shape: tuple[int, ...], what: str) -> np.ndarray:
     return x
 
 
+def _write_nntool_model(onnx_path: Path, out_path: Path, softmax_rescale: bool) -> None:
+    """What NNTool imports: the float model, with the attention probabilities rescaled unless disabled."""
+    import onnx
+
+    if not softmax_rescale:
+        shutil.copyfile(onnx_path, out_path)
+        return
+    model, _ = rescale_attention_probabilities(onnx.load(str(onnx_path)))
+    onnx.save(model, str(out_path))
+
+
 def _save_windows(path: Path, x: np.ndarray) -> None:
     """npz with key `x`, the array exactly as given (NNTool's driver reads it)."""
     with open(path, "wb") as f:
         np.savez(f, x=x)
 
 
-def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit: bool, output_names: list[str],
-                      output_shape: list[int]) -> dict:
+def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit: bool, softmax_rescale: bool,
+                      output_names: list[str], output_shape: list[int]) -> dict:
     settings = memory_settings(board)
     return {
         "version": __version__,
         "model_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "model_name": MODEL_NAME,
         "onnx_file": "model.onnx",
+        "nntool_onnx_file": "model_nntool.onnx",
         "calib_file": "calib.npz",
         "val_file": "val.npz",
         "build_dir": BUILD_DIR,
@@ -255,6 +305,7 @@ def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit
         "graph_options": quantization_options(ne16=ne16, softmax_8bit=softmax_8bit),
         "ne16": ne16,
         "softmax_8bit": softmax_8bit,
+        "softmax_rescale": softmax_rescale,
         "operating_points": OPERATING_POINTS,
         "model_l1_bytes": settings["l1_size"] - CLUSTER_STACK_BYTES - CLUSTER_SLAVE_STACK_BYTES * board.cores,
         "sdk_env": SDK_ENV,
