@@ -38,7 +38,7 @@ META_FORMAT, META_TENSORS, META_IO, META_PROGRAM = ("tinymyo_edge.format", "tiny
 class Field:
     name: str
     dtype: np.dtype
-    scalar: bool = False  # a Python float in the IR, a 0-d float32 tensor in ONNX
+    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body
 
 
 def _f(name, dtype, scalar=False):
@@ -47,16 +47,16 @@ def _f(name, dtype, scalar=False):
 
 # kind -> (number of activation inputs, constant fields in input order, node attributes)
 SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
-    "quantize_input": (1, (_f("scale", "float32", True),), ()),
+    "quantize_input": (1, (_f("scale", "float64", True),), ()),
     "reshape": (1, (_f("shape", "int64"),), ()),
     "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
     "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
-    "residual_add": (2, (_f("scale_a", "float32", True), _f("scale_b", "float32", True)), ()),
+    "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
     "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")), ("heads",)),
-    "token_mean": (1, (_f("multiplier", "float32", True),), ("channels", "reduction")),
-    "patch_features": (1, (_f("multiplier", "float32", True),), ("channels", "reduction")),
+    "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
+    "patch_features": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
     "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
     "interpolate": (1, (_f("index0", "int32"), _f("index1", "int32"), _f("weight0", "float32"),
                         _f("weight1", "float32")), ()),
@@ -178,6 +178,10 @@ def _body_token_mean(b: _Body, p, cfg) -> None:
 
 
 def _body_patch_features(b: _Body, p, cfg) -> None:
+    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (the multiplier is unused)
+        g = b.op("Reshape", ["x0", "group_shape"])
+        b.op("Reshape", [b.op("Transpose", [g], perm=[1, 0, 2]), "sum_shape"], "y")
+        return
     b.requant(b.op("Cast", [_body_group_sum(b, 1, 0)], to=TP.FLOAT), "multiplier", "y")
 
 
@@ -206,8 +210,12 @@ _BODIES = {name[len("_body_"):]: fn for name, fn in globals().items() if name.st
 def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     n_act, fields, attrs = SCHEMA[kind]
     body = _Body()
+    for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
+        if f.scalar:
+            body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
     _BODIES[kind](body, None, cfg)
-    inputs = [f"x{i}" for i in range(n_act)] + [f.name for f in fields] + list(_HELPERS.get(kind, ()))
+    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.scalar else "") for f in fields]
+    inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
                             [oh.make_opsetid("", OPSET), oh.make_opsetid("com.microsoft", 1)], attributes=list(attrs))
 
@@ -225,14 +233,12 @@ def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray
     if op.kind == "token_mean":
         sums = [p, c * d] if op.reduction == "concat" else [p * c, d]
     else:
-        sums = [p, 1, c * d] if op.reduction == "concat" else [p, c, d]
+        sums = [p, c * d] if op.reduction == "concat" else [p, c, d]
     return {"group_shape": np.array([c, p, d], np.int64), "sum_shape": np.array(sums, np.int64)}
 
 
 def _field_value(op: Op, field: Field) -> np.ndarray:
     value = getattr(op, field.name)
-    if op.kind == "patch_features" and op.reduction == "concat" and field.name == "multiplier":
-        value = 1.0  # a copy: (x - 128) * 1 + 128 == x
     arr = np.asarray(value)
     if field.scalar:
         arr = np.array(value, dtype=field.dtype).reshape(())
@@ -253,6 +259,10 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
     if len({(op.heads, shapes[op.inputs[0]]) for op in attention}) > 1:
         raise TinyMyoError("all attention ops of a program must share heads and shape")
+    reductions = {op.reduction for op in program.ops if op.kind == "patch_features"}
+    if len(reductions) > 1:
+        raise TinyMyoError("all patch_features ops of a program must share one reduction")
+    cfg["patch_reduction"] = reductions.pop() if reductions else "concat"
     nodes, inits = [], []
     in_info = program.tensors[program.input]
     nodes.append(oh.make_node("Reshape", [graph_input, "batch_in.shape"], [program.input], name=BATCH_IN))

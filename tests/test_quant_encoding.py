@@ -1,0 +1,81 @@
+"""The int8 ONNX encoding on Programs the quantizer did not make: random constants of every op (the lowering's test
+programs), and constants chosen so that every requantisation lands on rounding ties. onnxruntime == golden executor,
+and read_program gives the same Program back."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tinymyo_edge import numerics as nx
+from tinymyo_edge.ir.program import (DType, LinearDequant, Linear, Program, QuantizeInput, Reshape, ResidualAdd,
+                                     TensorInfo, TokenMean)
+from tinymyo_edge.quant.encoding import onnx_to_program, program_to_onnx
+from tinymyo_edge.quant.runtime import LEVELS, session
+
+from program_factory import make_random_program, small_config
+
+
+def _graph_output_shape(program: Program) -> tuple[int, ...]:
+    shape = program.tensors[program.output].shape
+    return shape if shape[0] == 1 and len(shape) == 2 else (1, *shape)
+
+
+def _check(program: Program, inputs: list[np.ndarray]) -> None:
+    model = program_to_onnx(program, "emg", "out", _graph_output_shape(program))
+    back = onnx_to_program(model)
+    assert back.tensors == program.tensors and back.metadata == program.metadata
+    for mine, theirs in zip(program.ops, back.ops, strict=True):
+        for f in dataclasses.fields(mine):
+            a, b = getattr(mine, f.name), getattr(theirs, f.name)
+            assert (np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype) if isinstance(a, np.ndarray) \
+                else a == b, f"{mine.name}.{f.name}"
+    golden = [program.run(x)[program.output] for x in inputs]
+    for level in ("disable_all", "all"):
+        sess = session(model, level=level, threads=2)
+        for x, want in zip(inputs, golden):
+            got = sess.run(None, {"emg": x[None]})[0].reshape(want.shape)
+            assert np.array_equal(got, want), f"{level}: {int(np.sum(got != want))} mismatches"
+
+
+@pytest.mark.parametrize("head,reduction", [("classification", "concat"), ("classification", "mean"),
+                                            ("regression", "concat"), ("regression", "mean"),
+                                            ("reconstruction", "concat")])
+def test_random_programs_of_every_head(head, reduction):
+    cfg = small_config(head=head, reduction=reduction, reg_target_len=7)
+    program = make_random_program(cfg, seed=3)
+    rng = np.random.default_rng(0)
+    s_in = program.ops[0].scale
+    inputs = [rng.standard_normal((cfg.channels, cfg.samples)).astype(np.float32) * s_in * k for k in (10, 60, 500)]
+    _check(program, inputs)
+
+
+def test_rounding_ties_in_every_requantisation():
+    """Scales of 1/2 and 1/4 make odd accumulators land exactly on .5: round half to even must agree everywhere."""
+    c, t, patch, m = 2, 8, 4, 6
+    n = c * t // patch
+    rng = np.random.default_rng(1)
+    tensors = {"input": TensorInfo("input", (c, t), DType.F32)}
+    for name, shape in (("q", (c, t)), ("p", (n, patch)), ("a", (n, m)), ("b", (n, m)), ("r", (n, m)), ("pool", (1, m))):
+        tensors[name] = TensorInfo(name, shape, DType.U8, 0.5, nx.ACT_ZERO_POINT)
+    tensors["y"] = TensorInfo("y", (1, 3), DType.F32)
+    w = rng.integers(-3, 4, (m, patch)).astype(np.int8)
+    ops = (QuantizeInput("q", ("input",), "q", scale=0.5),
+           Reshape("p", ("q",), "p", shape=(n, patch)),
+           Linear("a", ("p",), "a", weight=w, bias=rng.integers(-5, 6, m).astype(np.int32),
+                  multiplier=np.array([0.5, 0.25, 0.5, 0.125, 1.0, 0.5], np.float32)),
+           Linear("b", ("p",), "b", weight=w[::-1].copy(), bias=np.zeros(m, np.int32), multiplier=np.full(m, 0.5, np.float32)),
+           ResidualAdd("r", ("a", "b"), "r", scale_a=0.5, scale_b=0.25),
+           TokenMean("pool", ("r",), "pool", channels=c, reduction="mean", multiplier=0.5),
+           LinearDequant("y", ("pool",), "y", weight=rng.integers(-127, 128, (3, m)).astype(np.int8),
+                         bias=np.array([1, -1, 0], np.int32), scale=np.array([0.5, 0.25, 1.0], np.float32)))
+    program = Program(tensors, ops, "input", "y")
+    # inputs on QuantizeLinear ties (k + 0.5) * 0.5 and integers, so that downstream sums are often odd
+    inputs = [((rng.integers(-60, 60, (c, t)) + 0.5) * 0.5).astype(np.float32),
+              rng.integers(-60, 60, (c, t)).astype(np.float32) * 0.5,
+              np.full((c, t), 0.25, np.float32), np.full((c, t), -0.75, np.float32)]
+    ties = [np.abs(np.asarray(x) / 0.5 - np.rint(np.asarray(x) / 0.5)) == 0.5 for x in inputs[:1]]
+    assert ties[0].all()
+    _check(program, inputs)
