@@ -73,12 +73,12 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
     model = program_to_onnx(program, rec.input_name, rec.output_name, _output_shape(float_onnx_path))
     onnx.checker.check_model(model)
     _self_check(model, program, x[0])
-    with atomic_path(out_path, force=force) as tmp:
-        onnx.save(model, str(tmp))
-    if report_dir is not None:
+    if report_dir is not None:  # before the model: a failing report leaves no model behind either
         from .report import write_report
 
         write_report(program, rec.model, x, Path(report_dir), force=force, progress=progress)
+    with atomic_path(out_path, force=force) as tmp:
+        onnx.save(model, str(tmp))
     return program
 
 
