@@ -100,3 +100,11 @@ def test_an_int8_model_is_not_taken_for_a_float_one(tmp_path):
                    tmp_path / "q.onnx", progress=False)
     with pytest.raises(TinyMyoError, match="already an int8 model"):
         recognize(tmp_path / "q.onnx")
+
+
+def test_a_dynamic_batch_export_is_refused_with_the_fix(tmp_path):
+    from tinymyo_edge.export import export_onnx
+
+    export_onnx(make_model(small_config()), tmp_path / "dyn.onnx", dynamic_batch=True, opset=14)
+    with pytest.raises(TinyMyoError, match="dynamic shape.*without --dynamic-batch"):
+        recognize(tmp_path / "dyn.onnx")

@@ -423,6 +423,9 @@ def _walk(g: _Graph, model: onnx.ModelProto) -> tuple[dict, dict[str, np.ndarray
         raise TinyMyoError(f"{g.path}: expected one input (B, C, T) and one output; found "
                            f"{len(graph_inputs)} inputs and {len(model.graph.output)} outputs")
     inp, out = graph_inputs[0].name, model.graph.output[0].name
+    if inp not in g.shapes:
+        raise TinyMyoError(f"{g.path}: input {inp!r} has a dynamic shape; quantize a static (1, C, T) export "
+                           "(export without --dynamic-batch)")
     in_shape = g.shape(inp)
     if len(in_shape) != 3 or in_shape[0] != 1:
         raise TinyMyoError(f"{g.path}: input {inp!r} has shape {in_shape}; expected a static (1, C, T) window")
