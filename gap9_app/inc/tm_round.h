@@ -29,10 +29,30 @@ static inline uint8_t tm_sat_u8(float r)
 }
 
 /* int32 accumulator -> u8 code: sat(rne(f32(acc) * m) + 128); (float)acc rounds half to even above 2^24. */
+#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+/* PULP core with floats in integer registers (platform/pulp-open, PULP_FLOAT=zfinx): fcvt.s.w, fmul.s and fcvt.w.s
+ * rounding to nearest even (.insn, see tm_xpulp.h), then the clamp; the same value as the C formula whenever the
+ * multiplier is finite (a non-finite one takes the C formula: NaN must give code 0). */
+static inline uint8_t tm_requant(int32_t acc, float multiplier)
+{
+    union { float f; uint32_t u; } m = {multiplier};
+    if ((m.u & 0x7F800000u) == 0x7F800000u)
+        return tm_sat_u8(tm_rne((float)acc * multiplier));
+    float f, p;
+    int32_t r;
+    __asm__(".insn r 0x53, 0, 0x68, %0, %1, x0" : "=r"(f) : "r"(acc));         /* fcvt.s.w */
+    __asm__(".insn r 0x53, 0, 0x08, %0, %1, %2" : "=r"(p) : "r"(f), "r"(m.f)); /* fmul.s */
+    __asm__(".insn r 0x53, 0, 0x60, %0, %1, x0" : "=r"(r) : "r"(p));           /* fcvt.w.s, saturating */
+    r = r < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r;
+    r = r > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : r;
+    return (uint8_t)(r + TM_ACT_ZERO_POINT);
+}
+#else
 static inline uint8_t tm_requant(int32_t acc, float multiplier)
 {
     return tm_sat_u8(tm_rne((float)acc * multiplier));
 }
+#endif
 
 /* Exact floor(n / d) for 0 <= n < 2^31 and 1 <= d < 2^31 by one multiply: the division by a row-invariant divisor
  * (softmax) becomes a 64-bit multiply and shift (Granlund-Montgomery: s = 31 + ceil(log2 d), m = ceil(2^s / d),

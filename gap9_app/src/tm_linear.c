@@ -67,6 +67,20 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
     }
 }
 
+#if defined(TM_PLATFORM_PULP_OPEN)
+/* 8 cores on a small tile: the tile's 4 x 4 blocks in row-major order are split evenly, so that no core computes a
+ * 2- or 3-row remainder block (4 times the work of a row) unless the tile's own edge has one. */
+static void linear_worker(void *arg)
+{
+    const tm_linear_args_t *a = arg;
+    int col_blocks = (a->m1 - a->m0 + 3) / 4, start, stop;
+    tm_core_range(0, (a->r1 - a->r0 + 3) / 4 * col_blocks, &start, &stop);
+    for (int u = start; u < stop; u++) {
+        int r = a->r0 + 4 * (u / col_blocks), m = a->m0 + 4 * (u % col_blocks);
+        linear_block(a, r, TM_MIN(r + 4, a->r1), m, TM_MIN(m + 4, a->m1));
+    }
+}
+#else
 static void linear_worker(void *arg)
 {
     const tm_linear_args_t *a = arg;
@@ -79,6 +93,8 @@ static void linear_worker(void *arg)
         linear_block(a, a->r0, a->r1, start, stop);
     }
 }
+
+#endif
 
 #if defined(TM_PLATFORM_PULP_OPEN)
 /* The tile's weight rows [m0, m1) and input rows [r0, r1) go to L1 (tm_xpulp.h); the tile is then rebased to

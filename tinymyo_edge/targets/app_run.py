@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import TinyMyoError
 from ..profile.logs import CounterLog, parse_counter_log
 
-PLATFORMS = ("host", "rv32", "gvsoc", "board")
+PLATFORMS = ("host", "rv32", "pulp-open", "gvsoc", "board")
 
 
 @dataclass

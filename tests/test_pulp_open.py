@@ -1,0 +1,161 @@
+"""platform=pulp-open: the Xpulpv2 path of tm_arch.h (encodings emitted by the cross compiler), the app's link step
+(weights in the HyperFlash image), the stop without GVSoC, and (where `gvsoc` is on PATH) a run on GVSoC pulp-open
+whose output equals the host build's and the golden executor's bit for bit."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app_helpers import build_small_app, golden, same_bits
+from tinymyo_edge.errors import TinyMyoError
+from tinymyo_edge.resources import resource_dir
+from tinymyo_edge.targets import pulp_open
+from tinymyo_edge.targets.app_run import run_app
+
+CC, OBJDUMP, NM = "riscv64-unknown-elf-gcc", "riscv64-unknown-elf-objdump", "riscv64-unknown-elf-nm"
+needs_cross = pytest.mark.skipif(shutil.which(CC) is None or shutil.which(OBJDUMP) is None,
+                                 reason=f"{CC} / {OBJDUMP} not on PATH (apt-get install gcc-riscv64-unknown-elf "
+                                        "binutils-riscv64-unknown-elf)")
+needs_gvsoc = pytest.mark.skipif(shutil.which("gvsoc") is None or shutil.which(CC) is None,
+                                 reason="gvsoc (open-source GVSoC, pulp-open target) or riscv64-unknown-elf-gcc "
+                                        "not on PATH: local-only test")
+
+# Xpulpv2 encodings (GVSoC isa_pulpv2.py): mask, match of the 32-bit word
+SDOTUSP_B = (0xFE00707F, (0x54 << 25) | (1 << 12) | 0x57)  # pv.sdotusp.b: funct7 101010x, funct3 001, opcode OP-V
+P_LW_POSTINC = (0x0000707F, (2 << 12) | 0x0B)  # p.lw rd, imm(rs1!): funct3 010, opcode custom-0
+LP_SETUP = (0x00000FFF, (4 << 12 & 0xFFF) | 0x7B)  # lp.setup x0, rs1, N: funct3 100, rd x0, opcode 0x7b
+CUSTOM_OPCODES = {0x57, 0x0B, 0x7B}
+
+PROBE = r"""
+#include "tm_arch.h"
+int32_t out[16];
+int32_t probe_4x4(const uint8_t *a, const int8_t *b, int n) { tm_dot_u8s8_4x4(a, n, b, n, n, out); return out[5]; }
+int32_t probe_dot(const uint8_t *a, const int8_t *b, int n) { return tm_dot_u8s8(a, b, n); }
+"""
+
+
+def compile_probe(tmp_path: Path, *defines: str) -> list[tuple[int, int]]:
+    """(address, 32-bit word) of every instruction of the probe compiled for rv32 with DEFINES."""
+    src = tmp_path / "probe.c"
+    src.write_text(PROBE)
+    obj = tmp_path / "probe.o"
+    inc = resource_dir("gap9_app") / "inc"
+    numerics = tmp_path / "tm_numerics.h"  # tm_round.h's generated header is not needed by tm_arch.h
+    numerics.write_text("")
+    subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-ffreestanding", *defines, f"-I{inc}", "-c", str(src), "-o", str(obj)], check=True)
+    dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
+    words = []
+    for line in dump.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+([0-9a-f]{8})\s", line)  # 32-bit instructions only (no compressed)
+        if m:
+            words.append((int(m.group(1), 16), int(m.group(2), 16)))
+    return words
+
+
+def matches(word: int, encoding: tuple[int, int]) -> bool:
+    return word & encoding[0] == encoding[1]
+
+
+@needs_cross
+def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_path):
+    words = compile_probe(tmp_path, "-DTM_PLATFORM_PULP_OPEN")
+    sdot = [a for a, w in words if matches(w, SDOTUSP_B)]
+    loads = [(a, w) for a, w in words if matches(w, P_LW_POSTINC)]
+    loops = [(a, w) for a, w in words if matches(w, LP_SETUP) and (w >> 7) & 0x1F == 0]
+    assert len(sdot) >= 8 + 1  # the 4 x 2 block (8) and the single dot product (1)
+    assert loads and all(w >> 20 == 4 for _, w in loads)  # post-increment by one word
+    assert len(loops) >= 2
+    for addr, word in loops:  # lp.setup's N = (last body instruction - lp.setup) / 2: the body ends on an sdotp
+        last = addr + 2 * (word >> 20)
+        assert last in sdot, f"hardware loop at {addr:#x} ends at {last:#x}, not on a pv.sdotusp.b"
+        body = [w for a, w in words if addr < a <= last]
+        assert body and all(matches(w, SDOTUSP_B) or matches(w, P_LW_POSTINC) for w in body)
+
+
+@needs_cross
+def test_plain_rv32_build_of_the_same_source_has_no_xpulp_instruction(tmp_path):
+    words = compile_probe(tmp_path, "-DTM_PLATFORM_RV32")
+    assert words and not [w for _, w in words if w & 0x7F in CUSTOM_OPCODES]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return build_small_app(tmp_path_factory.mktemp("pulp_open") / "app")
+
+
+@needs_cross
+def test_link_puts_linear_weights_in_the_hyperflash_image(app):
+    """Built without the simulator (GVSOC=true passes the tool check): every linear weight matrix is linked at
+    its HyperFlash address, the flash image holds its bytes there, and the ELF GVSoC loads no longer has them."""
+    program, outdir = app
+    proc = subprocess.run(["make", "-s", "-C", str(outdir), "build", "platform=pulp-open", "GVSOC=true"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    build = outdir / "build" / "pulp-open"
+    flash = (build / "hyperflash.bin").read_bytes()
+    symbols = {}
+    for line in subprocess.run([NM, "-S", str(build / "tinymyo.linked.elf")], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+    linears = [op for op in program.ops if op.kind in ("linear", "linear_lut", "linear_dequant")]
+    assert linears
+    for op in linears:
+        name = next(s for s in symbols if s.startswith("tm_w_") and s.endswith("_weight")
+                    and symbols[s][1] == op.weight.size and bytes(flash[symbols[s][0] - 0x80000000:][:op.weight.size])
+                    == op.weight.astype(np.int8).tobytes())
+        assert symbols[name][0] >= pulp_open_l3_base()
+    sections = subprocess.run([OBJDUMP, "-h", str(build / "tinymyo.elf")], capture_output=True, text=True).stdout
+    assert ".l3_weights" not in sections
+
+
+def pulp_open_l3_base() -> int:
+    text = (resource_dir("gap9_app") / "inc" / "tm_xpulp.h").read_text()
+    return int(re.search(r"#define TM_PULP_L3_BASE (0x[0-9A-Fa-f]+)u", text).group(1), 16)
+
+
+def test_without_gvsoc_the_run_stops_naming_it(app, monkeypatch):
+    _, outdir = app
+    if shutil.which(CC) is None:
+        pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
+    proc = subprocess.run(["make", "-s", "-C", str(outdir), "run", "platform=pulp-open", "GVSOC=no-such-gvsoc"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "GVSoC" in proc.stdout and "'no-such-gvsoc' is not on PATH" in proc.stdout
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                               if not (Path(p) / "gvsoc").exists()))
+    with pytest.raises(TinyMyoError, match="gvsoc"):
+        pulp_open.run_pulp_open(outdir)
+
+
+@needs_gvsoc
+def test_pulp_open_on_gvsoc_equals_host_and_golden(app):
+    program, outdir = app
+    run = pulp_open.run_pulp_open(outdir, timeout=600)
+    assert run.returncode == 0, run.log
+    x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
+    want = golden(program, x)
+    assert same_bits(run.output, want)
+    assert same_bits(run.output, run_app(outdir, "host").output)
+    assert run.counters.errors == (0, want.size)
+    assert run.counters.unit == "Cycles"
+    assert all(count > 0 for count, _ in run.counters.layers.values())
+
+
+@needs_gvsoc
+def test_pulp_open_regression_head_with_zfinx_floats_equals_golden(tmp_path):
+    """Depthwise conv, SiLU tables, float interpolation, with the core's own float unit (Zfinx)."""
+    program, outdir = build_small_app(tmp_path / "reg", seed=5, head="regression")
+    run = pulp_open.run_pulp_open(outdir, timeout=600, zfinx=True)
+    assert run.returncode == 0, run.log
+    x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
+    assert same_bits(run.output, golden(program, x))
