@@ -341,8 +341,6 @@ def test_cli_calibrates_on_the_windows_quantize_selects(small_onnx, tmp_path):
 
 
 def test_rescale_attention_probabilities_keeps_the_function(small_onnx):
-    import onnxruntime as ort
-
     original = onnx.load(str(small_onnx))
     model, rewritten = nt.rescale_attention_probabilities(onnx.load(str(small_onnx)))
     assert len(rewritten) == SMALL.depth * SMALL.heads
@@ -353,11 +351,9 @@ def test_rescale_attention_probabilities_keeps_the_function(small_onnx):
         assert producers[p_mul.input[0]].op_type == "Softmax"
         assert constants[p_mul.input[1]] == np.float32(SMALL.tokens)
         assert constants[v_mul.input[1]] == np.float32(1.0 / SMALL.tokens)
-    x = _windows(2)[:1]
-    outputs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"emg": x})[0]
-               for m in (original, model)]
-    # float reassociation only: relative tolerance 1e-5 of the output range
-    assert np.max(np.abs(outputs[0] - outputs[1])) <= 1e-5 * np.max(np.abs(outputs[0]))
+    x = _windows(1)
+    expected, got = _ort_output(original, x), _ort_output(model, x)
+    assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected))  # float reassociation only
 
 
 def test_project_keeps_the_exported_model_and_writes_what_nntool_imports(small_onnx, tmp_path):
@@ -366,4 +362,38 @@ def test_project_keeps_the_exported_model_and_writes_what_nntool_imports(small_o
     ops = [n.op_type for n in onnx.load(str(out.outdir / "model_nntool.onnx")).graph.node]
     assert ops.count("Mul") > [n.op_type for n in onnx.load(str(small_onnx)).graph.node].count("Mul")
     plain = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "q", run_nntool=False, softmax_rescale=False)
-    assert (plain.outdir / "model_nntool.onnx").read_bytes() == small_onnx.read_bytes()
+    assert not [n for n in onnx.load(str(plain.outdir / "model_nntool.onnx")).graph.node if "times_n" in n.name]
+
+
+def _ort_output(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def test_nntool_form_removes_what_nntool_misimports_and_keeps_the_function(small_onnx):
+    original = onnx.load(str(small_onnx))
+    gemms = [n.name for n in original.graph.node if n.op_type == "Gemm"]
+    model, rewritten = nt.to_nntool_form(onnx.load(str(small_onnx)))
+    ops = [n.op_type for n in model.graph.node]
+    assert "Gemm" not in ops and set(gemms) <= set(rewritten)
+    for node in (n for n in model.graph.node if n.op_type == "Gather"):  # none left that indexes the unit batch dim
+        assert not nt._is_leading_unit_index(node, {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute},
+                                             nt._value_shapes(model),
+                                             {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer})
+    x = _windows(1)
+    expected, got = _ort_output(original, x), _ort_output(model, x)
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected))  # float reassociation only
+
+
+def test_nntool_form_leaves_gemm_with_scaling_alone():
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2])
+    w = numpy_helper.from_array(np.ones((4, 2), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], name="g", alpha=2.0)], "g", [x], [y], [w])
+    model, rewritten = nt.to_nntool_form(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    assert rewritten == [] and [n.op_type for n in model.graph.node] == ["Gemm"]

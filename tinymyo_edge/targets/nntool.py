@@ -197,17 +197,88 @@ def run_driver(project_dir, python: str, *, steps: str | None = None, shown_as=N
     return report
 
 
+def to_nntool_form(model):
+    """Rewrite, each to the same function, what the public NNTool 4.1 mis-imports in a tinymyo-edge export:
+    - Gather(x, 0) on a leading dimension of 1 -> Reshape (NNTool treats that dimension as the batch);
+    - Gemm on a 2-D (rows, K) input -> Reshape (1, rows, K), MatMul, Add, Reshape (rows, M): NNTool imports a Gemm
+      as ONE vector Linear over rows*K ("shape cannot be inferred"), but a 3-D MatMul + Add as a batched linear.
+    Returns (model, names of the rewritten nodes). The model is changed in place."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    shapes = _value_shapes(model)
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+
+    def constant(name: str, value: np.ndarray) -> str:
+        while name in constants:
+            name += "_"
+        constants[name] = value
+        graph.initializer.append(numpy_helper.from_array(value, name))
+        return name
+
+    rewritten, new_nodes = [], []
+    for node in graph.node:
+        base = _safe_name(node.name or node.output[0])
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Gather" and _is_leading_unit_index(node, attrs, shapes, constants):
+            out_shape = np.array(shapes[node.input[0]][1:], np.int64)
+            new_nodes.append(helper.make_node("Reshape", [node.input[0], constant(f"{base}_shape", out_shape)],
+                                              list(node.output), name=f"{base}_as_reshape"))
+            rewritten.append(node.name)
+        elif node.op_type == "Gemm" and _is_plain_gemm(node, attrs, shapes, constants):
+            rows, k = shapes[node.input[0]]
+            weight = constants[node.input[1]].T if attrs.get("transB", 0) else constants[node.input[1]]
+            out = node.output[0]
+            steps = [("Reshape", [node.input[0], constant(f"{base}_3d", np.array([1, rows, k], np.int64))], f"{base}_in3d"),
+                     ("MatMul", [None, constant(f"{base}_weight", np.ascontiguousarray(weight, np.float32))], f"{base}_matmul")]
+            if len(node.input) > 2 and node.input[2]:
+                steps.append(("Add", [None, node.input[2]], f"{base}_bias"))
+            steps.append(("Reshape", [None, constant(f"{base}_2d", np.array([rows, weight.shape[1]], np.int64))], out))
+            previous = None
+            for op, inputs, output in steps:
+                inputs = [previous if i is None else i for i in inputs]
+                new_nodes.append(helper.make_node(op, inputs, [output], name=output if output != out else f"{base}_out2d"))
+                previous = output
+            rewritten.append(node.name)
+        else:
+            new_nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    onnx.checker.check_model(model)
+    return model, rewritten
+
+
+def _value_shapes(model) -> dict[str, list[int]]:
+    from onnx import shape_inference
+
+    inferred = shape_inference.infer_shapes(model).graph
+    return {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in list(inferred.value_info) + list(inferred.input) + list(inferred.output)}
+
+
+def _is_leading_unit_index(node, attrs, shapes, constants) -> bool:
+    data, index = shapes.get(node.input[0]), constants.get(node.input[1])
+    return (attrs.get("axis", 0) == 0 and bool(data) and data[0] == 1 and index is not None and index.ndim == 0
+            and int(index) == 0)
+
+
+def _is_plain_gemm(node, attrs, shapes, constants) -> bool:
+    shape = shapes.get(node.input[0], [])
+    return (attrs.get("transA", 0) == 0 and attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0
+            and node.input[1] in constants and len(shape) == 2 and min(shape) > 0)
+
+
 def rescale_attention_probabilities(model):
     """MatMul(Softmax(s), v) -> MatMul(Softmax(s) * n, v * (1/n)) for an n-wide softmax: the same function, but the
     int8 tensor NNTool feeds to the P·V MatMul holds probabilities times n (about 1) instead of about 1/n, which its
     fixed 2^-7 softmax output step would round to 0 (measured: cosine 0.85 -> 0.999 on the default model).
     Returns (model, rewritten MatMul names). The model is changed in place."""
     import onnx
-    from onnx import helper, numpy_helper, shape_inference
+    from onnx import helper, numpy_helper
 
     graph = model.graph
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in shape_inference.infer_shapes(model).graph.value_info}
+    shapes = _value_shapes(model)
     softmax_width = {n.output[0]: shapes.get(n.output[0], [0])[-1] for n in graph.node if n.op_type == "Softmax"
                      and next((a.i for a in n.attribute if a.name == "axis"), -1) in (-1, len(shapes.get(n.output[0], [])) - 1)}
     rewritten, new_nodes = [], []
@@ -266,13 +337,12 @@ def _check_windows(x, input_shape: tuple[int, ...], what: str) -> np.ndarray:
 
 
 def _write_nntool_model(onnx_path: Path, out_path: Path, softmax_rescale: bool) -> None:
-    """What NNTool imports: the float model, with the attention probabilities rescaled unless disabled."""
+    """What NNTool imports: the float model in NNTool's form, attention probabilities rescaled unless disabled."""
     import onnx
 
-    if not softmax_rescale:
-        shutil.copyfile(onnx_path, out_path)
-        return
-    model, _ = rescale_attention_probabilities(onnx.load(str(onnx_path)))
+    model, _ = to_nntool_form(onnx.load(str(onnx_path)))
+    if softmax_rescale:
+        model, _ = rescale_attention_probabilities(model)
     onnx.save(model, str(out_path))
 
 
