@@ -73,7 +73,7 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
 }
 
 /* In place: scores s (u8) -> probabilities (u8, scale 1/255); e is scratch. */
-static void softmax_row(uint8_t *s, int32_t *e, const int32_t *lut, int n)
+static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t *restrict lut, int n)
 {
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
