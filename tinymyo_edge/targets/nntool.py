@@ -1,7 +1,8 @@
 """The NNTool backend: a GAP9 SDK project that runs GreenWaves' NNTool + AutoTiler on the float ONNX model.
 
 For users who have the GAP9 SDK. `build_nntool_project` writes a self-contained project folder:
-  model.onnx, calib.npz (OUR calibration windows, as given), val.npz (validation windows),
+  model.onnx (as exported), model_nntool.onnx (what NNTool imports: the same function rewritten into the form the
+  public NNTool handles, attention probabilities rescaled), calib.npz (OUR calibration windows, as given), val.npz,
   nntool_driver.py (NNTool's Python API: import -> fusions -> statistics -> SQ8 quantize -> bit-accurate execute
   -> AutoTiler model generation; fails loudly on anything NNTool only logs as unsupported),
   main.c (PMSIS app: operating point, GPIO power window, per-layer cycles, compare with NNTool's reference),
