@@ -34,6 +34,11 @@ static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_
 /* Linear tiles into L1: *w (w_bytes, L2 or L3) and *x (x_bytes, L2) are replaced by their L1 copies (the weight
  * copy is kept while the following tiles use the same rows); a tile too big for L1 stays where it is. Core 0. */
 void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes);
+/* After tm_pulp_stage_linear: one more small operand of the tile (bias, multipliers, table) into L1; NULL stays. */
+const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
+/* Attention scratch of one op into L1 where it fits, in this order: k_s8 (n x hd), k_sum (n), the cores' score rows
+ * (TM_PULP_CORES x 4 x n); the pointers are replaced (the kernel fills them itself). Core 0. */
+void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, int n, int hd);
 
 static inline int tm_pulp_core_id(void)
 {

@@ -33,6 +33,9 @@ static void prepare_worker(void *arg)
 void tm_attention_prepare(tm_attention_args_t *a, int head)
 {
     a->head = head;
+#if defined(TM_PLATFORM_PULP_OPEN) /* the head's scratch in L1 where it fits (the pointers stay for later heads) */
+    tm_pulp_stage_attention(&a->k_s8, &a->k_sum, &a->row_u8, a->n, a->d / a->heads);
+#endif
     tm_fork(prepare_worker, a);
 }
 

@@ -36,6 +36,7 @@ static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *b
 }
 
 /* y[j] = table[requant(acc[j], mult[j])] over a row chunk: a plain loop the compiler vectorises. */
+#if !defined(TM_PLATFORM_PULP_OPEN)
 static void requant_row(const int32_t *acc, const float *mult, const uint8_t *table, uint8_t *y, int n)
 {
     for (int j = 0; j < n; j++)
@@ -67,7 +68,23 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
     }
 }
 
+#endif
+
 #if defined(TM_PLATFORM_PULP_OPEN)
+/* One 4 x 4 block (nr x nc at the tile's edge) straight into y: no row buffers, a small stack frame (the cluster
+ * stacks are 1 kB). */
+static void linear_unit(const tm_linear_args_t *a, int r, int nr, int m, int nc)
+{
+    int32_t blk[16];
+    acc_block(a->x, a->w, a->bias, a->k, r, nr, m, nc, blk);
+    for (int i = 0; i < nr; i++) {
+        uint8_t *y = a->y + (long)(r + i) * a->m + m;
+        for (int j = 0; j < nc; j++)
+            y[j] = a->table ? a->table[tm_requant(blk[4 * i + j], a->mult[m + j])] : tm_requant(blk[4 * i + j],
+                                                                                                    a->mult[m + j]);
+    }
+}
+
 /* 8 cores on a small tile: the tile's 4 x 4 blocks in row-major order are split evenly, so that no core computes a
  * 2- or 3-row remainder block (4 times the work of a row) unless the tile's own edge has one. */
 static void linear_worker(void *arg)
@@ -77,7 +94,7 @@ static void linear_worker(void *arg)
     tm_core_range(0, (a->r1 - a->r0 + 3) / 4 * col_blocks, &start, &stop);
     for (int u = start; u < stop; u++) {
         int r = a->r0 + 4 * (u / col_blocks), m = a->m0 + 4 * (u % col_blocks);
-        linear_block(a, r, TM_MIN(r + 4, a->r1), m, TM_MIN(m + 4, a->m1));
+        linear_unit(a, r, TM_MIN(4, a->r1 - r), m, TM_MIN(4, a->m1 - m));
     }
 }
 #else
@@ -104,7 +121,9 @@ static void linear_worker(void *arg)
         (t).w += (long)(t).m0 * (t).k, (t).x += (long)(t).r0 * (t).k;                                           \
         tm_pulp_stage_linear(&(t).w, (uint32_t)(((t).m1 - (t).m0) * (t).k), &(t).x,                             \
                              (uint32_t)(((t).r1 - (t).r0) * (t).k));                                             \
-        (t).bias += (t).m0, (t).coeff += (t).m0, (t).y += (long)(t).r0 * (t).m + (t).m0;                         \
+        (t).bias = tm_pulp_stage_extra((t).bias + (t).m0, (uint32_t)((t).m1 - (t).m0) * 4u);                   \
+        (t).coeff = tm_pulp_stage_extra((t).coeff + (t).m0, (uint32_t)((t).m1 - (t).m0) * 4u);                 \
+        (t).y += (long)(t).r0 * (t).m + (t).m0;                                                                  \
         (t).r1 -= (t).r0, (t).m1 -= (t).m0, (t).r0 = 0, (t).m0 = 0;                                              \
     } while (0)
 #else
@@ -115,6 +134,9 @@ void tm_linear(const tm_linear_args_t *a)
 {
     tm_linear_args_t t = *a;
     TM_STAGE_TILE(t, mult);
+#if defined(TM_PLATFORM_PULP_OPEN)
+    t.table = tm_pulp_stage_extra(t.table, 256);
+#endif
     tm_fork(linear_worker, &t);
 }
 

@@ -31,9 +31,9 @@ BOARDS: dict[str, Board] = {
     "gap9": Board("gap9", l1_bytes=128 * KB, l2_bytes=1536 * KB, l3_bytes=8 * MB, l3_device="hyperram",
                   cores=8, weight_slab_bytes=64 * KB),
     # pulp-open: the open-source GVSoC's PULP SoC (gap9_app/platform/pulp-open). L1 = the 64 kB TCDM less the 8
-    # cluster stacks (18 kB) and control words: TM_PULP_STAGE_BYTES; L2 = 1.5 MB less code, FC stack and the 64 kB
+    # cluster stacks (9 kB) and control words: TM_PULP_STAGE_BYTES; L2 = 1.5 MB less code, FC stack and the 64 kB
     # L3 slab buffer (TM_PULP_SLAB_BYTES); L3 = the board's 8 MB HyperFlash, read by the uDMA.
-    "pulp-open": Board("pulp-open", l1_bytes=44 * KB, l2_bytes=1280 * KB, l3_bytes=8 * MB, l3_device="hyperflash",
+    "pulp-open": Board("pulp-open", l1_bytes=54 * KB, l2_bytes=1280 * KB, l3_bytes=8 * MB, l3_device="hyperflash",
                        cores=8, weight_slab_bytes=64 * KB),
     # host: the same tiling logic with generous limits (the L1 tile size doubles as cache blocking)
     "host": Board("host", l1_bytes=256 * KB, l2_bytes=1024 * MB, l3_bytes=16 * 1024 * MB, l3_device="ram",

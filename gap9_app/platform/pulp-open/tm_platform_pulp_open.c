@@ -5,6 +5,7 @@
 
 #include "semihost.h"
 #include "tm_arch.h"
+#include "tm_kernels.h"
 #include "tm_platform.h"
 #include "tm_pulp_open.h"
 
@@ -238,6 +239,7 @@ static uint8_t stage_l1[TM_PULP_STAGE_BYTES] __attribute__((section(".l1bss"), a
 static uint8_t slab_l2[TM_PULP_SLAB_BYTES] __attribute__((aligned(16)));
 static const void *staged_w;
 static uint32_t staged_w_bytes;
+static uint32_t stage_used; /* bytes of stage_l1 in use by the current tile */
 
 void tm_pulp_stage_invalidate(void) { staged_w = NULL; }
 
@@ -264,8 +266,31 @@ void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x,
         staged_w_bytes = w_bytes;
     }
     *w = (const int8_t *)stage_l1;
-    if (w_room + x_bytes <= TM_PULP_STAGE_BYTES) {
-        tm_pulp_dma_wait(tm_pulp_dma_in(stage_l1 + w_room, *x, x_bytes));
-        *x = stage_l1 + w_room;
-    }
+    stage_used = w_room;
+    *x = tm_pulp_stage_extra(*x, x_bytes);
+}
+
+const void *tm_pulp_stage_extra(const void *src, uint32_t bytes)
+{
+    uint32_t room = (bytes + 15u) & ~15u;
+    if (src == NULL || stage_used + room > TM_PULP_STAGE_BYTES)
+        return src;
+    uint8_t *dst = stage_l1 + stage_used;
+    tm_pulp_dma_wait(tm_pulp_dma_in(dst, src, bytes));
+    stage_used += room;
+    return dst;
+}
+
+/* Scratch, not copies (the attention kernel fills it), all three or none. The linear weight copy is lost. */
+void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, int n, int hd)
+{
+    uint32_t k_room = ((uint32_t)(n * hd) + 15u) & ~15u, sum_room = ((uint32_t)n * 4u + 15u) & ~15u;
+    uint32_t rows_room = ((uint32_t)(TM_PULP_CORES * TM_ATTN_ROWS * n) + 15u) & ~15u;
+    if ((uint8_t *)*k_s8 == stage_l1 || k_room + sum_room + rows_room > TM_PULP_STAGE_BYTES)
+        return; /* staged by an earlier head of this op, or too big: stays in L2 */
+    staged_w = NULL;
+    *k_s8 = (int8_t *)stage_l1;
+    *k_sum = (int32_t *)(void *)(stage_l1 + k_room);
+    *row_u8 = stage_l1 + k_room + sum_room;
+    stage_used = k_room + sum_room + rows_room;
 }

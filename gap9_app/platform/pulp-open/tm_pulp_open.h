@@ -44,10 +44,11 @@
 #define TM_HY_MEM_SEL 0x20u
 #define TM_UDMA_CFG_EN 0x10u
 
-/* L1 staging area of the linear tiles (TCDM less the cluster stacks and control words) and the L2 buffer an L3
+/* L1 staging area of the linear tiles and attention scratch (TCDM less the cluster stacks: 2 kB for core 0,
+ * 1 kB for each worker, and control words) and the L2 buffer an L3
  * weight tile lands in. memory/board.py's "pulp-open" board plans tiles for this L1 size. */
 #ifndef TM_PULP_STAGE_BYTES
-#define TM_PULP_STAGE_BYTES (44u * 1024u)
+#define TM_PULP_STAGE_BYTES (54u * 1024u)
 #endif
 #ifndef TM_PULP_SLAB_BYTES
 #define TM_PULP_SLAB_BYTES (64u * 1024u)
