@@ -44,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--patch-size", type=int, default=20)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--patience", type=int, default=7)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -104,7 +105,7 @@ def eval_subset(n: int, limit: int | None) -> np.ndarray:
     return np.arange(n) if limit is None or limit >= n else np.linspace(0, n - 1, limit).round().astype(int)
 
 
-def int8_stage(model, train, test, outdir: Path, args) -> dict:
+def int8_stage(model, train, test, float_pred, outdir: Path, args) -> dict:
     """Hook: float -> ONNX -> integer-only int8 ONNX; accuracy of onnxruntime on the test windows."""
     from tinymyo_edge.export import export_onnx
     from tinymyo_edge.quant import quantize_model
@@ -118,7 +119,9 @@ def int8_stage(model, train, test, outdir: Path, args) -> dict:
     idx = eval_subset(len(test.x), args.max_eval)
     logits = np.concatenate([sess.run(None, {name: test.x[i : i + 1]})[0] for i in idx])
     pred = logits.reshape(len(idx), -1).argmax(1)
-    result = {"int8_ort_accuracy": float((pred == test.y[idx]).mean()), "int8_windows": int(len(idx))}
+    result = {"int8_ort_accuracy": float((pred == test.y[idx]).mean()), "int8_windows": int(len(idx)),
+              "float_accuracy_same_windows": float((float_pred[idx] == test.y[idx]).mean()),
+              "int8_agrees_with_float": float((pred == float_pred[idx]).mean())}
     if args.host_c:
         result.update(host_c_stage(int8_onnx, test, idx, pred, outdir, args))
     return result
@@ -148,7 +151,7 @@ def run_participant(n: int, args) -> dict:
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                     warmup_epochs=min(5, max(1, args.epochs // 6)), seed=args.seed, threads=args.threads)
     result = finetune(Data(train.x, train.y, str(outdir / "train.npz"), train.group), outdir / "model.safetensors",
-                      sizes=dict(dim=args.dim, depth=args.depth, heads=args.heads), recipe=recipe, force=args.force,
+                      sizes=dict(dim=args.dim, depth=args.depth, heads=args.heads, patch_size=args.patch_size), recipe=recipe, force=args.force,
                       echo=lambda s: print(f"  p{n:02d} {s}", flush=True), progress=False)
     pred = predict(result.model, test.x).argmax(1)
     accuracy = float((pred == test.y).mean())
@@ -161,7 +164,7 @@ def run_participant(n: int, args) -> dict:
            "val": result.val, "seconds_per_epoch": float(np.median(seconds)),
            "parameters": sum(p.numel() for p in result.model.parameters()), "confusion": m.tolist()}
     if args.int8:
-        row.update(int8_stage(result.model, train, test, outdir, args))
+        row.update(int8_stage(result.model, train, test, pred, outdir, args))
     row["seconds"] = time.perf_counter() - t0
     return row
 
