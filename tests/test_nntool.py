@@ -23,6 +23,7 @@ from tinymyo_edge.errors import TinyMyoError
 from tinymyo_edge.memory.board import get_board
 from tinymyo_edge.model import TinyMyo, TinyMyoConfig
 from tinymyo_edge.targets import nntool as nt
+from tinymyo_edge.targets.operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS
 
 SMALL = TinyMyoConfig(channels=4, samples=200, dim=48, depth=2, heads=3, classes=5)
 
@@ -96,10 +97,12 @@ def test_cmake_follows_the_gap9_sdk_flow(project):
 def test_sdk_config_and_kconfig(project):
     outdir = project[0].outdir
     config = (outdir / "sdk.config").read_text().splitlines()
-    assert "CONFIG_PLATFORM_GVSOC=y" in config and "CONFIG_TINYMYO_OP_370MHZ_0V80=y" in config
+    default = OPERATING_POINTS[DEFAULT_OPERATING_POINT]
+    assert "CONFIG_PLATFORM_GVSOC=y" in config and f"CONFIG_TINYMYO_OP_{default.macro}=y" in config
     kconfig = (outdir / "Kconfig").read_text()
-    for mhz, mv in nt.OPERATING_POINTS.values():
-        assert f"{mhz} MHz at {mv} mV" in kconfig
+    for op in OPERATING_POINTS.values():
+        assert f"config TINYMYO_OP_{op.macro}\n" in kconfig
+        assert f"{op.cluster_hz // 10**6} MHz at {op.voltage_mv} mV" in kconfig
     # every CONFIG_TINYMYO_ option set in sdk.config is declared in Kconfig
     for line in config:
         if line.startswith("CONFIG_TINYMYO_"):
@@ -311,7 +314,8 @@ def test_main_c_on_host_reports_layers_and_errors(small_onnx, tmp_path):
     cycles = [int(c) for _, c, _, _ in lines]
     ops = [int(o) for _, _, o, _ in lines]
     assert cycles[-1] == sum(cycles[:-1]) and ops[-1] == sum(ops[:-1])
-    assert f"{nt.OPERATING_POINTS['370'][0]} MHz, {nt.OPERATING_POINTS['370'][1]} mV" in done.stdout
+    default = OPERATING_POINTS[DEFAULT_OPERATING_POINT]
+    assert f"{default.cluster_hz // 10**6} MHz, {default.voltage_mv} mV" in done.stdout
 
     env = dict(os.environ, STUB_CORRUPT="1")
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env=env)
@@ -319,11 +323,18 @@ def test_main_c_on_host_reports_layers_and_errors(small_onnx, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-def test_main_c_low_energy_operating_point(small_onnx, tmp_path):
+@pytest.mark.parametrize("op", [op for op in OPERATING_POINTS.values() if op.name != DEFAULT_OPERATING_POINT])
+def test_main_c_other_operating_points(small_onnx, tmp_path, op):
     out = nt.build_nntool_project(small_onnx, _windows(2), tmp_path / "p", run_nntool=False)
-    exe = _build_host_app(out.outdir, tmp_path, windows=1, extra_flags=["-DCONFIG_TINYMYO_OP_240MHZ_0V65=1"])
+    exe = _build_host_app(out.outdir, tmp_path, windows=1, extra_flags=[f"-DCONFIG_TINYMYO_OP_{op.macro}=1"])
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and f"{nt.OPERATING_POINTS['240'][0]} MHz, {nt.OPERATING_POINTS['240'][1]} mV" in done.stdout
+    assert done.returncode == 0 and f"{op.cluster_hz // 10**6} MHz, {op.voltage_mv} mV" in done.stdout
+
+
+def test_makefile_offers_every_operating_point(project):
+    text = (project[0].outdir / "Makefile").read_text()
+    for op in OPERATING_POINTS.values():
+        assert f"($(OP),{op.cluster_hz // 10**6})" in text and f"-DCONFIG_TINYMYO_OP_{op.macro}=y" in text
 
 
 def test_cli_calibrates_on_the_windows_quantize_selects(small_onnx, tmp_path):

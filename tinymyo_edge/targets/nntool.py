@@ -30,6 +30,7 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_dir
 from ..memory.board import Board, get_board
 from ..resources import resource_dir
+from .operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS
 
 MODEL_NAME = "TinyMyo"  # C prefix of everything NNTool/AutoTiler generate: TinyMyoCNN(), TinyMyoKernels.c, ...
 BUILD_DIR = "BUILD_MODEL"
@@ -39,8 +40,6 @@ SDK_ENV = "GAP_SDK_HOME"
 DEFAULT_VALIDATION_WINDOWS = 4
 DRIVER_TIMEOUT_S = 3600
 
-# GAP9 operating points (cluster and FC MHz, chip mV); main.c's Kconfig choice selects one.
-OPERATING_POINTS = {"370": (370, 800), "240": (240, 650)}
 # Cluster stacks reserved in L1 (the AutoTiler gets L1 minus these), bytes: master core, each of the 8 workers.
 CLUSTER_STACK_BYTES = 4096
 CLUSTER_SLAVE_STACK_BYTES = 1024
@@ -377,7 +376,8 @@ def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit
         "ne16": ne16,
         "softmax_8bit": softmax_8bit,
         "softmax_rescale": softmax_rescale,
-        "operating_points": OPERATING_POINTS,
+        "operating_points": list(OPERATING_POINTS.values()),  # main.c's Kconfig choice selects one
+        "default_op": OPERATING_POINTS[DEFAULT_OPERATING_POINT],
         "model_l1_bytes": settings["l1_size"] - CLUSTER_STACK_BYTES - CLUSTER_SLAVE_STACK_BYTES * board.cores,
         "sdk_env": SDK_ENV,
         "sdk_needed": SDK_NEEDED,
