@@ -36,9 +36,12 @@ static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_
 void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes);
 /* After tm_pulp_stage_linear: one more small operand of the tile (bias, multipliers, table) into L1; NULL stays. */
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
-/* Attention scratch of one op into L1 where it fits, in this order: k_s8 (n x hd), k_sum (n), the cores' score rows
- * (TM_PULP_CORES x 4 x n); the pointers are replaced (the kernel fills them itself). Core 0. */
-void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, int n, int hd);
+/* Attention scratch of one op into L1 where it all fits: k_s8 (n x hd), k_sum (n), the cores' score rows
+ * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), and 4 query rows per core (tm_pulp_attn_q); the
+ * pointers are replaced (the kernel fills the scratch itself). Core 0. */
+void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, const int32_t **exp_lut, int n,
+                             int hd, int heads);
+extern uint8_t *tm_pulp_attn_q; /* TM_PULP_CORES x 4 x hd in L1, or NULL */
 
 static inline int tm_pulp_core_id(void)
 {
@@ -105,6 +108,37 @@ static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_
                          : "t0", "t1", "t2", "t3", "t4", "t5", "memory");
     out[0] = c00, out[1] = c01, out[2] = c10, out[3] = c11;
     out[4] = c20, out[5] = c21, out[6] = c30, out[7] = c31;
+}
+
+/* ---- float steps on the core's float unit in integer registers (Zfinx; PULP_FLOAT=zfinx) ------------------------ */
+/* out[j] = sat(rne(f32(acc[j]) * m[j]) + 128) for 4 independent values, interleaved so that the float unit's latency
+ * overlaps: fcvt.s.w x4, fmul.s x4, fcvt.w.s x4 (round to nearest even, saturating), then the clamp. The same codes
+ * as tm_requant (tm_round.h) for FINITE multipliers; callers check that. */
+static inline void tm_xpulp_requant4(const int32_t acc[4], const float m[4], uint8_t out[4])
+{
+    int32_t r0, r1, r2, r3;
+    __asm__(".insn r 0x53, 0, 0x68, t0, %[a0], x0\n .insn r 0x53, 0, 0x68, t1, %[a1], x0\n"
+            ".insn r 0x53, 0, 0x68, t2, %[a2], x0\n .insn r 0x53, 0, 0x68, t3, %[a3], x0\n"
+            ".insn r 0x53, 0, 0x08, t0, t0, %[m0]\n .insn r 0x53, 0, 0x08, t1, t1, %[m1]\n"
+            ".insn r 0x53, 0, 0x08, t2, t2, %[m2]\n .insn r 0x53, 0, 0x08, t3, t3, %[m3]\n"
+            ".insn r 0x53, 0, 0x60, %[r0], t0, x0\n .insn r 0x53, 0, 0x60, %[r1], t1, x0\n"
+            ".insn r 0x53, 0, 0x60, %[r2], t2, x0\n .insn r 0x53, 0, 0x60, %[r3], t3, x0\n"
+            : [r0] "=&r"(r0), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3)
+            : [a0] "r"(acc[0]), [a1] "r"(acc[1]), [a2] "r"(acc[2]), [a3] "r"(acc[3]), [m0] "r"(m[0]), [m1] "r"(m[1]),
+              [m2] "r"(m[2]), [m3] "r"(m[3])
+            : "t0", "t1", "t2", "t3");
+    int32_t r[4] = {r0, r1, r2, r3};
+    for (int j = 0; j < 4; j++) {
+        int32_t v = r[j] < -128 ? -128 : r[j] > 127 ? 127 : r[j];
+        out[j] = (uint8_t)(v + 128);
+    }
+}
+
+static inline int tm_xpulp_finite4(const float m[4])
+{
+    union { float f; uint32_t u; } b[4] = {{m[0]}, {m[1]}, {m[2]}, {m[3]}};
+    uint32_t e = 0x7F800000u;
+    return (b[0].u & e) != e && (b[1].u & e) != e && (b[2].u & e) != e && (b[3].u & e) != e;
 }
 
 #endif /* TM_XPULP_H */

@@ -34,10 +34,39 @@ void tm_attention_prepare(tm_attention_args_t *a, int head)
 {
     a->head = head;
 #if defined(TM_PLATFORM_PULP_OPEN) /* the head's scratch in L1 where it fits (the pointers stay for later heads) */
-    tm_pulp_stage_attention(&a->k_s8, &a->k_sum, &a->row_u8, a->n, a->d / a->heads);
+    tm_pulp_stage_attention(&a->k_s8, &a->k_sum, &a->row_u8, &a->exp_lut, a->n, a->d / a->heads, a->heads);
 #endif
     tm_fork(prepare_worker, a);
 }
+
+#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+/* pulp-open: the 4 query rows copied to this core's L1 buffer, each 4 x 4 block of scores requantised at once into s
+ * (no int32 rows through L2). 0 when the case does not apply (the portable path below runs). */
+static int score_rows_l1(const tm_attention_args_t *a, int i, int nr, uint8_t *s, float mult, int hd)
+{
+    const float m4[4] = {mult, mult, mult, mult};
+    int n = a->n;
+    if (nr != 4 || !tm_pulp_attn_q || (n & 3) != 0 || (hd & 3) != 0 || !tm_xpulp_finite4(m4))
+        return 0;
+    uint32_t *ql = (uint32_t *)(void *)(tm_pulp_attn_q + tm_core_id() * 4 * hd);
+    for (int t = 0; t < 4; t++) {
+        const uint32_t *src = (const uint32_t *)(const void *)(a->q + (long)(i + t) * a->d + a->head * hd);
+        for (int c = 0; c < hd / 4; c++)
+            ql[t * (hd / 4) + c] = src[c];
+    }
+    for (int j = 0; j < n; j += 4) {
+        int32_t blk[16];
+        tm_dot_u8s8_4x4((const uint8_t *)ql, hd, a->k_s8 + (long)j * hd, hd, hd, blk);
+        for (int t = 0; t < 4; t++) {
+            int32_t v[4];
+            for (int c = 0; c < 4; c++)
+                v[c] = blk[4 * t + c] - TM_ACT_ZERO_POINT * a->k_sum[j + c];
+            tm_xpulp_requant4(v, m4, s + (long)t * n + j);
+        }
+    }
+    return 1;
+}
+#endif
 
 /* Scores of query rows i..i+nr-1 (nr <= 4): int32 accumulators into acc (row t at acc + t*n), 4 keys at a time,
  * then requantised row by row into s (row t at s + t*n) by a vectorisable loop. */
@@ -47,6 +76,10 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     const int32_t *ksum = a->k_sum;
     int n = a->n;
     int j = 0;
+#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+    if (score_rows_l1(a, i, nr, s, mult, hd))
+        return;
+#endif
     if (nr == 4) /* the common case: whole 4 x 4 blocks */
         for (; j + 4 <= n; j += 4) {
             int32_t blk[16];
@@ -81,6 +114,15 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
         rowmax = s[j] > rowmax ? s[j] : rowmax;
+#if defined(TM_PLATFORM_PULP_OPEN) /* e[] would live in L2: read the (L1) table twice instead */
+    (void)e;
+    for (int j = 0; j < n; j++)
+        sum += lut[rowmax - s[j]];
+    tm_divisor_t d = tm_divisor((uint32_t)(2 * sum));
+    for (int j = 0; j < n; j++)
+        s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * lut[rowmax - s[j]] + sum), d);
+    return;
+#endif
     for (int j = 0; j < n; j++)
         e[j] = lut[rowmax - s[j]];
     for (int j = 0; j < n; j++)

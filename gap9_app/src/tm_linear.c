@@ -77,6 +77,18 @@ static void linear_unit(const tm_linear_args_t *a, int r, int nr, int m, int nc)
 {
     int32_t blk[16];
     acc_block(a->x, a->w, a->bias, a->k, r, nr, m, nc, blk);
+#if defined(TM_PULP_ZFINX)
+    if (nc == 4 && tm_xpulp_finite4(a->mult + m)) { /* four requantisations interleaved on the float unit */
+        for (int i = 0; i < nr; i++) {
+            uint8_t *y = a->y + (long)(r + i) * a->m + m, q[4];
+            tm_xpulp_requant4(blk + 4 * i, a->mult + m, q);
+            if (a->table)
+                q[0] = a->table[q[0]], q[1] = a->table[q[1]], q[2] = a->table[q[2]], q[3] = a->table[q[3]];
+            y[0] = q[0], y[1] = q[1], y[2] = q[2], y[3] = q[3];
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < nr; i++) {
         uint8_t *y = a->y + (long)(r + i) * a->m + m;
         for (int j = 0; j < nc; j++)

@@ -281,16 +281,28 @@ const void *tm_pulp_stage_extra(const void *src, uint32_t bytes)
     return dst;
 }
 
-/* Scratch, not copies (the attention kernel fills it), all three or none. The linear weight copy is lost. */
-void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, int n, int hd)
+/* Scratch, not copies (the attention kernel fills it), all or none; the exp tables are copied. The linear weight
+ * copy is lost (same L1 area). */
+uint8_t *tm_pulp_attn_q;
+
+void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, const int32_t **exp_lut, int n,
+                             int hd, int heads)
 {
     uint32_t k_room = ((uint32_t)(n * hd) + 15u) & ~15u, sum_room = ((uint32_t)n * 4u + 15u) & ~15u;
     uint32_t rows_room = ((uint32_t)(TM_PULP_CORES * TM_ATTN_ROWS * n) + 15u) & ~15u;
-    if ((uint8_t *)*k_s8 == stage_l1 || k_room + sum_room + rows_room > TM_PULP_STAGE_BYTES)
-        return; /* staged by an earlier head of this op, or too big: stays in L2 */
+    uint32_t lut_room = (uint32_t)heads * 1024u, q_room = ((uint32_t)(TM_PULP_CORES * 4 * hd) + 15u) & ~15u;
+    if ((uint8_t *)*k_s8 == stage_l1)
+        return; /* staged by an earlier head of this op */
+    tm_pulp_attn_q = NULL;
+    if (k_room + sum_room + rows_room + lut_room + q_room > TM_PULP_STAGE_BYTES)
+        return; /* too big: stays in L2 */
     staged_w = NULL;
-    *k_s8 = (int8_t *)stage_l1;
-    *k_sum = (int32_t *)(void *)(stage_l1 + k_room);
-    *row_u8 = stage_l1 + k_room + sum_room;
-    stage_used = k_room + sum_room + rows_room;
+    uint8_t *at = stage_l1;
+    *k_s8 = (int8_t *)at, at += k_room;
+    *k_sum = (int32_t *)(void *)at, at += sum_room;
+    *row_u8 = at, at += rows_room;
+    tm_pulp_dma_wait(tm_pulp_dma_in(at, *exp_lut, lut_room));
+    *exp_lut = (const int32_t *)(const void *)at, at += lut_room;
+    tm_pulp_attn_q = at, at += q_room;
+    stage_used = (uint32_t)(at - stage_l1);
 }
