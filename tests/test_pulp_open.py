@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from app_helpers import build_small_app, golden, same_bits
+from tinymyo_edge.codegen.numerics_header import render_numerics_header
 from tinymyo_edge.errors import TinyMyoError
 from tinymyo_edge.resources import resource_dir
 from tinymyo_edge.targets import pulp_open
@@ -47,10 +48,9 @@ def compile_probe(tmp_path: Path, *defines: str) -> list[tuple[int, int]]:
     src.write_text(PROBE)
     obj = tmp_path / "probe.o"
     inc = resource_dir("gap9_app") / "inc"
-    numerics = tmp_path / "tm_numerics.h"  # tm_round.h's generated header is not needed by tm_arch.h
-    numerics.write_text("")
+    (tmp_path / "tm_numerics.h").write_text(render_numerics_header())  # generated per build, as the lowering does
     subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
-                    "-ffreestanding", *defines, f"-I{inc}", "-c", str(src), "-o", str(obj)], check=True)
+                    "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", "-c", str(src), "-o", str(obj)], check=True)
     dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
     words = []
     for line in dump.splitlines():

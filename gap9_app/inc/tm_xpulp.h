@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 
+#include "tm_numerics.h" /* TM_ACT_ZERO_POINT (generated per build) */
+
 /* ---- the cluster runtime of platform/pulp-open (tm_platform_pulp_open.c) ------------------------------------ */
 #define TM_PULP_CORES 8
 /* Run fn(arg) on all 8 cluster cores (the caller is core 0); returns when every core has finished. */
@@ -129,8 +131,9 @@ static inline void tm_xpulp_requant4(const int32_t acc[4], const float m[4], uin
             : "t0", "t1", "t2", "t3");
     int32_t r[4] = {r0, r1, r2, r3};
     for (int j = 0; j < 4; j++) {
-        int32_t v = r[j] < -128 ? -128 : r[j] > 127 ? 127 : r[j];
-        out[j] = (uint8_t)(v + 128);
+        int32_t v = r[j] < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r[j];
+        v = v > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : v;
+        out[j] = (uint8_t)(v + TM_ACT_ZERO_POINT);
     }
 }
 
