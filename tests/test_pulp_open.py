@@ -152,10 +152,11 @@ def test_pulp_open_on_gvsoc_equals_host_and_golden(app):
 
 
 @needs_gvsoc
-def test_pulp_open_regression_head_with_zfinx_floats_equals_golden(tmp_path):
-    """Depthwise conv, SiLU tables, float interpolation, with the core's own float unit (Zfinx)."""
+@pytest.mark.parametrize("soft_float", [False, True], ids=["zfinx", "soft_float"])
+def test_pulp_open_regression_head_equals_golden(tmp_path, soft_float):
+    """Depthwise conv, SiLU tables, float interpolation: the float unit (Zfinx) and libgcc soft float, both IEEE."""
     program, outdir = build_small_app(tmp_path / "reg", seed=5, head="regression")
-    run = pulp_open.run_pulp_open(outdir, timeout=600, zfinx=True)
+    run = pulp_open.run_pulp_open(outdir, timeout=600, soft_float=soft_float)
     assert run.returncode == 0, run.log
     x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
     assert same_bits(run.output, golden(program, x))

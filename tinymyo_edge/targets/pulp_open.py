@@ -32,17 +32,18 @@ def missing_tools(gvsoc: str | None = None) -> list[str]:
 
 def run_pulp_open(outdir, *, x: np.ndarray | None = None, expected: np.ndarray | None = None,
                   output_shape: tuple[int, ...] | None = None, timeout: float = 1800, gvsoc: str | None = None,
-                  zfinx: bool = False) -> AppRun:
-    """Build OUTDIR's app for pulp-open and run it on GVSoC (`make run platform=pulp-open`). zfinx=True: the core's
-    floats in integer registers (-march=rv32imc_zfinx) instead of libgcc soft float for the contract's float32
-    steps. Raises TinyMyoError naming the missing tool when the compiler or gvsoc is not on PATH."""
+                  soft_float: bool = False) -> AppRun:
+    """Build OUTDIR's app for pulp-open and run it on GVSoC (`make run platform=pulp-open`). The contract's float32
+    steps run on the core's float unit in integer registers (Zfinx, PULP_FLOAT=zfinx); soft_float=True uses libgcc's
+    soft float instead (PULP_FLOAT=soft). Raises TinyMyoError naming the missing tool when the compiler or gvsoc is
+    not on PATH."""
     missing = missing_tools(gvsoc)
     if COMPILER in missing:
         raise TinyMyoError(f"platform=pulp-open needs {COMPILER}: {COMPILER_HINT}")
     if missing:
         raise TinyMyoError(f"platform=pulp-open needs {missing[0]} on PATH: {GVSOC_HINT}")
     make_vars = {"GVSOC": gvsoc} if gvsoc else {}
-    if zfinx:
-        make_vars["PULP_ARCH"] = "rv32imc_zfinx"
+    if soft_float:
+        make_vars["PULP_FLOAT"] = "soft"
     return run_app(outdir, "pulp-open", x=x, expected=expected, output_shape=output_shape, timeout=timeout,
                    make_vars=make_vars)
