@@ -137,6 +137,43 @@ static inline void tm_xpulp_requant4(const int32_t acc[4], const float m[4], uin
     }
 }
 
+static inline int tm_xpulp_finite(float v)
+{
+    union { float f; uint32_t u; } b = {v};
+    return (b.u & 0x7F800000u) != 0x7F800000u;
+}
+
+static inline uint8_t tm_xpulp_clamp_code(int32_t r)
+{
+    r = r < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r;
+    r = r > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : r;
+    return (uint8_t)(r + TM_ACT_ZERO_POINT);
+}
+
+/* LayerNorm's affine step: sat(rne(f32(n) * g + b) + 128) as fcvt.s.w, fmul.s, fadd.s, fcvt.w.s (nearest even);
+ * the same code as the C formula for finite g and b (callers check). */
+static inline uint8_t tm_xpulp_affine_code(int32_t n, float g, float b)
+{
+    int32_t r;
+    __asm__(".insn r 0x53, 0, 0x68, t0, %[n], x0\n .insn r 0x53, 0, 0x08, t0, t0, %[g]\n"
+            ".insn r 0x53, 0, 0x00, t0, t0, %[b]\n .insn r 0x53, 0, 0x60, %[r], t0, x0\n"
+            : [r] "=r"(r) : [n] "r"(n), [g] "r"(g), [b] "r"(b) : "t0");
+    return tm_xpulp_clamp_code(r);
+}
+
+/* ResidualAdd: sat(rne((f32(a) - 128) sa + (f32(b) - 128) sb) + 128); f32(a) - 128 is exact, so it is converted from
+ * the integer a - 128. Same code as the C formula for finite sa and sb (callers check). */
+static inline uint8_t tm_xpulp_residual_code(int32_t a, int32_t b, float sa, float sb)
+{
+    int32_t r;
+    __asm__(".insn r 0x53, 0, 0x68, t0, %[a], x0\n .insn r 0x53, 0, 0x68, t1, %[b], x0\n"
+            ".insn r 0x53, 0, 0x08, t0, t0, %[sa]\n .insn r 0x53, 0, 0x08, t1, t1, %[sb]\n"
+            ".insn r 0x53, 0, 0x00, t0, t0, t1\n .insn r 0x53, 0, 0x60, %[r], t0, x0\n"
+            : [r] "=r"(r) : [a] "r"(a - TM_ACT_ZERO_POINT), [b] "r"(b - TM_ACT_ZERO_POINT), [sa] "r"(sa), [sb] "r"(sb)
+            : "t0", "t1");
+    return tm_xpulp_clamp_code(r);
+}
+
 static inline int tm_xpulp_finite4(const float m[4])
 {
     union { float f; uint32_t u; } b[4] = {{m[0]}, {m[1]}, {m[2]}, {m[3]}};

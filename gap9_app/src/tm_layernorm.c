@@ -45,6 +45,12 @@ static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_
         int32_t c = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS);
         int32_t q = (int32_t)tm_divide((uint32_t)(c < 0 ? -c : c), div);
         int32_t n = c < 0 ? -q : q; /* truncation toward zero, as C's / */
+#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+        if (tm_xpulp_finite(gain[i]) && tm_xpulp_finite(bias[i])) { /* the float unit, no calls */
+            y[i] = tm_xpulp_affine_code(n, gain[i], bias[i]);
+            continue;
+        }
+#endif
         float t = (float)n * gain[i];
         t = t + bias[i];
         y[i] = tm_sat_u8(tm_rne(t));
