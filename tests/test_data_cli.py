@@ -159,3 +159,10 @@ def test_3dc_format_refuses_a_non_3dc_file(tmp_path):
     path, _, _ = _continuous(tmp_path)
     with pytest.raises(TinyMyoError, match="not a 3DC participant file"):
         make_windows(path, "3dc", WindowParams(window=100, hop=100))
+
+
+def test_continuous_npz_with_only_unlabelled_samples_is_refused(tmp_path):
+    path = tmp_path / "rec.npz"
+    np.savez(path, emg=np.zeros((2000, 2)), fs=np.array(1000.0), label=np.full(2000, -1))
+    with pytest.raises(TinyMyoError, match="no labelled samples"):
+        make_windows(path, "npz-continuous", WindowParams(window=100, hop=100))

@@ -202,6 +202,8 @@ def make_windows(path: str | os.PathLike, fmt: str, params: WindowParams,
     if stats_from is not None and params.normalisation != "recording":
         raise TinyMyoError("--stats-from needs --normalize recording")
     segments, fs = READERS[fmt](path, params)
+    if not segments:
+        raise TinyMyoError(f"{path}: no labelled samples (every per-sample label is negative)")
     mains = params.notch_hz if params.notch_hz is not None else (MAINS_3DC if fmt == "3dc" else MAINS_DEFAULT)
     stats = read_stats(stats_from) if stats_from is not None else None
     if stats is not None and len(stats[0]) != segments[0].emg.shape[0]:
