@@ -113,6 +113,14 @@ static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_
 }
 
 /* ---- float steps on the core's float unit in integer registers (Zfinx; PULP_FLOAT=zfinx) ------------------------ */
+/* sat(r + 128) of an integer r: the code of a rounded value */
+static inline uint8_t tm_xpulp_clamp_code(int32_t r)
+{
+    r = r < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r;
+    r = r > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : r;
+    return (uint8_t)(r + TM_ACT_ZERO_POINT);
+}
+
 /* out[j] = sat(rne(f32(acc[j]) * m[j]) + 128) for 4 independent values, interleaved so that the float unit's latency
  * overlaps: fcvt.s.w x4, fmul.s x4, fcvt.w.s x4 (round to nearest even, saturating), then the clamp. The same codes
  * as tm_requant (tm_round.h) for FINITE multipliers; callers check that. */
@@ -129,25 +137,18 @@ static inline void tm_xpulp_requant4(const int32_t acc[4], const float m[4], uin
             : [a0] "r"(acc[0]), [a1] "r"(acc[1]), [a2] "r"(acc[2]), [a3] "r"(acc[3]), [m0] "r"(m[0]), [m1] "r"(m[1]),
               [m2] "r"(m[2]), [m3] "r"(m[3])
             : "t0", "t1", "t2", "t3");
-    int32_t r[4] = {r0, r1, r2, r3};
-    for (int j = 0; j < 4; j++) {
-        int32_t v = r[j] < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r[j];
-        v = v > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : v;
-        out[j] = (uint8_t)(v + TM_ACT_ZERO_POINT);
-    }
+    uint32_t c0 = tm_xpulp_clamp_code(r0), c1 = tm_xpulp_clamp_code(r1), c2 = tm_xpulp_clamp_code(r2);
+    uint32_t c3 = tm_xpulp_clamp_code(r3);
+    if (((uintptr_t)out & 3u) == 0u) /* one store instead of four (out may be in L2) */
+        *(uint32_t *)(void *)out = c0 | c1 << 8 | c2 << 16 | c3 << 24;
+    else
+        out[0] = (uint8_t)c0, out[1] = (uint8_t)c1, out[2] = (uint8_t)c2, out[3] = (uint8_t)c3;
 }
 
 static inline int tm_xpulp_finite(float v)
 {
     union { float f; uint32_t u; } b = {v};
     return (b.u & 0x7F800000u) != 0x7F800000u;
-}
-
-static inline uint8_t tm_xpulp_clamp_code(int32_t r)
-{
-    r = r < -TM_ACT_ZERO_POINT ? -TM_ACT_ZERO_POINT : r;
-    r = r > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : r;
-    return (uint8_t)(r + TM_ACT_ZERO_POINT);
 }
 
 /* LayerNorm's affine step: sat(rne(f32(n) * g + b) + 128) as fcvt.s.w, fmul.s, fadd.s, fcvt.w.s (nearest even);

@@ -76,15 +76,24 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 static void linear_unit(const tm_linear_args_t *a, int r, int nr, int m, int nc)
 {
     int32_t blk[16];
-    acc_block(a->x, a->w, a->bias, a->k, r, nr, m, nc, blk);
+    if (nr == 4 && nc == 4) { /* the common case, without acc_block's edge handling */
+        tm_dot_u8s8_4x4(a->x + (long)r * a->k, a->k, a->w + (long)m * a->k, a->k, a->k, blk);
+        for (int i = 0; i < 16; i++)
+            blk[i] += a->bias[m + (i & 3)];
+    } else {
+        acc_block(a->x, a->w, a->bias, a->k, r, nr, m, nc, blk);
+    }
 #if defined(TM_PULP_ZFINX)
     if (nc == 4 && tm_xpulp_finite4(a->mult + m)) { /* four requantisations interleaved on the float unit */
         for (int i = 0; i < nr; i++) {
-            uint8_t *y = a->y + (long)(r + i) * a->m + m, q[4];
+            uint8_t *y = a->y + (long)(r + i) * a->m + m;
+            if (!a->table) {
+                tm_xpulp_requant4(blk + 4 * i, a->mult + m, y);
+                continue;
+            }
+            uint8_t q[4];
             tm_xpulp_requant4(blk + 4 * i, a->mult + m, q);
-            if (a->table)
-                q[0] = a->table[q[0]], q[1] = a->table[q[1]], q[2] = a->table[q[2]], q[3] = a->table[q[3]];
-            y[0] = q[0], y[1] = q[1], y[2] = q[2], y[3] = q[3];
+            y[0] = a->table[q[0]], y[1] = a->table[q[1]], y[2] = a->table[q[2]], y[3] = a->table[q[3]];
         }
         return;
     }
@@ -104,9 +113,12 @@ static void linear_worker(void *arg)
     const tm_linear_args_t *a = arg;
     int col_blocks = (a->m1 - a->m0 + 3) / 4, start, stop;
     tm_core_range(0, (a->r1 - a->r0 + 3) / 4 * col_blocks, &start, &stop);
+    int r = a->r0 + 4 * (start / col_blocks), m = a->m0 + 4 * (start % col_blocks);
     for (int u = start; u < stop; u++) {
-        int r = a->r0 + 4 * (u / col_blocks), m = a->m0 + 4 * (u % col_blocks);
         linear_unit(a, r, TM_MIN(4, a->r1 - r), m, TM_MIN(4, a->m1 - m));
+        m += 4;
+        if (m >= a->m1)
+            m = a->m0, r += 4;
     }
 }
 #else
