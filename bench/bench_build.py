@@ -8,7 +8,8 @@ Calibration: real 3DC windows (participant 1, 1 s at 1000 Hz, z-scored; channels
 zero-padded, as upstream pads missing channels). C timings: the host harness's own clock (median of `repeats`),
 built with -O3 -march=native -ffp-contract=off (the AVX-512 VNNI path of tm_arch.h where the CPU has it) and with the
 validate flags -O2 -march=native, and -O2 with the portable C dot products. onnxruntime: InferenceSession, 1 intra-op thread, ORT_ENABLE_ALL, median of
-`repeats` session.run calls after 2 warm-up runs.
+`repeats` session.run calls after 2 warm-up runs. C and onnxruntime are timed in interleaved rounds (the machine is
+shared); each reports its best round.
 """
 
 from __future__ import annotations
@@ -48,20 +49,33 @@ def windows(channels: int, samples: int, count: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def ort_seconds(model: Path, x: np.ndarray, repeats: int) -> float:
-    sess = session(model, threads=1)
-    feed = {sess.get_inputs()[0].name: x[None]}
-    for _ in range(2):
-        sess.run(None, feed)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        sess.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+class OrtTimer:
+    def __init__(self, model: Path, x: np.ndarray):
+        self.sess = session(model, threads=1)
+        self.feed = {self.sess.get_inputs()[0].name: x[None]}
+        for _ in range(2):
+            self.sess.run(None, self.feed)
+
+    def median(self, repeats: int) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self.sess.run(None, self.feed)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
 
 
-def bench_model(channels: int, calib: int, repeats: int, work: Path) -> tuple[dict, dict]:
+def interleaved(timers: dict, repeats: int, rounds: int) -> dict[str, float]:
+    """Each timer's median over `repeats`, in `rounds` interleaved rounds; the best round of each (the machine is
+    shared: interleaving exposes C and onnxruntime to the same load, the best round is the least disturbed)."""
+    best = {name: float("inf") for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer(repeats))
+    return best
+
+
+def bench_model(channels: int, calib: int, repeats: int, rounds: int, work: Path) -> tuple[dict, dict]:
     cfg = TinyMyoConfig(channels=channels)
     torch.manual_seed(0)
     x = windows(channels, cfg.samples, calib)
@@ -80,13 +94,15 @@ def bench_model(channels: int, calib: int, repeats: int, work: Path) -> tuple[di
     check = validate(work / "build", work / "inputs.npz")
     stages["validate"] = time.perf_counter() - t
     print(check.report())
-    c_fast = bench_binary(compile_host(work / "build", "bench"), x[0], repeats)
-    c_validate = bench_binary(compile_host(work / "build", "validate"), x[0], repeats)
-    c_portable = bench_binary(compile_host(work / "build", "portable"), x[0], repeats)
-    ort = ort_seconds(work / "model.int8.onnx", x[0], repeats)
+    exes = {v: compile_host(work / "build", v) for v in ("bench", "validate", "portable")}
+    ort_timer = OrtTimer(work / "model.int8.onnx", x[0])
+    timers = {v: (lambda n, exe=exe: bench_binary(exe, x[0], n)) for v, exe in exes.items()}
+    timers["ort"] = ort_timer.median
+    best = interleaved(timers, repeats, rounds)
+    c_fast, c_validate, c_portable, ort = best["bench"], best["validate"], best["portable"], best["ort"]
     plan = result.plan
     tag = f"{channels}x{cfg.samples}"
-    src = f"{HOST}, same run"
+    src = f"{HOST}, same run, interleaved, best of {rounds} medians"
     metrics = {
         f"{tag}.path_seconds": metric(round(sum(stages.values()), 2), "s", "measured",
                                       "host CPU: export + quantize + build + validate (target < 60 s)"),
@@ -118,12 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--calib", type=int, default=4, help="calibration windows (quantize time grows with it)")
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (best round reported)")
     args = parser.parse_args()
     metrics, details = {}, {}
     for channels in args.channels:
         with tempfile.TemporaryDirectory(prefix="bench_build_") as tmp:
-            m, d = bench_model(channels, args.calib, args.repeats, Path(tmp))
+            m, d = bench_model(channels, args.calib, args.repeats, args.rounds, Path(tmp))
             metrics.update(m)
             details.update(d)
     write_results("build", metrics, details)
