@@ -36,7 +36,10 @@ static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_
 /* Linear tiles into L1: *w (w_bytes, L2 or L3) and *x (x_bytes, L2) are replaced by their L1 copies (the weight
  * copy is kept while the following tiles use the same rows); a tile too big for L1 stays where it is. Core 0. */
 void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes);
-/* After tm_pulp_stage_linear: one more small operand of the tile (bias, multipliers, table) into L1; NULL stays. */
+/* A new use of the L1 stage area (not a linear tile): everything staged before is forgotten. Core 0. */
+void tm_pulp_stage_begin(void);
+/* After tm_pulp_stage_linear or _begin: one more operand (bias, multipliers, table, rows) copied into L1, or the
+ * source itself when it does not fit; NULL stays. */
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
 /* Attention scratch of one op into L1 where it all fits: k_s8 (n x hd), k_sum (n), the cores' score rows
  * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), and 4 query rows per core (tm_pulp_attn_q); the

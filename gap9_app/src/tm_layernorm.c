@@ -66,4 +66,18 @@ static void layernorm_worker(void *arg)
         layernorm_row(a, a->x + (long)r * a->d, a->y + (long)r * a->d);
 }
 
-void tm_layernorm(const tm_layernorm_args_t *a) { tm_fork(layernorm_worker, (void *)a); }
+void tm_layernorm(const tm_layernorm_args_t *a)
+{
+#if defined(TM_PLATFORM_PULP_OPEN) /* gain, bias and the tile's rows into L1 (three passes read each row) */
+    tm_layernorm_args_t t = *a;
+    tm_pulp_stage_begin();
+    t.gain = tm_pulp_stage_extra(a->gain, (uint32_t)a->d * 4u);
+    t.bias = tm_pulp_stage_extra(a->bias, (uint32_t)a->d * 4u);
+    t.x = tm_pulp_stage_extra(a->x + (long)a->r0 * a->d, (uint32_t)((a->r1 - a->r0) * a->d));
+    t.y = a->y + (long)a->r0 * a->d;
+    t.r1 = a->r1 - a->r0, t.r0 = 0;
+    tm_fork(layernorm_worker, &t);
+#else
+    tm_fork(layernorm_worker, (void *)a);
+#endif
+}

@@ -270,6 +270,12 @@ void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x,
     *x = tm_pulp_stage_extra(*x, x_bytes);
 }
 
+void tm_pulp_stage_begin(void)
+{
+    staged_w = NULL;
+    stage_used = 0;
+}
+
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes)
 {
     uint32_t room = (bytes + 15u) & ~15u;
