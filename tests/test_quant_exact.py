@@ -23,12 +23,15 @@ CASES = {
     "2ch-reg-mean-no-interp": dict(channels=2, samples=80, patch_size=8, head="regression", reduction="mean",
                                    reg_target_len=10, classes=3),
     "5ch-recon-opset17": dict(channels=5, samples=100, dim=16, head="reconstruction", opset=17),
-    "8ch-cls-3dc-sized": dict(channels=8, samples=200, dim=48, depth=2, heads=3, classes=11, opset=17),
+    "8ch-cls-3dc-sized-prob12": dict(channels=8, samples=200, dim=48, depth=2, heads=3, classes=11, opset=17,
+                                     prob_bits=12),
+    "4ch-reg-prob16": dict(channels=4, samples=160, head="regression", reg_target_len=9, prob_bits=16),
 }
 PINNED = {  # NUMERICS.md section 2, plus data movement (shape/reshape/slice/concat/transpose/pad) and constants
     "QuantizeLinear", "QGemm", "MatMulInteger", "QLinearMatMul", "Add", "Sub", "Mul", "Div", "ReduceSum",
     "ReduceMax", "Max", "GatherElements", "Gather", "Cast", "Sqrt", "Floor", "Reshape", "Shape", "Slice", "Concat",
     "Transpose", "Pad", "Unsqueeze", "Constant", "ConstantOfShape",
+    "MatMul",  # int32 x int32 only (p.v with prob_bits > 8): exact integer sums, bounded by ranges.py
 }
 FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "DequantizeLinear", "Sigmoid", "Exp"}
 
@@ -37,12 +40,14 @@ FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "Dequ
 def case(request, tmp_path_factory):
     spec = dict(CASES[request.param])
     opset = spec.pop("opset", 13)
+    prob_bits = spec.pop("prob_bits", 8)
     cfg = small_config(**spec)
     tmp = tmp_path_factory.mktemp(request.param)
     model = make_model(cfg, seed=len(request.param))
     float_path = export_float(model, tmp / "float.onnx", opset=opset)
     int8_path = tmp / "model.int8.onnx"
-    program = quantize_model(float_path, calib_windows(cfg), int8_path, progress=False)
+    program = quantize_model(float_path, calib_windows(cfg), int8_path, progress=False, prob_bits=prob_bits)
+    assert all(op.prob_bits == prob_bits for op in program.ops if op.kind == "attention")
     return cfg, program, int8_path
 
 

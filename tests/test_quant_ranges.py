@@ -37,7 +37,7 @@ def test_exp_table_precision_shrinks_only_when_the_sums_need_it():
 @pytest.mark.parametrize("sizes,reason", [
     (dict(tokens=400, dim=600, heads=3, hidden=2400, patch=20, feat=4800), "LayerNorm"),
     (dict(tokens=400, dim=192, heads=1, hidden=200_000, patch=20, feat=192), "linear"),
-    (dict(tokens=70_000, dim=192, heads=3, hidden=768, patch=20, feat=192), "p.v accumulator"),
+    (dict(tokens=5_000_000, dim=192, heads=3, hidden=768, patch=20, feat=192), "cannot keep the integer sums"),
 ])
 def test_sizes_that_could_overflow_are_refused_with_the_reason(sizes, reason):
     with pytest.raises(TinyMyoError, match=reason):

@@ -113,16 +113,18 @@ def linear_acc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarra
     return matmul_acc(centered(x), np.asarray(weight, dtype=np.int64).T) + np.asarray(bias, dtype=np.int64)
 
 
-def softmax_int(scores: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Integer softmax over the last axis of u8 scores -> u8 probabilities (scale 1/255, zero point 0).
+def softmax_int(scores: np.ndarray, lut: np.ndarray, prob_max: int = 255) -> np.ndarray:
+    """Integer softmax over the last axis of u8 scores -> probabilities in 0..prob_max (scale 1/prob_max, zero
+    point 0): uint8 for the default prob_max 255, uint16 above.
 
-    d = rowmax - x; e = lut[d]; s = sum(e); p = (510 e + s) / (2 s), truncating (= round half up of 255 e / s).
+    d = rowmax - x; e = lut[d]; s = sum(e); p = (2 M e + s) / (2 s), truncating (= round half up of M e / s), M = prob_max.
     """
     x = np.asarray(scores, dtype=np.int64)
     d = x.max(axis=-1, keepdims=True) - x
     e = np.asarray(lut, dtype=np.int64)[d]
     s = e.sum(axis=-1, keepdims=True)
-    return ((510 * e + s) // (2 * s)).astype(np.uint8)  # operands non-negative: floor == truncation
+    p = (2 * prob_max * e + s) // (2 * s)  # operands non-negative: floor == truncation
+    return p.astype(np.uint8 if prob_max <= 255 else np.uint16)
 
 
 def isqrt_floor(v: np.ndarray) -> np.ndarray:
@@ -159,11 +161,11 @@ def lut_u8(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.asarray(table, dtype=np.uint8)[np.asarray(x, dtype=np.uint8)]
 
 
-def exp_lut_bits(tokens: int) -> int:
+def exp_lut_bits(tokens: int, prob_max: int = 255) -> int:
     """Largest softmax table precision (<= EXP_LUT_BITS) keeping the int32 softmax sums in range for a row of
-    `tokens` scores: s = sum(e) <= tokens * 2**bits, and both 510 * e + s and 2 * s must stay below 2**31."""
+    `tokens` scores: s = sum(e) <= tokens * 2**bits, and both 2 * prob_max * e + s and 2 * s must stay below 2**31."""
     for bits in range(EXP_LUT_BITS, 7, -1):
         top = 1 << bits
-        if 510 * top + tokens * top <= INT32_MAX and 2 * tokens * top <= INT32_MAX:
+        if 2 * prob_max * top + tokens * top <= INT32_MAX and 2 * tokens * top <= INT32_MAX:
             return bits
     raise ValueError(f"{tokens} tokens per softmax row cannot keep the integer sums within int32")

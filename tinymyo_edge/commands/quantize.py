@@ -20,15 +20,17 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="Calibrate on at most this many windows, spread over the set.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the per-layer report (report.json, report.png).")
+@click.option("--softmax-bits", type=click.IntRange(8, 16), default=8, show_default=True,
+              help="Probability precision inside attention (12 resolves diffuse attention over many tokens).")
 @click.option("--force", is_flag=True, help="Overwrite the output file (and report folder).")
-def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, force):
+def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, softmax_bits, force):
     """Quantize a float TinyMyo ONNX to an int8 ONNX that onnxruntime runs exactly like the integer reference."""
     from ..data import load_windows
     from ..quant import quantize_model
 
     windows = load_windows(calib)
     program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
-                             max_windows=max_windows, report_dir=report_dir, force=force)
+                             max_windows=max_windows, report_dir=report_dir, force=force, prob_bits=softmax_bits)
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
                f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
 

@@ -163,14 +163,17 @@ class Attention(Op):
     """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd):
 
     s = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)        u8 (N, N), 1/sqrt(hd) folded in
-    p = softmax_int(s, exp_lut[h])                                        u8 (N, N), scale 1/255
+    p = softmax_int(s, exp_lut[h], M)                                     (N, N), 0..M, scale 1/M
     o = sat(rne(f32(sum_j p (v-128)) * out_mult[h]) + 128)                u8 (N, hd)
+    M = 2**prob_bits - 1: 255 (u8 probabilities) by default; 12 bits resolve diffuse attention over hundreds of
+    tokens (most u8 probabilities would round to 0 or 1 there).
     """
 
     heads: int = 1
     score_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
     exp_lut: np.ndarray = field(default=None, repr=False)  # i32 (heads, 256)
     out_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
+    prob_bits: int = 8  # probability precision inside the op (8: uint8, 9..16: uint16)
     kind: ClassVar[str] = "attention"
 
     def reference(self, q, k, v):
@@ -180,7 +183,7 @@ class Attention(Op):
         for h in range(self.heads):
             cols = slice(h * hd, (h + 1) * hd)
             s = nx.requantize(nx.matmul_acc(nx.centered(q[:, cols]), nx.centered(k[:, cols]).T), self.score_mult[h])
-            p = nx.softmax_int(s, self.exp_lut[h])
+            p = nx.softmax_int(s, self.exp_lut[h], (1 << self.prob_bits) - 1)
             acc = nx.matmul_acc(p.astype(np.int64), nx.centered(v[:, cols]))
             out[:, cols] = nx.requantize(acc, self.out_mult[h])
         return out

@@ -44,16 +44,19 @@ def _output_shape(path: Path) -> tuple[int, ...]:
 
 def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", report_dir=None, force: bool = False,
                    percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
-                   progress: bool = True) -> Program:
+                   progress: bool = True, prob_bits: int = 8) -> Program:
     """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.
 
     Refuses (TinyMyoError, nothing written) a graph that is not TinyMyo-shaped, calibration data of the wrong
     shape/non-finite/empty, a model whose integer intermediates could overflow, or an int8 graph that onnxruntime
-    does not run exactly like the golden executor.
+    does not run exactly like the golden executor. prob_bits: softmax probability precision inside attention
+    (8 = u8, the IR default; 12 resolves diffuse attention over hundreds of tokens far better, see Attention).
     """
     float_onnx_path, out_path = Path(float_onnx_path), Path(out_path)
     if method not in METHODS:
         raise TinyMyoError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    if not 8 <= prob_bits <= 16:
+        raise TinyMyoError(f"prob_bits must be 8..16 (got {prob_bits})")
     if not 0.0 < percentile <= 100.0:
         raise TinyMyoError(f"percentile must be in (0, 100] (got {percentile})")
     check_writable(out_path, force)
@@ -61,13 +64,14 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
         check_writable(Path(report_dir), force)
     rec = recognize(float_onnx_path, verify=False)
     cfg = rec.config
-    check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim)
+    check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits)
     x = check_calibration(calib_x, cfg.channels, cfg.samples)
     if max_windows is not None and len(x) > max_windows:
         x = x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]  # spread over the whole set
     verify_against_onnx(float_onnx_path, rec.model, rec.input_name,
                         np.concatenate([x[:2], np.random.default_rng(0).standard_normal((1, *x.shape[1:]), np.float32)]))
-    program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress)
+    program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress,
+                            prob_bits=prob_bits)
     program.metadata["source_model"] = float_onnx_path.name
     check_ranges(program)
     model = program_to_onnx(program, rec.input_name, rec.output_name, _output_shape(float_onnx_path))

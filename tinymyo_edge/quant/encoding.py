@@ -54,7 +54,8 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "lut": (1, (_f("table", "uint8"),), ("function",)),
     "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
     "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
-    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")), ("heads",)),
+    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
+                  ("heads", "prob_bits")),
     "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
     "patch_features": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
     "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
@@ -144,7 +145,8 @@ def _body_residual_add(b: _Body, p, cfg) -> None:
 
 def _body_attention(b: _Body, p, cfg) -> None:
     """Per head: QLinearMatMul u8 x u8 scores (scale = score_mult[h]), integer softmax with the head's exp table
-    (GatherElements), QLinearMatMul p.v (scale = out_mult[h]); heads concatenated along the features."""
+    (GatherElements), p.v by QLinearMatMul (u8 probabilities) or int32 MatMul (wider ones), requantised with
+    out_mult[h]; heads concatenated along the features."""
     heads, hd = cfg["heads"], cfg["head_dim"]
     one, zp, zp0 = b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.uint8)
     cols, last = b.const([1], np.int64), b.const([-1], np.int64)
@@ -160,9 +162,14 @@ def _body_attention(b: _Body, p, cfg) -> None:
         lut = b.op("Gather", ["exp_lut", hidx], axis=0)
         e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
         total = b.op("ReduceSum", [e, last], keepdims=1)
-        num = b.op("Add", [b.op("Mul", [e, b.const(510, np.int32)]), total])
-        prob = b.op("Cast", [b.op("Div", [num, b.op("Mul", [total, b.const(2, np.int32)])])], to=TP.UINT8)
-        outs.append(b.op("QLinearMatMul", [prob, b.op("Gather", ["out_mult", hidx], axis=0), zp0, vh, one, zp, one, zp]))
+        num = b.op("Add", [b.op("Mul", [e, b.const(2 * ((1 << cfg["prob_bits"]) - 1), np.int32)]), total])
+        prob = b.op("Div", [num, b.op("Mul", [total, b.const(2, np.int32)])])
+        mult = b.op("Gather", ["out_mult", hidx], axis=0)
+        if cfg["prob_bits"] == 8:  # u8 probabilities: QLinearMatMul u8 x u8
+            outs.append(b.op("QLinearMatMul", [b.op("Cast", [prob], to=TP.UINT8), mult, zp0, vh, one, zp, one, zp]))
+        else:  # wider probabilities: exact int32 MatMul, then the requantisation
+            acc = b.op("MatMul", [prob, b.centered_i32(vh)])
+            outs.append(b.requant(b.op("Cast", [acc], to=TP.FLOAT), mult, f"o{h}"))
     b.op("Concat", outs, "y", axis=1)
 
 
@@ -257,8 +264,9 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
     attention = [op for op in program.ops if op.kind == "attention"]
     cfg = {"heads": attention[0].heads if attention else 1,
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
-    if len({(op.heads, shapes[op.inputs[0]]) for op in attention}) > 1:
-        raise TinyMyoError("all attention ops of a program must share heads and shape")
+    if len({(op.heads, op.prob_bits, shapes[op.inputs[0]]) for op in attention}) > 1:
+        raise TinyMyoError("all attention ops of a program must share heads, prob_bits and shape")
+    cfg["prob_bits"] = attention[0].prob_bits if attention else 8
     reductions = {op.reduction for op in program.ops if op.kind == "patch_features"}
     if len(reductions) > 1:
         raise TinyMyoError("all patch_features ops of a program must share one reduction")

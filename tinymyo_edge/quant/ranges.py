@@ -58,13 +58,17 @@ def program_bounds(program: Program) -> list[Bound]:
             hd = d // op.heads
             top = int(np.max(op.exp_lut))
             total = n * top
+            pmax = (1 << op.prob_bits) - 1
             out += [
                 Bound(op.name, f"q.k^T accumulator head_dim*128*128 (head_dim={hd})", hd * 128 * 128, INT32_LIMIT, "int32"),
-                Bound(op.name, f"softmax 510*e + sum, sum <= tokens*lut[0] (tokens={n})", 510 * top + total,
+                Bound(op.name, f"softmax 2*{pmax}*e + sum, sum <= tokens*lut[0] (tokens={n})", 2 * pmax * top + total,
                       INT32_LIMIT, "int32"),
                 Bound(op.name, "softmax 2*sum", 2 * total, INT32_LIMIT, "int32"),
-                Bound(op.name, f"p.v accumulator tokens*255*128 (tokens={n})", n * 255 * 128, INT32_LIMIT, "int32"),
+                Bound(op.name, f"p.v accumulator 128*sum(p), sum(p) <= {pmax} + tokens/2 (tokens={n})",
+                      128 * (pmax + n), INT32_LIMIT, "int32"),
             ]
+            if op.prob_bits > 16:
+                out.append(Bound(op.name, "probabilities held in 16 bits", pmax, 1 << 16, "uint16"))
             if int(np.min(op.exp_lut[:, 0])) < 1:
                 out.append(Bound(op.name, "softmax sum >= lut[0] >= 1 (no division by zero)", 0, 0, "int32"))
         elif op.kind == "layernorm":
@@ -96,21 +100,22 @@ def check_ranges(program: Program) -> list[Bound]:
     return bounds
 
 
-def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat: int) -> None:
+def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat: int, prob_bits: int = 8) -> None:
     """The same proof from sizes alone, before any calibration (fast refusal of a model that cannot fit)."""
     problems = []
     hd = dim // heads
+    pmax = (1 << prob_bits) - 1
     try:
-        top = 1 << nx.exp_lut_bits(tokens)
+        top = 1 << nx.exp_lut_bits(tokens, pmax)
     except ValueError as exc:
         problems.append(str(exc))
         top = 0
     checks = [
         (f"linear K={max(dim, hidden, patch, feat)} accumulator", max(dim, hidden, patch, feat) * 128 * 128, INT32_LIMIT),
         (f"q.k^T head_dim={hd}", hd * 128 * 128, INT32_LIMIT),
-        (f"softmax sums for {tokens} tokens", 510 * top + tokens * top, INT32_LIMIT),
+        (f"softmax sums for {tokens} tokens", 2 * pmax * top + tokens * top, INT32_LIMIT),
         (f"softmax 2*sum for {tokens} tokens", 2 * tokens * top, INT32_LIMIT),
-        (f"p.v accumulator for {tokens} tokens", tokens * 255 * 128, INT32_LIMIT),
+        (f"p.v accumulator for {tokens} tokens", 128 * (pmax + tokens), INT32_LIMIT),
         (f"LayerNorm c*2^{nx.LN_FRAC_BITS} for dim {dim}", ((dim - 1) * 255) << nx.LN_FRAC_BITS, INT32_LIMIT),
     ]
     problems += [f"{what}: {value} >= {limit}" for what, value, limit in checks if value >= limit]
