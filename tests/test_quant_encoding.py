@@ -13,7 +13,7 @@ from tinymyo_edge import numerics as nx
 from tinymyo_edge.ir.program import (DType, LinearDequant, Linear, Program, QuantizeInput, Reshape, ResidualAdd,
                                      TensorInfo, TokenMean)
 from tinymyo_edge.quant.encoding import onnx_to_program, program_to_onnx
-from tinymyo_edge.quant.runtime import LEVELS, session
+from tinymyo_edge.quant.runtime import session
 
 from program_factory import make_random_program, small_config
 

@@ -240,7 +240,8 @@ class ProgramBuilder:
         self.cursor = None
         for _, step in tqdm(steps, desc="calibrating", unit="layer", disable=not self.progress, leave=False):
             step()
-        meta = {"calibration_method": self.method, "calibration_windows": str(len(self.values[INPUT]))}
+        meta = {"calibration_method": self.method, "calibration_windows": str(len(self.values[INPUT])),
+                "calibration": json.dumps(self.calibration, sort_keys=True)}
         if self.method == "percentile":
             meta["calibration_percentile"] = repr(self.percentile)
         return Program(dict(self.tensors), tuple(self.ops), INPUT, self.cursor, meta)

@@ -95,34 +95,34 @@ class _Body:
         return self.op("Sub", [self.op("Cast", [x], to=TP.INT32), self.const(nx.ACT_ZERO_POINT, np.int32)])
 
 
-def _body_quantize_input(b: _Body, p: Program | None, cfg) -> None:
+def _body_quantize_input(b: _Body, cfg: dict) -> None:
     b.op("QuantizeLinear", ["x0", "scale", b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
 
 
-def _body_reshape(b: _Body, p, cfg) -> None:
+def _body_reshape(b: _Body, cfg: dict) -> None:
     b.op("Reshape", ["x0", "shape"], "y")
 
 
-def _body_linear(b: _Body, p, cfg) -> None:
+def _body_linear(b: _Body, cfg: dict) -> None:
     one, zp = b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)
     wzp = b.op("ConstantOfShape", [b.op("Shape", ["multiplier"])],
                value=numpy_helper.from_array(np.zeros(1, np.int8)))
     b.op("QGemm", ["x0", one, zp, "weight", "multiplier", wzp, "bias", one, zp], "y", domain="com.microsoft", transB=1)
 
 
-def _body_linear_dequant(b: _Body, p, cfg) -> None:
+def _body_linear_dequant(b: _Body, cfg: dict) -> None:
     wt = b.op("Transpose", ["weight"], perm=[1, 0])
     acc = b.op("MatMulInteger", ["x0", wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
     acc = b.op("Add", [acc, "bias"])
     b.op("Mul", [b.op("Cast", [acc], to=TP.FLOAT), "scale"], "y")
 
 
-def _body_lut(b: _Body, p, cfg) -> None:
+def _body_lut(b: _Body, cfg: dict) -> None:
     idx = b.op("Reshape", [b.op("Cast", ["x0"], to=TP.INT32), b.const([-1], np.int64)])
     b.op("Reshape", [b.op("GatherElements", ["table", idx], axis=0), b.op("Shape", ["x0"])], "y")
 
 
-def _body_layernorm(b: _Body, p, cfg) -> None:
+def _body_layernorm(b: _Body, cfg: dict) -> None:
     axes = b.const([-1], np.int64)
     xi = b.op("Cast", ["x0"], to=TP.INT32)
     dim64 = b.op("Gather", [b.op("Shape", ["x0"]), b.const(-1, np.int64)], axis=0)
@@ -136,14 +136,14 @@ def _body_layernorm(b: _Body, p, cfg) -> None:
     b.op("QuantizeLinear", [t, b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
 
 
-def _body_residual_add(b: _Body, p, cfg) -> None:
+def _body_residual_add(b: _Body, cfg: dict) -> None:
     zp = b.const(float(nx.ACT_ZERO_POINT), np.float32)
     fa = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.FLOAT), zp]), "scale_a"])
     fb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.FLOAT), zp]), "scale_b"])
     b.op("QuantizeLinear", [b.op("Add", [fa, fb]), b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
 
 
-def _body_attention(b: _Body, p, cfg) -> None:
+def _body_attention(b: _Body, cfg: dict) -> None:
     """Per head: QLinearMatMul u8 x u8 scores (scale = score_mult[h]), integer softmax with the head's exp table
     (GatherElements), p.v by QLinearMatMul (u8 probabilities) or int32 MatMul (wider ones), requantised with
     out_mult[h]; heads concatenated along the features."""
@@ -180,11 +180,11 @@ def _body_group_sum(b: _Body, axis: int, keepdims: int) -> str:
     return b.op("ReduceSum", [r, b.const([axis], np.int64)], keepdims=keepdims)
 
 
-def _body_token_mean(b: _Body, p, cfg) -> None:
+def _body_token_mean(b: _Body, cfg: dict) -> None:
     b.requant(b.op("Cast", [_body_group_sum(b, 0, 1)], to=TP.FLOAT), "multiplier", "y")
 
 
-def _body_patch_features(b: _Body, p, cfg) -> None:
+def _body_patch_features(b: _Body, cfg: dict) -> None:
     if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (the multiplier is unused)
         g = b.op("Reshape", ["x0", "group_shape"])
         b.op("Reshape", [b.op("Transpose", [g], perm=[1, 0, 2]), "sum_shape"], "y")
@@ -192,7 +192,7 @@ def _body_patch_features(b: _Body, p, cfg) -> None:
     b.requant(b.op("Cast", [_body_group_sum(b, 1, 0)], to=TP.FLOAT), "multiplier", "y")
 
 
-def _body_depthwise_conv1d(b: _Body, p, cfg) -> None:
+def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
     xp = b.op("Pad", [b.centered_i32("x0"), b.const([1, 0, 1, 0], np.int64)], mode="constant")
     w = b.op("Cast", ["weight"], to=TP.INT32)
     acc = "bias"
@@ -203,7 +203,7 @@ def _body_depthwise_conv1d(b: _Body, p, cfg) -> None:
     b.requant(b.op("Cast", [acc], to=TP.FLOAT), "multiplier", "y")
 
 
-def _body_interpolate(b: _Body, p, cfg) -> None:
+def _body_interpolate(b: _Body, cfg: dict) -> None:
     axis1 = b.const([1], np.int64)
     a = b.op("Mul", [b.op("Gather", ["x0", "index0"], axis=0), b.op("Unsqueeze", ["weight0", axis1])])
     c = b.op("Mul", [b.op("Gather", ["x0", "index1"], axis=0), b.op("Unsqueeze", ["weight1", axis1])])
@@ -220,7 +220,7 @@ def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
         if f.scalar:
             body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
-    _BODIES[kind](body, None, cfg)
+    _BODIES[kind](body, cfg)
     inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.scalar else "") for f in fields]
     inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
