@@ -122,7 +122,7 @@ def main() -> int:
     total, macs = counters.inference[0], counters.total[1]
     classes = per_class(counters, kinds)
     commit = git_commit()
-    where = (f"measured: pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
+    where = (f"pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
              f"cluster core 0 mcycle, 8 cores, {args.channels}x{args.samples}; a PULP cluster, not GAP9")
     metrics = {
         "total_cycles": metric(total, "cycles", "measured", where),
@@ -144,7 +144,7 @@ def main() -> int:
         "wall_seconds": {"build": round(build_s, 1), "simulation": round(sim_s, 1)},
     }
     write_results("gvsoc", metrics, details)
-    print(f"{where}\n")
+    print(f"measured: {where}\n")
     print(f"{'layer':<40}{'cycles':>14}{'MACs':>14}{'MAC/cycle':>11}")
     for layer, (cycles, n) in counters.layers.items():
         print(f"{layer:<40}{cycles:>14,}{n:>14,}{n / cycles if cycles else 0:>11.2f}")

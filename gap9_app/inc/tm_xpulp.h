@@ -42,11 +42,13 @@ void tm_pulp_stage_begin(void);
  * source itself when it does not fit; NULL stays. */
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
 /* Attention scratch of one op into L1 where it all fits: k_s8 (n x hd), k_sum (n), the cores' score rows
- * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), and 4 query rows per core (tm_pulp_attn_q); the
+ * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), 4 query rows per core (tm_pulp_attn_q), and, if
+ * there is room, 2 rows of v per core (tm_pulp_attn_v); the
  * pointers are replaced (the kernel fills the scratch itself). Core 0. */
 void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, const int32_t **exp_lut, int n,
                              int hd, int heads);
 extern uint8_t *tm_pulp_attn_q; /* TM_PULP_CORES x 4 x hd in L1, or NULL */
+extern int8_t *tm_pulp_attn_v;  /* TM_PULP_CORES x 2 x n in L1 (two rows of v transposed per core), or NULL */
 
 static inline int tm_pulp_core_id(void)
 {

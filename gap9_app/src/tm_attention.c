@@ -133,10 +133,36 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
 }
 
 /* Outputs of rows i..i+nr-1 from their probabilities p (row t in p + t*n), 4 head columns at a time. */
+#if defined(TM_PLATFORM_PULP_OPEN)
+/* pulp-open: v (transposed) stays in L2 (64 kB TCDM), so each pair of its rows is first copied by this core's DMA
+ * into its L1 buffer, then one 4 x 2 block; 0 when the case does not apply (the portable path below runs). */
+static int output_rows_l1(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
+{
+    int n = a->n;
+    if (nr != 4 || !tm_pulp_attn_v || (n & 3) != 0 || (hd & 1) != 0)
+        return 0;
+    int8_t *vb = tm_pulp_attn_v + (long)tm_core_id() * 2 * n;
+    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
+    for (int c = 0; c < hd; c += 2) {
+        int32_t blk[8];
+        tm_pulp_dma_wait(tm_pulp_dma_in(vb, a->v_t + (long)c * n, (uint32_t)(2 * n)));
+        tm_xpulp_dot_4x2(p, n, vb, n, n / 4, blk);
+        for (int t = 0; t < 4; t++)
+            for (int u = 0; u < 2; u++)
+                y[(long)t * a->d + c + u] = tm_requant(blk[2 * t + u], mult);
+    }
+    return 1;
+}
+#endif
+
 static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
 {
     int n = a->n;
     uint8_t *y = a->y + (long)i * a->d + a->head * hd;
+#if defined(TM_PLATFORM_PULP_OPEN)
+    if (output_rows_l1(a, i, nr, p, mult, hd))
+        return;
+#endif
     for (int c = 0; c < hd; c += 4) {
         int nc = TM_MIN(4, hd - c);
         for (int r = 0; r < nr; r++) {

@@ -290,6 +290,7 @@ const void *tm_pulp_stage_extra(const void *src, uint32_t bytes)
 /* Scratch, not copies (the attention kernel fills it), all or none; the exp tables are copied. The linear weight
  * copy is lost (same L1 area). */
 uint8_t *tm_pulp_attn_q;
+int8_t *tm_pulp_attn_v;
 
 void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, const int32_t **exp_lut, int n,
                              int hd, int heads)
@@ -299,7 +300,8 @@ void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, c
     uint32_t lut_room = (uint32_t)heads * 1024u, q_room = ((uint32_t)(TM_PULP_CORES * 4 * hd) + 15u) & ~15u;
     if ((uint8_t *)*k_s8 == stage_l1)
         return; /* staged by an earlier head of this op */
-    tm_pulp_attn_q = NULL;
+    uint32_t v_room = ((uint32_t)(TM_PULP_CORES * 2 * n) + 15u) & ~15u;
+    tm_pulp_attn_q = NULL, tm_pulp_attn_v = NULL;
     if (k_room + sum_room + rows_room + lut_room + q_room > TM_PULP_STAGE_BYTES)
         return; /* too big: stays in L2 */
     staged_w = NULL;
@@ -310,5 +312,7 @@ void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, c
     tm_pulp_dma_wait(tm_pulp_dma_in(at, *exp_lut, lut_room));
     *exp_lut = (const int32_t *)(const void *)at, at += lut_room;
     tm_pulp_attn_q = at, at += q_room;
+    if ((uint32_t)(at - stage_l1) + v_room <= TM_PULP_STAGE_BYTES)
+        tm_pulp_attn_v = (int8_t *)at, at += v_room;
     stage_used = (uint32_t)(at - stage_l1);
 }
