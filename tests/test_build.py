@@ -205,3 +205,13 @@ def test_cli_build_validate_run_from_int8_onnx(tmp_path, capsys):
 def _save(path, x):
     np.savez(path, x=x)
     return path
+
+
+@pytest.mark.slow
+def test_full_size_default_model_exact(tmp_path, real_windows):
+    """The deployed size (8 x 1000, 400 tokens, dim 192, 8 blocks): every layer == golden on real windows."""
+    cfg = TinyMyoConfig()
+    program = make_random_program(cfg, seed=12)
+    result = build_program(program, tmp_path / "out", target="gap9")
+    assert result.plan.arena_bytes <= 1.05 * result.plan.lower_bound
+    assert_c_equals_golden(tmp_path / "out", program, real_windows(8, 1000, 2))
