@@ -212,7 +212,7 @@ def test_cli_without_sdk_writes_the_project_and_says_what_is_needed(small_onnx, 
     monkeypatch.delenv("GAP_SDK_HOME", raising=False)
     monkeypatch.delenv(nt.NNTOOL_PYTHON_ENV, raising=False)
     np.savez(tmp_path / "calib.npz", x=_windows(3))
-    result = CliRunner().invoke(cli, ["build-nntool", str(small_onnx), "--calib", str(tmp_path / "calib.npz"),
+    result = CliRunner().invoke(cli, ["build", str(small_onnx), "--target", "gap9", "--backend", "nntool", "--calib", str(tmp_path / "calib.npz"),
                                       "-o", str(tmp_path / "proj"), "--no-run-nntool"])
     assert result.exit_code == 0, result.output
     assert "needs the GAP9 SDK" in result.output and "GAP_SDK_HOME" in result.output
@@ -340,7 +340,7 @@ def test_makefile_offers_every_operating_point(project):
 def test_cli_calibrates_on_the_windows_quantize_selects(small_onnx, tmp_path):
     x = _windows(10)
     np.savez(tmp_path / "calib.npz", x=x)
-    result = CliRunner().invoke(cli, ["build-nntool", str(small_onnx), "--calib", str(tmp_path / "calib.npz"),
+    result = CliRunner().invoke(cli, ["build", str(small_onnx), "--target", "gap9", "--backend", "nntool", "--calib", str(tmp_path / "calib.npz"),
                                       "--max-windows", "4", "-o", str(tmp_path / "proj"), "--no-run-nntool"])
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "proj" / "calib.npz") as data:

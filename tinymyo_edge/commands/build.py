@@ -7,21 +7,61 @@ import sys
 import click
 
 from ..build import TARGETS, build, run_host, validate
+from ..errors import TinyMyoError
 from ..memory.board import BOARDS
+from ..quant.api import DEFAULT_MAX_WINDOWS
 
 
 @click.command("build")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", type=click.Choice(TARGETS), default="host", show_default=True)
+@click.option("--backend", type=click.Choice(["native", "nntool"]), default="native", show_default=True,
+              help="native: our lowering of the int8 ONNX; nntool: a GAP9 SDK project driving NNTool + AutoTiler "
+                   "on the FLOAT ONNX from `export` (needs --calib; --target gap9)")
 @click.option("-o", "--out", "outdir", required=True, type=click.Path(file_okay=False), help="build folder")
 @click.option("--board", type=click.Choice(sorted(BOARDS)), default=None,
               help="memory levels to plan for (default: the target's own board)")
+@click.option("--calib", "calib_path", type=click.Path(dir_okay=False),
+              help="nntool: calibration windows, the same file `quantize` uses")
+@click.option("--max-windows", type=click.IntRange(min=1), default=DEFAULT_MAX_WINDOWS, show_default=True,
+              help="nntool: calibrate on at most this many windows (the same selection as `quantize`)")
+@click.option("--val", "val_path", type=click.Path(dir_okay=False),
+              help="nntool: windows NNTool executes for the app's reference outputs [default: 4 of --calib]")
+@click.option("--ne16", is_flag=True, help="nntool: map linear layers onto the NE16 accelerator")
+@click.option("--softmax-8bit", is_flag=True, help="nntool: 8-bit softmax outputs (NNTool's default is 16-bit)")
+@click.option("--no-softmax-rescale", is_flag=True,
+              help="nntool: give NNTool the attention probabilities unscaled (see docs/NNTOOL.md)")
+@click.option("--run-nntool/--no-run-nntool", default=None,
+              help="nntool: run NNTool now [default: when nntool.api is importable or TINYMYO_NNTOOL_PYTHON is set]")
 @click.option("--force", is_flag=True, help="replace OUTDIR if it exists")
-def build_command(model, target, outdir, board, force):
-    """Lower an int8 ONNX model (from `quantize`) to tiled C in OUTDIR."""
+def build_command(model, target, backend, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
+                  no_softmax_rescale, run_nntool, force):
+    """Lower MODEL to C in OUTDIR: the int8 ONNX from `quantize` (native backend) or the float ONNX from
+    `export` (--backend nntool)."""
+    if backend == "nntool":
+        _build_nntool(model, target, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
+                      no_softmax_rescale, run_nntool, force)
+        return
     result = build(model, outdir, target=target, board=board, force=force)
     click.echo(result.memory_table.split("\n\n")[0])
     click.echo(f"wrote {result.outdir} in {result.seconds:.1f} s (memory plan: {result.outdir}/memory/)")
+
+
+def _build_nntool(model, target, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
+                  no_softmax_rescale, run_nntool, force) -> None:
+    from ..data import load_windows
+    from ..targets.nntool import build_nntool_project, calibration_subset
+
+    if target != "gap9":
+        raise TinyMyoError("--backend nntool builds for --target gap9 only")
+    if calib_path is None:
+        raise TinyMyoError("--backend nntool needs --calib (the calibration windows `quantize` uses)")
+    calib = calibration_subset(load_windows(calib_path).x, max_windows)
+    val = load_windows(val_path).x if val_path else None
+    project = build_nntool_project(model, calib, outdir, board=board or "gap9", ne16=ne16,
+                                   softmax_8bit=softmax_8bit, force=force, val_x=val, run_nntool=run_nntool,
+                                   softmax_rescale=not no_softmax_rescale)
+    click.echo(project.summary())
 
 
 @click.command("validate")
