@@ -119,6 +119,15 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
     for (int j = 0; j < n; j++)
         sum += lut[rowmax - s[j]];
     tm_divisor_t d = tm_divisor((uint32_t)(2 * sum));
+    if (d.shift >= 32 && (d.mult >> 32) == 0) { /* tm_divide with the low product word dropped: one mulhu */
+        uint32_t m32 = (uint32_t)d.mult;
+        int sh = d.shift - 32;
+        for (int j = 0; j < n; j++) {
+            uint32_t num = (uint32_t)(TM_PROB_TWICE * lut[rowmax - s[j]] + sum);
+            s[j] = (uint8_t)((uint32_t)(((uint64_t)num * m32) >> 32) >> sh);
+        }
+        return;
+    }
     for (int j = 0; j < n; j++)
         s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * lut[rowmax - s[j]] + sum), d);
     return;

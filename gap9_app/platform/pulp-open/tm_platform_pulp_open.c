@@ -211,7 +211,7 @@ static void hyper_wait(void)
     }
 }
 
-void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes)
+static void hyper_setup(void)
 {
     static int ready;
     if (!ready) {
@@ -220,14 +220,24 @@ void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes)
         TM_REG32(TM_HYPER_COMMON + TM_HY_MEM_SEL) = 1; /* chip select 1: HyperFlash */
         ready = 1;
     }
-    uint32_t ext = (uint32_t)(uintptr_t)l3 - TM_PULP_L3_BASE, dst = (uint32_t)(uintptr_t)l2;
+}
+
+/* One uDMA read of at most TM_UDMA_CHUNK bytes, left running (hyper_wait ends it). */
+static void hyper_read_start(uint32_t l2, uint32_t l3, uint32_t bytes)
+{
+    hyper_setup();
+    TM_REG32(TM_HYPER_CH0 + TM_HY_RX_SADDR) = l2;
+    TM_REG32(TM_HYPER_CH0 + TM_HY_RX_SIZE) = bytes;
+    TM_REG32(TM_HYPER_CH0 + TM_HY_CA_SETUP) = 0x4u; /* read, memory space */
+    TM_REG32(TM_HYPER_CH0 + TM_HY_EXT_ADDR) = l3 - TM_PULP_L3_BASE;
+    TM_REG32(TM_HYPER_CH0 + TM_HY_RX_CFG) = TM_UDMA_CFG_EN;
+}
+
+void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes)
+{
+    uint32_t src = (uint32_t)(uintptr_t)l3, dst = (uint32_t)(uintptr_t)l2;
     for (uint32_t done = 0; done < bytes; done += TM_UDMA_CHUNK) {
-        uint32_t n = bytes - done < TM_UDMA_CHUNK ? bytes - done : TM_UDMA_CHUNK;
-        TM_REG32(TM_HYPER_CH0 + TM_HY_RX_SADDR) = dst + done;
-        TM_REG32(TM_HYPER_CH0 + TM_HY_RX_SIZE) = n;
-        TM_REG32(TM_HYPER_CH0 + TM_HY_CA_SETUP) = 0x4u; /* read, memory space */
-        TM_REG32(TM_HYPER_CH0 + TM_HY_EXT_ADDR) = ext + done;
-        TM_REG32(TM_HYPER_CH0 + TM_HY_RX_CFG) = TM_UDMA_CFG_EN;
+        hyper_read_start(dst + done, src + done, bytes - done < TM_UDMA_CHUNK ? bytes - done : TM_UDMA_CHUNK);
         hyper_wait();
     }
 }
@@ -236,12 +246,39 @@ void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes)
 /* One L1 area for a linear tile: the weight rows first (kept while the next tiles use the same slab), the
  * activation rows after them. L3 weights come through an L2 slab buffer. */
 static uint8_t stage_l1[TM_PULP_STAGE_BYTES] __attribute__((section(".l1bss"), aligned(16)));
-static uint8_t slab_l2[TM_PULP_SLAB_BYTES] __attribute__((aligned(16)));
+static uint8_t slab_l2[2][TM_PULP_SLAB_BYTES] __attribute__((aligned(16))); /* L3 slabs: one read, one used */
+static const void *prefetch_src; /* the L3 slab being read into slab_l2[prefetch_buf] while a tile computes */
+static uint32_t prefetch_bytes;
+static int prefetch_buf, prefetch_busy;
 static const void *staged_w;
 static uint32_t staged_w_bytes;
 static uint32_t stage_used; /* bytes of stage_l1 in use by the current tile */
 
 void tm_pulp_stage_invalidate(void) { staged_w = NULL; }
+
+/* The L2 copy of an L3 weight slab: the one prefetched while the previous tile computed if it is this one, else
+ * read now; then the next slab of the same matrix (the next tile's, as the network code walks the slabs in order)
+ * starts reading into the other buffer: the uDMA works while the cluster computes. */
+static const int8_t *l3_slab(const int8_t *l3, uint32_t bytes)
+{
+    if (bytes > TM_PULP_SLAB_BYTES) {
+        printf("error: a weight tile of %lu bytes exceeds the L2 slab buffer\n", (unsigned long)bytes);
+        tm_semihost_exit(70);
+    }
+    if (prefetch_busy)
+        hyper_wait(), prefetch_busy = 0;
+    int buf = prefetch_buf;
+    if (prefetch_src != l3 || prefetch_bytes != bytes) {
+        buf ^= 1;
+        tm_pulp_l3_read(slab_l2[buf], l3, bytes);
+    }
+    prefetch_src = NULL;
+    if (bytes <= TM_UDMA_CHUNK) {
+        prefetch_buf = buf ^ 1, prefetch_src = l3 + bytes, prefetch_bytes = bytes, prefetch_busy = 1;
+        hyper_read_start((uint32_t)(uintptr_t)slab_l2[prefetch_buf], (uint32_t)(uintptr_t)prefetch_src, bytes);
+    }
+    return (const int8_t *)slab_l2[buf];
+}
 
 void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes)
 {
@@ -249,14 +286,8 @@ void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x,
     const int8_t *src = *w;
     if (staged_w != src || staged_w_bytes != w_bytes) {
         staged_w = NULL;
-        if (tm_pulp_in_l3(src)) {
-            if (w_bytes > TM_PULP_SLAB_BYTES) {
-                printf("error: a weight tile of %lu bytes exceeds the L2 slab buffer\n", (unsigned long)w_bytes);
-                tm_semihost_exit(70);
-            }
-            tm_pulp_l3_read(slab_l2, src, w_bytes);
-            src = (const int8_t *)slab_l2;
-        }
+        if (tm_pulp_in_l3(src))
+            src = l3_slab(src, w_bytes);
         if (w_room > TM_PULP_STAGE_BYTES) { /* too big for L1: computed from L2 (slower, same result) */
             *w = src;
             return;
