@@ -4,6 +4,7 @@ int8 ONNX -> build -> validate against onnxruntime."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -215,3 +216,12 @@ def test_full_size_default_model_exact(tmp_path, real_windows):
     result = build_program(program, tmp_path / "out", target="gap9")
     assert result.plan.arena_bytes <= 1.05 * result.plan.lower_bound
     assert_c_equals_golden(tmp_path / "out", program, real_windows(8, 1000, 2))
+
+
+def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
+    program = make_random_program(small_config(), seed=3)
+    ops = tuple(dataclasses.replace(op, prob_bits=12) if op.kind == "attention" else op for op in program.ops)
+    wide = dataclasses.replace(program, ops=ops)
+    with pytest.raises(TinyMyoError, match="8-bit softmax probabilities only"):
+        build_program(wide, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,13 @@ _FLOAT_IN = {"quantize_input", "interpolate"}
 _FLOAT_OUT = {"linear_dequant", "interpolate"}
 
 
+def _check_supported(op) -> None:
+    """Refuse IR variants the C kernels do not implement, rather than lowering them to different arithmetic."""
+    if op.kind == "attention" and getattr(op, "prob_bits", 8) != 8:
+        raise TinyMyoError(f"node {op.name!r}: the C lowering implements 8-bit softmax probabilities only (this model "
+                           f"has {op.prob_bits}-bit ones); quantize again without --softmax-bits")
+
+
 def check_program(program: Program) -> Program:
     if program.input not in program.tensors or program.output not in program.tensors:
         raise TinyMyoError("program: input or output tensor is not declared")
@@ -30,6 +37,7 @@ def check_program(program: Program) -> Program:
         want = DType.F32 if op.kind in _FLOAT_OUT else DType.U8
         if op.kind != "reshape" and program.tensors[op.output].dtype is not want:
             raise TinyMyoError(f"node {op.name!r}: output {op.output!r} must be {want.value}")
+        _check_supported(op)
         defined.add(op.output)
     if program.output not in defined:
         raise TinyMyoError(f"program: output {program.output!r} is never produced")
