@@ -53,7 +53,8 @@ def _data(path: str) -> Data:
 @click.option("--monitor", type=click.Choice(MONITORS), default=_DEFAULTS.monitor, show_default=True,
               help="Validation score that picks the kept epoch.")
 @click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
-@click.option("--threads", type=int, default=None, help="CPU threads for torch [default: torch's].")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch [default: torch's]; on a busy shared CPU 1 is often fastest.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True, help="Overwrite the output checkpoint and its log.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
