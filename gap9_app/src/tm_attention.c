@@ -56,11 +56,11 @@ static int score_rows_l1(const tm_attention_args_t *a, int i, int nr, uint8_t *s
     }
     for (int j = 0; j < n; j += 4) {
         int32_t blk[16];
+        const int32_t zk[4] = {TM_ACT_ZERO_POINT * a->k_sum[j], TM_ACT_ZERO_POINT * a->k_sum[j + 1],
+                               TM_ACT_ZERO_POINT * a->k_sum[j + 2], TM_ACT_ZERO_POINT * a->k_sum[j + 3]};
         tm_dot_u8s8_4x4((const uint8_t *)ql, hd, a->k_s8 + (long)j * hd, hd, hd, blk);
         for (int t = 0; t < 4; t++) {
-            int32_t v[4];
-            for (int c = 0; c < 4; c++)
-                v[c] = blk[4 * t + c] - TM_ACT_ZERO_POINT * a->k_sum[j + c];
+            int32_t v[4] = {blk[4 * t] - zk[0], blk[4 * t + 1] - zk[1], blk[4 * t + 2] - zk[2], blk[4 * t + 3] - zk[3]};
             tm_xpulp_requant4(v, m4, s + (long)t * n + j);
         }
     }

@@ -26,4 +26,18 @@ static void residual_worker(void *arg)
     }
 }
 
-void tm_residual_add(const tm_residual_args_t *a) { tm_fork(residual_worker, (void *)a); }
+void tm_residual_add(const tm_residual_args_t *a)
+{
+#if defined(TM_PLATFORM_PULP_OPEN) /* both inputs of the tile into L1 by DMA (one L2 load per element would stall) */
+    tm_residual_args_t t = *a;
+    uint32_t count = (uint32_t)(a->end - a->start);
+    tm_pulp_stage_begin();
+    t.a = tm_pulp_stage_extra(a->a + a->start, count);
+    t.b = tm_pulp_stage_extra(a->b + a->start, count);
+    t.y = a->y + a->start;
+    t.end = a->end - a->start, t.start = 0;
+    tm_fork(residual_worker, &t);
+#else
+    tm_fork(residual_worker, (void *)a);
+#endif
+}
