@@ -81,9 +81,13 @@ def per_class(counters, kinds: dict[str, str]) -> dict[str, dict]:
 
 
 def git_commit() -> str:
+    """HEAD of the checkout the app is built from, "+modified" when its C library or code generator differ from it."""
     try:
-        return subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "gap9_app", "templates",
+                                "tinymyo_edge"], capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+modified" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -101,6 +105,7 @@ def main() -> int:
         print(f"bench_gvsoc: {' and '.join(missing)} not on PATH: nothing measured, nothing written "
               "(the open-source GVSoC is installed by hand: docs/PULP_OPEN.md)")
         return 0
+    commit = git_commit()  # before the build copies the library
     with tempfile.TemporaryDirectory(prefix="bench_gvsoc_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
@@ -121,7 +126,6 @@ def main() -> int:
     counters = run.counters
     total, macs = counters.inference[0], counters.total[1]
     classes = per_class(counters, kinds)
-    commit = git_commit()
     where = (f"pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
              f"cluster core 0 mcycle, 8 cores, {args.channels}x{args.samples}; a PULP cluster, not GAP9")
     metrics = {
