@@ -85,8 +85,9 @@ def git_commit() -> str:
     try:
         head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "gap9_app", "templates",
-                                "tinymyo_edge"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "--",
+                                "gap9_app", "templates", "tinymyo_edge"], capture_output=True, text=True,
+                               check=True).stdout.strip()
         return head + ("+modified" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
