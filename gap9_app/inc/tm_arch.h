@@ -195,6 +195,8 @@ static inline __attribute__((always_inline)) void tm_dot_u8s8_4x4(const uint8_t 
     _mm_storeu_si128((__m128i *)(void *)(out + 8), tm_hsum4_(c20, c21, c22, c23));
     _mm_storeu_si128((__m128i *)(void *)(out + 12), tm_hsum4_(c30, c31, c32, c33));
 }
+#elif defined(TM_PLATFORM_RV32) /* plain scalar RISC-V (platform=rv32): register blocks written for its registers */
+#include "tm_rv32.h"
 #else
 static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
                                    int32_t out[16])

@@ -1,0 +1,54 @@
+/* tm_rv32.h: the 4 x 4 dot-product block for a plain scalar RISC-V core (platform=rv32: rv32imc / rv32imfc, no
+ * SIMD, no hardware loops), included by tm_arch.h when TM_PLATFORM_RV32 is defined.
+ *
+ * Same contract as the portable block: out[4*i + j] = sum_t a_i[t] * b_j[t] over n, exact int32. All 16 sums are
+ * register accumulators: per step t, 4 loads of a, 4 loads of b and 16 multiply-adds (2.5 instructions per MAC),
+ * and the loop is unrolled 4 times so that the 8 row pointers advance once per 4 steps (byte loads with immediate
+ * offsets). Byte loads (lbu / lb) beat word loads here: unpacking a word costs at least one instruction a byte. */
+#ifndef TM_RV32_H
+#define TM_RV32_H
+
+#include <stdint.h>
+
+/* One step t of a 4 x 2 block: 4 loads of a, 2 of b, 8 multiply-adds; o is the byte offset from the row pointers.
+ * The empty asm keeps gcc from hoisting the loads of later steps (more live values than registers: spills). */
+#define TM_RV32_STEP(o)                                                                                           \
+    do {                                                                                                          \
+        int32_t x0 = a0[o], x1 = a1[o], x2 = a2[o], x3 = a3[o], w;                                                \
+        w = b0[o], c00 += x0 * w, c10 += x1 * w, c20 += x2 * w, c30 += x3 * w;                                    \
+        w = b1[o], c01 += x0 * w, c11 += x1 * w, c21 += x2 * w, c31 += x3 * w;                                    \
+        __asm__ volatile("" ::: "memory");                                                                        \
+    } while (0)
+
+/* out[4*i + j] and out[4*i + j + 1] (i < 4) for b rows b and b + b_stride. */
+static inline void tm_rv32_dot_4x2(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
+                                   int32_t *out)
+{
+    const uint8_t *a0 = a, *a1 = a0 + a_stride, *a2 = a1 + a_stride, *a3 = a2 + a_stride;
+    const int8_t *b0 = b, *b1 = b0 + b_stride;
+    const uint8_t *end4 = a0 + (n & ~3), *end = a0 + n;
+    int32_t c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0, c30 = 0, c31 = 0;
+    while (a0 != end4) {
+        TM_RV32_STEP(0);
+        TM_RV32_STEP(1);
+        TM_RV32_STEP(2);
+        TM_RV32_STEP(3);
+        a0 += 4, a1 += 4, a2 += 4, a3 += 4, b0 += 4, b1 += 4;
+    }
+    for (; a0 != end; a0++, a1++, a2++, a3++, b0++, b1++)
+        TM_RV32_STEP(0);
+    out[0] = c00, out[1] = c01, out[4] = c10, out[5] = c11, out[8] = c20, out[9] = c21, out[12] = c30;
+    out[13] = c31;
+}
+#undef TM_RV32_STEP
+
+/* Two 4 x 2 blocks: 16 accumulators, 8 row pointers and the loaded values would need more than rv32's 28 free
+ * registers, and gcc's spills cost more than loading the a rows twice. */
+static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
+                                   int32_t out[16])
+{
+    tm_rv32_dot_4x2(a, a_stride, b, b_stride, n, out);
+    tm_rv32_dot_4x2(a, a_stride, b + 2 * b_stride, b_stride, n, out + 2);
+}
+
+#endif /* TM_RV32_H */
