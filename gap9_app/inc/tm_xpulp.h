@@ -41,6 +41,10 @@ void tm_pulp_stage_begin(void);
 /* After tm_pulp_stage_linear or _begin: one more operand (bias, multipliers, table, rows) copied into L1, or the
  * source itself when it does not fit; NULL stays. */
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
+/* An output tile written in L1 by the cores, then copied to its L2 place by tm_pulp_stage_out_flush (stores to L2
+ * stall a core ~10 cycles each): returns the L1 buffer, or dst itself when it does not fit. Core 0. */
+uint8_t *tm_pulp_stage_out(uint8_t *dst, uint32_t bytes);
+void tm_pulp_stage_out_flush(void);
 /* Attention scratch of one op into L1 where it all fits: k_s8 (n x hd), k_sum (n), the cores' score rows
  * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), 4 query rows per core (tm_pulp_attn_q), and, if
  * there is room, 2 rows of v per core (tm_pulp_attn_v); the

@@ -74,9 +74,10 @@ void tm_layernorm(const tm_layernorm_args_t *a)
     t.gain = tm_pulp_stage_extra(a->gain, (uint32_t)a->d * 4u);
     t.bias = tm_pulp_stage_extra(a->bias, (uint32_t)a->d * 4u);
     t.x = tm_pulp_stage_extra(a->x + (long)a->r0 * a->d, (uint32_t)((a->r1 - a->r0) * a->d));
-    t.y = a->y + (long)a->r0 * a->d;
+    t.y = tm_pulp_stage_out(a->y + (long)a->r0 * a->d, (uint32_t)((a->r1 - a->r0) * a->d));
     t.r1 = a->r1 - a->r0, t.r0 = 0;
     tm_fork(layernorm_worker, &t);
+    tm_pulp_stage_out_flush();
 #else
     tm_fork(layernorm_worker, (void *)a);
 #endif

@@ -34,9 +34,10 @@ void tm_residual_add(const tm_residual_args_t *a)
     tm_pulp_stage_begin();
     t.a = tm_pulp_stage_extra(a->a + a->start, count);
     t.b = tm_pulp_stage_extra(a->b + a->start, count);
-    t.y = a->y + a->start;
+    t.y = tm_pulp_stage_out(a->y + a->start, count);
     t.end = a->end - a->start, t.start = 0;
     tm_fork(residual_worker, &t);
+    tm_pulp_stage_out_flush();
 #else
     tm_fork(residual_worker, (void *)a);
 #endif

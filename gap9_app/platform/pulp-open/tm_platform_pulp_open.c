@@ -307,6 +307,27 @@ void tm_pulp_stage_begin(void)
     stage_used = 0;
 }
 
+static uint8_t *out_l2, *out_l1;
+static uint32_t out_bytes;
+
+uint8_t *tm_pulp_stage_out(uint8_t *dst, uint32_t bytes)
+{
+    uint32_t room = (bytes + 15u) & ~15u;
+    out_l2 = NULL;
+    if (stage_used + room > TM_PULP_STAGE_BYTES)
+        return dst;
+    out_l2 = dst, out_l1 = stage_l1 + stage_used, out_bytes = bytes;
+    stage_used += room;
+    return out_l1;
+}
+
+void tm_pulp_stage_out_flush(void)
+{
+    if (out_l2 != NULL)
+        tm_pulp_dma_wait(tm_pulp_dma_out(out_l2, out_l1, out_bytes));
+    out_l2 = NULL;
+}
+
 const void *tm_pulp_stage_extra(const void *src, uint32_t bytes)
 {
     uint32_t room = (bytes + 15u) & ~15u;
