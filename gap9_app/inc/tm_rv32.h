@@ -51,4 +51,34 @@ static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t
     tm_rv32_dot_4x2(a, a_stride, b + 2 * b_stride, b_stride, n, out + 2);
 }
 
+/* ---- packed a operand: kernels that reuse 4 a rows for many blocks interleave them once ------------------------ */
+#define TM_HAVE_PACKED_ROWS 1
+#define TM_PACKED_ROWS_MAX 4096 /* bytes of a caller's stack buffer: rows of up to 1024 */
+
+/* tm_rv32.c (assembly): out[4i + j] = sum_t ap[4t + i] * b[j * b_stride + t] over 4 * n4 steps, n4 >= 1. */
+void tm_rv32_dot_4x4_packed(const uint8_t *ap, const int8_t *b, long b_stride, int n4, int32_t out[16]);
+
+/* ap[4t + i] = a[i * a_stride + t] for i < 4, t < n. */
+static inline void tm_pack_rows4(const uint8_t *a, long a_stride, int n, uint8_t *ap)
+{
+    const uint8_t *a0 = a, *a1 = a0 + a_stride, *a2 = a1 + a_stride, *a3 = a2 + a_stride;
+    for (int t = 0; t < n; t++, ap += 4)
+        ap[0] = a0[t], ap[1] = a1[t], ap[2] = a2[t], ap[3] = a3[t];
+}
+
+/* tm_dot_u8s8_4x4 with the a rows packed by tm_pack_rows4 (any n). */
+static inline void tm_dot_u8s8_4x4_packed(const uint8_t *ap, const int8_t *b, long b_stride, int n, int32_t out[16])
+{
+    int n4 = n / 4;
+    if (n4 > 0)
+        tm_rv32_dot_4x4_packed(ap, b, b_stride, n4, out);
+    else
+        for (int i = 0; i < 16; i++)
+            out[i] = 0;
+    for (int t = 4 * n4; t < n; t++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                out[4 * i + j] += (int32_t)ap[4 * t + i] * b[j * b_stride + t];
+}
+
 #endif /* TM_RV32_H */

@@ -80,14 +80,26 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     if (score_rows_l1(a, i, nr, s, mult, hd))
         return;
 #endif
-    if (nr == 4) /* the common case: whole 4 x 4 blocks */
+    if (nr == 4) { /* the common case: whole 4 x 4 blocks */
+#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 query rows interleaved once for all keys (tm_rv32.h) */
+        uint8_t qp[TM_PACKED_ROWS_MAX];
+        int packed = 4 * hd <= TM_PACKED_ROWS_MAX;
+        if (packed)
+            tm_pack_rows4(q, a->d, hd, qp);
+#endif
         for (; j + 4 <= n; j += 4) {
             int32_t blk[16];
-            tm_dot_u8s8_4x4(q, a->d, a->k_s8 + (long)j * hd, hd, hd, blk);
+#if defined(TM_HAVE_PACKED_ROWS)
+            if (packed)
+                tm_dot_u8s8_4x4_packed(qp, a->k_s8 + (long)j * hd, hd, hd, blk);
+            else
+#endif
+                tm_dot_u8s8_4x4(q, a->d, a->k_s8 + (long)j * hd, hd, hd, blk);
             for (int t = 0; t < 4; t++)
                 for (int c = 0; c < 4; c++)
                     acc[(long)t * n + j + c] = blk[4 * t + c];
         }
+    }
     for (; j < n; j += 4) {
         int nk = TM_MIN(4, n - j);
         for (int r = 0; r < (nr == 4 ? 1 : nr); r++) {
@@ -172,13 +184,24 @@ static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8
     if (output_rows_l1(a, i, nr, p, mult, hd))
         return;
 #endif
+#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
+    uint8_t pp[TM_PACKED_ROWS_MAX];
+    int packed = nr == 4 && 4 * n <= TM_PACKED_ROWS_MAX;
+    if (packed)
+        tm_pack_rows4(p, n, n, pp);
+#endif
     for (int c = 0; c < hd; c += 4) {
         int nc = TM_MIN(4, hd - c);
         for (int r = 0; r < nr; r++) {
             int32_t acc[16];
             if (nr == 4 && r > 0)
                 break;
-            tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, a->v_t + (long)c * n, nc == 4 ? n : 0, n, acc);
+#if defined(TM_HAVE_PACKED_ROWS)
+            if (packed && nc == 4)
+                tm_dot_u8s8_4x4_packed(pp, a->v_t + (long)c * n, n, n, acc);
+            else
+#endif
+                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, a->v_t + (long)c * n, nc == 4 ? n : 0, n, acc);
             for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
                 for (int u = 0; u < nc; u++) {
                     int32_t v = u == 0 || nc == 4 ? acc[4 * t + u]

@@ -49,15 +49,30 @@ static void requant_row(const int32_t *acc, const float *mult, const uint8_t *ta
 static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int m1)
 {
     int k = a->k, ldy = a->m;
+#if defined(TM_HAVE_PACKED_ROWS) /* rv32: 4 input rows interleaved once for all their column blocks (tm_rv32.h) */
+    uint8_t xp[TM_PACKED_ROWS_MAX];
+    int packed = 4 * k <= TM_PACKED_ROWS_MAX;
+#endif
     for (int r = r0; r < r1; r += 4) {
         int nr = TM_MIN(4, r1 - r);
+#if defined(TM_HAVE_PACKED_ROWS)
+        if (packed && nr == 4)
+            tm_pack_rows4(a->x + (long)r * k, k, k, xp);
+#endif
         for (int mc = m0; mc < m1; mc += TM_COL_CHUNK) {
             int mend = TM_MIN(mc + TM_COL_CHUNK, m1);
             int32_t acc[4][TM_COL_CHUNK];
             for (int m = mc; m < mend; m += 4) {
                 int nc = TM_MIN(4, mend - m);
                 int32_t blk[16];
-                acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
+#if defined(TM_HAVE_PACKED_ROWS)
+                if (packed && nr == 4 && nc == 4) {
+                    tm_dot_u8s8_4x4_packed(xp, a->w + (long)m * k, k, k, blk);
+                    for (int i = 0; i < 16; i++)
+                        blk[i] += a->bias[m + (i & 3)];
+                } else
+#endif
+                    acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
                 for (int i = 0; i < nr; i++)
                     for (int j = 0; j < nc; j++)
                         acc[i][m - mc + j] = blk[4 * i + j];
