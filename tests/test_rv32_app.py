@@ -76,3 +76,14 @@ def test_regression_head_on_rv32_equals_host_and_golden(tmp_path):
     want = golden(program, input_of(program, outdir))
     assert same_bits(rv32.output, want)
     assert same_bits(run_app(outdir, "host").output, want)
+
+
+def test_rv32_edge_blocks_equal_golden(tmp_path):
+    """The rv32 kernels' edges (tm_rv32.h): 15 tokens (a 3-row block), head dim 6 (a 2-column block and a 2-step
+    tail of the packed 4 x 4 loop), patch 10 (K = 10), with soft float and with the FPU."""
+    program, outdir = build_small_app(tmp_path / "edge", seed=3, channels=3, samples=50, dim=18, heads=3)
+    want = golden(program, input_of(program, outdir))
+    for fpu in (False, True):
+        run = run_rv32(outdir, fpu=fpu, timeout=300)
+        assert run.returncode == 0, run.log
+        assert same_bits(run.output, want)
