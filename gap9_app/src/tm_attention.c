@@ -126,7 +126,8 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
         rowmax = s[j] > rowmax ? s[j] : rowmax;
-#if defined(TM_PLATFORM_PULP_OPEN) /* e[] would live in L2: read the (L1) table twice instead */
+/* pulp-open: e[] would live in L2, read the (L1) table twice instead; pulp-open and rv32: the division by one mulhu */
+#if defined(TM_PLATFORM_PULP_OPEN) || defined(TM_PLATFORM_RV32)
     (void)e;
     for (int j = 0; j < n; j++)
         sum += lut[rowmax - s[j]];

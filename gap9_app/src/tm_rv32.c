@@ -3,7 +3,7 @@
  * Why assembly: a 4 x 4 block keeps 16 accumulators, the packed a pointer, 4 b row pointers and 6 temporaries live,
  * 27 registers of rv32's 28 allocatable ones (the loop end stays on the stack). gcc spills such a loop (measured:
  * about 29 extra loads/stores per 64 MACs), and an asm statement cannot take 21 read-write operands. Per step t:
- * 4 lbu of a, 4 lb of b, 16 mul + 16 add = 2.5 instructions per MAC, plus 7 loop instructions per 4 steps.
+ * 4 lbu of a, 4 lb of b, 16 mul + 16 add = 2.5 instructions per MAC, plus 7 loop instructions per 8 steps.
  *
  * void tm_rv32_dot_4x4_packed(const uint8_t *ap, const int8_t *b, long b_stride, int n4, int32_t out[16])
  *   ap: a rows interleaved, ap[4t + i] = a_i[t]; b_j = b + j * b_stride; 4 * n4 steps, n4 >= 1;
@@ -34,14 +34,20 @@ __asm__(".text\n"
         "  addi sp, sp, -64\n"
         "  sw s0, 0(sp)\n  sw s1, 4(sp)\n  sw s2, 8(sp)\n  sw s3, 12(sp)\n  sw s4, 16(sp)\n  sw s5, 20(sp)\n"
         "  sw s6, 24(sp)\n  sw s7, 28(sp)\n  sw s8, 32(sp)\n  sw s9, 36(sp)\n  sw s10, 40(sp)\n  sw s11, 44(sp)\n"
+        "  andi t1, a3, 1\n"                                       /* n4 odd: enter at the second half */
         "  slli a3, a3, 2\n  add t0, a1, a3\n  sw t0, 48(sp)\n" /* end of b row 0 */
         "  sw a4, 52(sp)\n"                                        /* out */
         "  mv t0, a2\n  add a2, a1, t0\n  add a3, a2, t0\n  add a4, a3, t0\n"
         "  li s0, 0\n  li s1, 0\n  li s2, 0\n  li s3, 0\n  li s4, 0\n  li s5, 0\n  li s6, 0\n  li s7, 0\n"
         "  li s8, 0\n  li s9, 0\n  li s10, 0\n  li s11, 0\n  li t3, 0\n  li t4, 0\n  li t5, 0\n  li t6, 0\n"
-        "1:\n"
+        "  beqz t1, 1f\n"
+        "  addi a0, a0, -16\n  addi a1, a1, -4\n  addi a2, a2, -4\n  addi a3, a3, -4\n  addi a4, a4, -4\n"
+        "  j 2f\n"
+        "1:\n" /* 8 steps an iteration: the 5 pointer increments, the end load and the branch once per 128 MACs */
         "  TM_RV32_STEP 0\n  TM_RV32_STEP 1\n  TM_RV32_STEP 2\n  TM_RV32_STEP 3\n"
-        "  addi a0, a0, 16\n  addi a1, a1, 4\n  addi a2, a2, 4\n  addi a3, a3, 4\n  addi a4, a4, 4\n"
+        "2:\n"
+        "  TM_RV32_STEP 4\n  TM_RV32_STEP 5\n  TM_RV32_STEP 6\n  TM_RV32_STEP 7\n"
+        "  addi a0, a0, 32\n  addi a1, a1, 8\n  addi a2, a2, 8\n  addi a3, a3, 8\n  addi a4, a4, 8\n"
         "  lw t2, 48(sp)\n  bne a1, t2, 1b\n"
         "  lw t2, 52(sp)\n"
         "  sw s0, 0(t2)\n  sw s1, 4(t2)\n  sw s2, 8(t2)\n  sw s3, 12(t2)\n"
