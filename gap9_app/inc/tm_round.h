@@ -47,6 +47,14 @@ static inline uint8_t tm_requant(int32_t acc, float multiplier)
     r = r > 255 - TM_ACT_ZERO_POINT ? 255 - TM_ACT_ZERO_POINT : r;
     return (uint8_t)(r + TM_ACT_ZERO_POINT);
 }
+#elif defined(TM_PLATFORM_RV32) && !defined(__riscv_flen)
+/* integer-only rv32: the same value in integer arithmetic (tm_rv32.h), instead of about 440 soft-float instructions */
+#include "tm_rv32.h"
+static inline uint8_t tm_requant(int32_t acc, float multiplier)
+{
+    int code = tm_rv32_requant_int(acc, multiplier);
+    return code >= 0 ? (uint8_t)code : tm_sat_u8(tm_rne((float)acc * multiplier));
+}
 #else
 static inline uint8_t tm_requant(int32_t acc, float multiplier)
 {

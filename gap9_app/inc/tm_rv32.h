@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "tm_numerics.h" /* TM_ACT_ZERO_POINT */
+
 /* One step t of a 4 x 2 block: 4 loads of a, 2 of b, 8 multiply-adds; o is the byte offset from the row pointers.
  * The empty asm keeps gcc from hoisting the loads of later steps (more live values than registers: spills). */
 #define TM_RV32_STEP(o)                                                                                           \
@@ -79,6 +81,39 @@ static inline void tm_dot_u8s8_4x4_packed(const uint8_t *ap, const int8_t *b, lo
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++)
                 out[4 * i + j] += (int32_t)ap[4 * t + i] * b[j * b_stride + t];
+}
+
+/* ---- integer-only rv32 (soft float): the requantisation sat(rne(f32(acc) * m) + 128) without float calls ---------
+ * The float32 steps emulated exactly: with |acc| < 2^24 (f32(acc) exact) and m normal, the product's magnitude is
+ * X * 2^e, X = |acc| * significand(m) < 2^48, e = exponent(m) - 150; the float32 product is RNE of X to 24
+ * significant bits, Y * 2^(e + s) (s = bitlen(X) - 24); its integer rounding is RNE of Y / 2^sh, sh = -(e + s), and
+ * the clamp to [-128, 127] follows. Any |product| >= 2^23 saturates (as the float path does, inf included).
+ * Returns the code, or -1 for the cases left to the float formula (m zero, subnormal, inf or NaN; |acc| >= 2^24). */
+static inline int tm_rv32_requant_int(int32_t acc, float multiplier)
+{
+    union { float f; uint32_t u; } m = {multiplier};
+    uint32_t exp = (m.u >> 23) & 0xFFu, a = acc < 0 ? 0u - (uint32_t)acc : (uint32_t)acc;
+    if (exp == 0 || exp == 0xFFu || a >= (1u << 24))
+        return -1;
+    if (a == 0)
+        return TM_ACT_ZERO_POINT;
+    int negative = (acc < 0) != (int)(m.u >> 31);
+    uint64_t x = (uint64_t)a * ((m.u & 0x7FFFFFu) | 0x800000u);
+    int bits = 32 - __builtin_clz(a) + 23; /* bitlen(x) is this or one more */
+    bits += (x >> bits) != 0;
+    int s = bits - 24, sh = 174 - (int)exp - bits; /* -(e + s) */
+    uint32_t r;
+    if (sh <= 0) {
+        r = 255u; /* >= 2^23: saturates */
+    } else if (sh >= 25) {
+        r = 0u; /* Y <= 2^24: below or at 0.5 (a tie to 0) */
+    } else {
+        uint32_t y = (uint32_t)(s > 0 ? (x + ((1ull << (s - 1)) - 1u) + ((x >> s) & 1u)) >> s : x); /* RNE 24 bits */
+        r = (y + ((1u << (sh - 1)) - 1u) + ((y >> sh) & 1u)) >> sh;                                 /* RNE integer */
+    }
+    if (negative)
+        return TM_ACT_ZERO_POINT - (int)(r < 128u ? r : 128u);
+    return TM_ACT_ZERO_POINT + (int)(r < 127u ? r : 127u);
 }
 
 #endif /* TM_RV32_H */
