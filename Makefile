@@ -10,7 +10,7 @@ install:
 demo: install
 	$(PYTHON) -m tinymyo_edge.demo
 
-test:
+test: install
 	$(PYTHON) -m pytest -q -n 2 --dist loadfile tests
 
 test-fast:
