@@ -65,8 +65,9 @@ class _Builder:
         return self.add(Lut, name, [x], shape, table=table, function=function)
 
 
-def make_random_program(cfg: TinyMyoConfig, seed: int = 0) -> Program:
-    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32."""
+def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
+    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32; attention with
+    `prob_bits` softmax probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
     b = _Builder(seed)
     c, t, n, d, p = cfg.channels, cfg.samples, cfg.tokens, cfg.dim, cfg.patches
     x_in = b.tensor("input", (c, t), DType.F32)
@@ -82,10 +83,12 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0) -> Program:
         k = b.linear(f"{blk}.attn.k", h, n, d, d)
         v = b.linear(f"{blk}.attn.v", h, n, d, d)
         score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
-        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2))) for _ in range(cfg.heads)])
-        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / 255.0).astype(F32)
+        prob_max = (1 << prob_bits) - 1
+        lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
+        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
+        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
         a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
-                  exp_lut=luts, out_mult=out_mult)
+                  exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits)
         a = b.linear(f"{blk}.attn.proj", a, n, d, d)
         x = b.add(ResidualAdd, f"{blk}.add1", [x, a], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
                   scale_b=float(b.rng.uniform(0.5, 1.0)))

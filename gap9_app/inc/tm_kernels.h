@@ -76,11 +76,13 @@ typedef struct {
 void tm_residual_add(const tm_residual_args_t *a);
 
 /* Attention, heads side by side in D. Per head h (hd = D / heads columns):
- *   s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h]) (u8, scale 1/255);
+ *   s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h], M), M = 2^prob_bits - 1
+ *   (scale 1/M; prob_bits 8: u8, the fast path; 9..TM_PROB_BITS_MAX: uint16 rows in row_i32, scalar loops);
  *   y = requant(sum_j p (v-128), out_mult[h]).
  * tm_attention_prepare(a, h) fills the per-head scratch (all cores); tm_attention_rows(a, h, r0, r1) computes
  * query rows [r0, r1) of head h (a row block: the unit of L1 tiling). */
 #define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
+#define TM_PROB_BITS_MAX 16 /* widest softmax probabilities the kernel holds (passes/check.py reads this) */
 typedef struct {
     const uint8_t *q, *k, *v;   /* (N, D) each */
     uint8_t *y;                 /* (N, D) */
@@ -93,6 +95,7 @@ typedef struct {
     uint8_t *row_u8;            /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): scores, then probabilities */
     int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): score accumulators, exp values */
     int n, d, heads;
+    int prob_bits;              /* 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
     int head, r0, r1;           /* set by the calls below */
 } tm_attention_args_t;
 void tm_attention_prepare(tm_attention_args_t *a, int head);

@@ -3,7 +3,9 @@
  *          computed as sum_d q (k-128) - 128 sum_d (k-128): one u8 x s8 dot product per score;
  *   e[j] = exp_lut[h][rowmax - s[i,j]];  S = sum_j e[j] (int32: the build proves N * lut[0] + 510 lut[0] < 2^31);
  *   p[j] = (510 e[j] + S) / (2 S)  (truncating = round half up of 255 e / S; by tm_divide), u8 scale 1/255;
- *   y[i,h*hd+c] = sat(rne(f32(sum_j p[j] (v[j]-128)) * out_mult[h]) + 128). */
+ *   y[i,h*hd+c] = sat(rne(f32(sum_j p[j] (v[j]-128)) * out_mult[h]) + 128).
+ * prob_bits 9..16 (M = 2^bits - 1 levels instead of 255): the same with 2 M e[j] + S, probabilities kept as int32
+ * rows in the row_i32 scratch and p.v by scalar int32 dot products (rows_wide below). */
 #include "tm_arch.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
@@ -213,6 +215,48 @@ static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8
     }
 }
 
+/* prob_bits 9..16: p[j] = (2 M e[j] + S) / (2 S) into int32 p (the lowering proves 2 M lut[0] + N lut[0] < 2^31). */
+static void softmax_row_wide(const uint8_t *restrict s, int32_t *restrict p, const int32_t *restrict lut, int n,
+                             uint32_t twice_max)
+{
+    int32_t rowmax = 0, sum = 0;
+    for (int j = 0; j < n; j++)
+        rowmax = s[j] > rowmax ? s[j] : rowmax;
+    for (int j = 0; j < n; j++)
+        sum += lut[rowmax - s[j]];
+    tm_divisor_t div = tm_divisor((uint32_t)(2 * sum));
+    for (int j = 0; j < n; j++)
+        p[j] = (int32_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
+}
+
+/* prob_bits 9..16: y = requant(sum_j p[j] (v[j] - 128)); |sum| <= 128 (M + N/2) < 2^31 (quant/ranges.py, lowering). */
+static void output_rows_wide(const tm_attention_args_t *a, int i, int nr, const int32_t *p, float mult, int hd)
+{
+    int n = a->n;
+    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
+    for (int r = 0; r < nr; r++) {
+        const int32_t *pr = p + (long)r * n;
+        for (int c = 0; c < hd; c++) {
+            const int8_t *v = a->v_t + (long)c * n;
+            int32_t acc = 0;
+            for (int j = 0; j < n; j++)
+                acc += pr[j] * v[j];
+            y[(long)r * a->d + c] = tm_requant(acc, mult);
+        }
+    }
+}
+
+/* prob_bits 9..16, rows i..i+nr-1: scores as on the 8-bit path, then the probabilities overwrite their (consumed)
+ * int32 accumulators in acc (row t at acc + t*n). */
+static void rows_wide(const tm_attention_args_t *a, int i, int nr, int32_t *acc, uint8_t *s, const int32_t *lut, int hd)
+{
+    uint32_t twice_max = 2u * ((1u << a->prob_bits) - 1u);
+    score_rows(a, i, nr, acc, s, a->score_mult[a->head], hd);
+    for (int r = 0; r < nr; r++)
+        softmax_row_wide(s + (long)r * a->n, acc + (long)r * a->n, lut, a->n, twice_max);
+    output_rows_wide(a, i, nr, acc, a->out_mult[a->head], hd);
+}
+
 /* Phase 2 (all cores, query rows of the block split): scores, softmax and outputs, four rows at a time. */
 static void rows_worker(void *arg)
 {
@@ -224,6 +268,10 @@ static void rows_worker(void *arg)
     tm_core_range(a->r0, a->r1, &start, &stop);
     for (int i = start; i < stop; i += TM_ATTN_ROWS) {
         int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
+        if (a->prob_bits != 8) {
+            rows_wide(a, i, nr, acc, rows, lut, hd);
+            continue;
+        }
         score_rows(a, i, nr, acc, rows, a->score_mult[a->head], hd);
         for (int r = 0; r < nr; r++)
             softmax_row(rows + (long)r * a->n, acc, lut, a->n);

@@ -150,11 +150,15 @@ def lower_attention(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
     lut = np.asarray(op.exp_lut, dtype=np.int64)
     top = int(lut.max(initial=0))
-    prob_twice = 2 * round(1.0 / nx.PROB_SCALE)
-    worst = max(n + prob_twice, 2 * n) * top  # numerator 510 e + S and divisor 2 S, both int32 in C
+    prob_max = (1 << op.prob_bits) - 1
+    prob_twice = 2 * prob_max
+    worst = max(n + prob_twice, 2 * n) * top  # numerator 2 M e + S and divisor 2 S, both int32 in C
     if lut.min(initial=0) < 0 or worst > nx.INT32_MAX:
         raise TinyMyoError(f"layer {op.name!r}: softmax int32 bound exceeded for {n} tokens "
                            f"(max(N + {prob_twice}, 2 N) * max(exp_lut) = {worst} > 2^31 - 1)")
+    if 128 * (prob_max + n) > nx.INT32_MAX:  # p.v: sum(p) <= M + N/2 (each probability rounds up by <= 1/2)
+        raise TinyMyoError(f"layer {op.name!r}: p.v int32 bound exceeded for {n} tokens at {op.prob_bits}-bit "
+                           f"probabilities (128 * ({prob_max} + N) > 2^31 - 1)")
     if lut.max(initial=0) > 0 and (lut.reshape(op.heads, 256)[:, 0] == 0).any():
         raise TinyMyoError(f"layer {op.name!r}: exp_lut[h][0] == 0 would divide by zero in the softmax")
     return {
@@ -165,7 +169,7 @@ def lower_attention(op, ctx, tile):
         "k_s8": ctx.scratch(op, "k_s8", "int8_t"), "v_t": ctx.scratch(op, "v_t", "int8_t"),
         "k_sum": ctx.scratch(op, "k_sum", "int32_t"), "row_u8": ctx.scratch(op, "row_u8", "uint8_t"),
         "row_i32": ctx.scratch(op, "row_i32", "int32_t"),
-        "n": n, "d": d, "heads": op.heads, "tile_rows": tile.dims["rows"],
+        "n": n, "d": d, "heads": op.heads, "prob_bits": op.prob_bits, "tile_rows": tile.dims["rows"],
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import TinyMyoError
 from ..ir.program import DType, Program
+from ..memory.scratch import kernel_constant
 
 _FLOAT_IN = {"quantize_input", "interpolate"}
 _FLOAT_OUT = {"linear_dequant", "interpolate"}
@@ -12,9 +13,10 @@ _FLOAT_OUT = {"linear_dequant", "interpolate"}
 
 def _check_supported(op) -> None:
     """Refuse IR variants the C kernels do not implement, rather than lowering them to different arithmetic."""
-    if op.kind == "attention" and getattr(op, "prob_bits", 8) != 8:
-        raise TinyMyoError(f"node {op.name!r}: the C lowering implements 8-bit softmax probabilities only (this model "
-                           f"has {op.prob_bits}-bit ones); quantize again without --softmax-bits")
+    if op.kind == "attention" and not 8 <= op.prob_bits <= kernel_constant("TM_PROB_BITS_MAX"):
+        raise TinyMyoError(f"node {op.name!r}: the C kernels implement 8..{kernel_constant('TM_PROB_BITS_MAX')}-bit "
+                           f"softmax probabilities (this model has {op.prob_bits}-bit ones); quantize again with "
+                           f"--softmax-bits in that range")
 
 
 def check_program(program: Program) -> Program:
