@@ -11,7 +11,7 @@ import pytest
 
 from tinymyo_edge.cli import main
 from tinymyo_edge.errors import TinyMyoError
-from tinymyo_edge.recordings import WindowParams, make_windows
+from tinymyo_edge.data import WindowParams, make_windows
 
 
 def _run(args, capsys):
@@ -117,10 +117,10 @@ def test_continuous_npz_windows_per_label_run(tmp_path, time_major):
     params = WindowParams(window=300, hop=100, band=None, notch_hz=0, normalisation="none")
     ws = make_windows(path, "npz-continuous", params)
     runs = [(0, 1200, 0), (1200, 2100, 1), (2500, 4000, 2), (4000, 5000, 1)]  # the -1 run is unlabelled: skipped
-    assert np.bincount(ws.group).tolist() == [_count(b - a, 300, 100) for a, b, _ in runs]
+    assert np.bincount(ws.groups).tolist() == [_count(b - a, 300, 100) for a, b, _ in runs]
     for g, (a, b, lab) in enumerate(runs):
-        assert (ws.y[ws.group == g] == lab).all()
-        for k, win in enumerate(ws.x[ws.group == g]):
+        assert (ws.y[ws.groups == g] == lab).all()
+        for k, win in enumerate(ws.x[ws.groups == g]):
             assert a + 100 * k + 300 <= b
             np.testing.assert_array_equal(win, emg[a + 100 * k : a + 100 * k + 300].T.astype(np.float32))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import TinyMyoError
-from ..recordings import FORMATS, NORMALISATIONS, SPLITS, WindowParams, make_windows, save_window_set
+from ..data import FORMATS, NORMALISATIONS, SPLITS, WindowParams, make_windows, save_window_set
 
 
 def _channel_list(text: str | None) -> tuple[int, ...] | None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..data import load_windows
+from ..data import load_groups, load_windows
 from ..model.config import REDUCTIONS
-from ..recordings import load_groups
 from ..train import Data, Recipe, finetune
 from ..train.recipe import MONITORS, REGRESSION_LOSSES
 

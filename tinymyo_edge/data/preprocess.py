@@ -57,6 +57,12 @@ def minmax(x: np.ndarray, *, lo: float = -1.0, hi: float = 1.0, axis: int = -1) 
     return lo + (hi - lo) * unit
 
 
+def recording_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over every window and sample of x (N, C, T): "recording" normalisation, which keeps
+    the channels' relative amplitudes (what sEMG gesture classifiers mostly rely on)."""
+    return x.mean(axis=(0, 2)), np.maximum(x.std(axis=(0, 2)), EPS)
+
+
 NORMALISERS = {"zscore": zscore, "minmax": minmax, "none": None}
 
 

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..errors import TinyMyoError
 from ..fileio import atomic_path
-from .preprocess import bandpass, normalise, notch
-from .windowing import window_recording
+from .windowing import window_segments
 
 NPZ_SUFFIXES = (".npz",)
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
@@ -27,11 +26,13 @@ _3DC_ARRAYS = ("emg", "start", "length", "label", "rep", "split")
 
 @dataclass(frozen=True)
 class Windows:
-    """Model inputs x float32 (N, C, T) and optional labels/targets y (first axis N)."""
+    """Model inputs x float32 (N, C, T), optional labels/targets y (first axis N) and optional groups (N,) int64: the
+    recording segment each window was cut from (finetune keeps a segment's windows on one side of its split)."""
 
     x: np.ndarray
     y: np.ndarray | None = None
     source: str = ""
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -52,8 +53,9 @@ def check_windows(
     name: str = "windows",
     channels: int | None = None,
     samples: int | None = None,
+    groups: np.ndarray | None = None,
 ) -> Windows:
-    """Validate and normalise dtypes: rank 3, non-empty, expected channels/samples, finite, labels aligned."""
+    """Validate and normalise dtypes: rank 3, non-empty, expected channels/samples, finite, labels/groups aligned."""
     x = np.asarray(x)
     if x.dtype.kind not in "fiu":
         raise TinyMyoError(f"{name}: windows must be numbers (got dtype {x.dtype})")
@@ -73,7 +75,10 @@ def check_windows(
         raise TinyMyoError(
             f"{name}: NaN or Inf in {bad.size} of {x.shape[0]} windows; first bad window index {int(bad[0])}"
         )
-    return Windows(x=x, y=None if y is None else _check_labels(np.asarray(y), x.shape[0], name), source=name)
+    if groups is not None and np.shape(groups) != (x.shape[0],):
+        raise TinyMyoError(f"{name}: {x.shape[0]} windows but group ids of shape {np.shape(groups)}")
+    return Windows(x=x, y=None if y is None else _check_labels(np.asarray(y), x.shape[0], name), source=name,
+                   groups=None if groups is None else np.asarray(groups, dtype=np.int64))
 
 
 def _check_labels(y: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -190,13 +195,21 @@ def load_3dc(path: str | os.PathLike, split: int | None = None) -> list[Segment]
     return segments
 
 
-def _select_channels(channels: int | Sequence[int] | None) -> list[int]:
+def select_channels(n_channels: int, channels: int | Sequence[int] | None, source: str) -> list[int]:
+    """Channel indices to keep: all (None), the first n (int), or a list of indices."""
     if channels is None:
-        return list(range(CHANNELS_3DC))
+        return list(range(n_channels))
     picked = list(range(channels)) if isinstance(channels, int) else [int(c) for c in channels]
-    if not picked or any(not 0 <= c < CHANNELS_3DC for c in picked):
-        raise TinyMyoError(f"3DC has channels 0..{CHANNELS_3DC - 1}; cannot select {channels!r}")
+    if not picked or any(not 0 <= c < n_channels for c in picked):
+        raise TinyMyoError(f"{source}: has channels 0..{n_channels - 1}; cannot select {channels!r}")
     return picked
+
+
+def segments_3dc(path: str | os.PathLike, *, split: int | None = None,
+                 channels: int | Sequence[int] | None = None) -> list[tuple[np.ndarray, int]]:
+    """(emg (C, T) float64, label) of each held gesture of a 3DC file, channels selected (see select_channels)."""
+    picked = select_channels(CHANNELS_3DC, channels, str(path))
+    return [(s.emg[:, picked].T.astype(np.float64), s.label) for s in load_3dc(path, split=split)]
 
 
 def windows_from_3dc(
@@ -210,24 +223,19 @@ def windows_from_3dc(
     band: tuple[float, float] | None = (20.0, 450.0),
     notch_hz: float | None = 60.0,
     normalisation: str = "zscore",
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Windows:
-    """3DC segments -> filtered, resampled, windowed, per-window normalised model inputs, y = gesture label.
+    """3DC segments -> filtered, resampled, windowed, normalised model inputs, y = gesture label, groups = segment.
 
-    Per segment: band-pass (4th-order Butterworth, zero-phase) and mains notch at 1000 Hz on the whole segment,
-    resample to fs_out, cut windows (window/hop in samples at fs_out; hop defaults to window), then normalise each
-    window per channel. notch_hz defaults to 60: 3DC was recorded in Quebec, Canada (60 Hz mains); upstream's
-    50 Hz is for European recordings. channels: the first n, or a list of indices (3DC has 10).
+    Per segment (window_segments): band-pass (4th-order Butterworth, zero-phase) and mains notch at 1000 Hz on the
+    whole segment, resample to fs_out, cut windows (window/hop in samples at fs_out; hop defaults to window), then
+    normalise ("zscore"/"minmax"/"none" per window and channel; "recording" per channel over the selection, or with
+    `stats`, e.g. the train session's). notch_hz defaults to 60: 3DC was recorded in Quebec, Canada (60 Hz mains);
+    upstream's 50 Hz is for European recordings. channels: the first n, or a list of indices (3DC has 10).
     """
-    picked = _select_channels(channels)
-    xs, ys = [], []
-    for segment in load_3dc(path, split=split):
-        rec = segment.emg[:, picked].T.astype(np.float64)  # (C, T)
-        if band is not None:
-            rec = bandpass(rec, FS_3DC, band[0], band[1])
-        if notch_hz is not None:
-            rec = notch(rec, FS_3DC, notch_hz)
-        cut = window_recording(rec, window=window, hop=hop, fs_in=FS_3DC, fs_out=fs_out)
-        xs.append(normalise(cut, normalisation, axis=-1))
-        ys.append(np.full(cut.shape[0], segment.label, dtype=np.int64))
-    x = np.concatenate(xs) if xs else np.empty((0, len(picked), window))
-    return check_windows(x, np.concatenate(ys) if ys else np.empty(0, np.int64), name=f"{path} (3DC windows)")
+    segments = segments_3dc(path, split=split, channels=channels)
+    if not segments:
+        raise TinyMyoError(f"{path}: empty window set (no segment in split {split!r})")
+    x, y, groups, _ = window_segments(segments, FS_3DC, window=window, hop=hop, fs_out=fs_out, band=band,
+                                      notch_hz=notch_hz, normalisation=normalisation, stats=stats)
+    return check_windows(x, y, name=f"{path} (3DC windows)", groups=groups)

@@ -3,7 +3,8 @@
 Each recording is cut into segments (3DC: its held-gesture segments; a continuous .npz: runs of constant per-sample
 label, or the whole recording when it has no labels). Every segment is preprocessed on its own (band-pass and notch
 at the input rate, zero-phase, then resampling) and windowed on its own, so no window crosses a segment boundary and
-none mixes two labels. Each window records its segment in `group` (used by finetune's validation split).
+none mixes two labels (tinymyo_edge.data.windowing.window_segments). Each window records its segment in `groups`
+(saved as `group`; used by finetune's validation split).
 
 Normalisation: "zscore"/"minmax" per window and channel (upstream), "none", or "recording": per-channel z-score with
 the mean/std of the whole selection (or of an earlier window set via `stats`), which keeps the channels' absolute
@@ -20,16 +21,15 @@ from typing import Sequence
 
 import numpy as np
 
-from . import __version__
-from .data import bandpass, check_windows, load_3dc, normalise, notch, window_recording
-from .errors import TinyMyoError
-from .fileio import atomic_path
-from .model.checkpoint import file_sha256
+from .. import __version__
+from ..errors import TinyMyoError
+from ..fileio import atomic_path
+from .readers import FS_3DC, check_windows, segments_3dc, select_channels
+from .windowing import window_segments
 
 FORMATS = ("3dc", "npz-continuous")
 SPLITS = {"train": 0, "test": 1, "all": None}
 NORMALISATIONS = ("zscore", "minmax", "none", "recording")
-FS_3DC = 1000.0
 MAINS_3DC = 60.0  # 3DC was recorded in Quebec (60 Hz mains)
 MAINS_DEFAULT = 50.0  # upstream's European recordings
 
@@ -55,17 +55,14 @@ class WindowParams:
             raise TinyMyoError(f"--split must be one of {', '.join(SPLITS)} (got {self.split!r})")
 
 
-@dataclass
-class Segment:
-    emg: np.ndarray  # (C, T) float64 at fs_in
-    label: int | None
+Segment = tuple[np.ndarray, "int | None"]  # emg (C, T) float64 at the input rate, label (None: unlabelled)
 
 
 @dataclass
 class WindowSet:
     x: np.ndarray  # (N, C, window) float32
     y: np.ndarray | None  # (N,) int64
-    group: np.ndarray  # (N,) int64: index of the segment each window comes from
+    groups: np.ndarray  # (N,) int64: index of the segment each window comes from
     segment_lengths: np.ndarray  # (S,) samples of each segment at fs_in
     meta: dict
     norm_mean: np.ndarray | None = None  # (C,) for "recording" normalisation
@@ -75,23 +72,13 @@ class WindowSet:
 # ------------------------------------------------------------------------------------------------ readers
 
 
-def _pick_channels(n_channels: int, channels: Sequence[int] | None, source: str) -> list[int]:
-    if channels is None:
-        return list(range(n_channels))
-    bad = [c for c in channels if not 0 <= c < n_channels]
-    if bad or not channels:
-        raise TinyMyoError(f"{source}: has channels 0..{n_channels - 1}; cannot select {list(channels)}")
-    return list(channels)
-
-
 def read_3dc(path: Path, params: WindowParams) -> tuple[list[Segment], float]:
     if params.fs_in not in (None, FS_3DC):
         raise TinyMyoError(f"{path}: 3DC is sampled at {FS_3DC:g} Hz, not {params.fs_in:g} Hz (--fs-in)")
-    segments = load_3dc(path, split=SPLITS[params.split])
+    segments = segments_3dc(path, split=SPLITS[params.split], channels=params.channels)
     if not segments:
         raise TinyMyoError(f"{path}: no segments in split {params.split!r}")
-    picked = _pick_channels(segments[0].emg.shape[1], params.channels, str(path))
-    return [Segment(s.emg[:, picked].T.astype(np.float64), s.label) for s in segments], FS_3DC
+    return segments, FS_3DC
 
 
 def _label_runs(label: np.ndarray) -> list[tuple[int, int, int]]:
@@ -119,13 +106,13 @@ def read_npz_continuous(path: Path, params: WindowParams) -> tuple[list[Segment]
     emg = emg.T if emg.shape[0] > emg.shape[1] else emg  # -> (C, T)
     if not np.isfinite(emg).all():
         raise TinyMyoError(f"{path}: 'emg' holds NaN or Inf")
-    emg = emg[_pick_channels(emg.shape[0], params.channels, str(path))].astype(np.float64)
+    emg = emg[select_channels(emg.shape[0], params.channels, str(path))].astype(np.float64)
     if "label" not in arrays:
-        return [Segment(emg, None)], fs
+        return [(emg, None)], fs
     label = arrays["label"]
     if label.shape != (emg.shape[1],) or label.dtype.kind not in "iu":
         raise TinyMyoError(f"{path}: 'label' must be integers, one per sample ({emg.shape[1]}), got {label.dtype} {label.shape}")
-    return [Segment(emg[:, a:b], lab) for a, b, lab in _label_runs(label.astype(np.int64))], fs
+    return [(emg[:, a:b], lab) for a, b, lab in _label_runs(label.astype(np.int64))], fs
 
 
 def _npz_rate(path: Path, stored, given: float | None) -> float:
@@ -137,47 +124,6 @@ def _npz_rate(path: Path, stored, given: float | None) -> float:
 
 
 READERS = {"3dc": read_3dc, "npz-continuous": read_npz_continuous}
-
-
-# ------------------------------------------------------------------------------------------------ windowing
-
-
-def expected_windows(length: int, window: int, hop: int) -> int:
-    """Windows a segment of `length` samples (at the output rate) yields: complete windows only."""
-    return 0 if length < window else 1 + (length - window) // hop
-
-
-def _preprocess(seg: Segment, fs: float, params: WindowParams, mains: float | None) -> np.ndarray:
-    """Filter at the input rate (whole segment, zero-phase), then resample: (C, T) float64."""
-    rec = seg.emg
-    if params.band is not None:
-        rec = bandpass(rec, fs, *params.band)
-    if mains:
-        rec = notch(rec, fs, mains)
-    return rec
-
-
-def window_segments(segments: list[Segment], fs: float, params: WindowParams, mains: float | None,
-                    stats: tuple[np.ndarray, np.ndarray] | None = None):
-    """-> (x (N, C, W) float64, y or None, group, stats used by "recording" normalisation or None)."""
-    fs_out = params.fs_out or fs
-    cuts, labels, groups = [], [], []
-    for i, seg in enumerate(segments):
-        cut = window_recording(_preprocess(seg, fs, params, mains), window=params.window, hop=params.hop,
-                               fs_in=fs, fs_out=fs_out)
-        cuts.append(cut)
-        labels.append(np.full(len(cut), -1 if seg.label is None else seg.label, dtype=np.int64))
-        groups.append(np.full(len(cut), i, dtype=np.int64))
-    x = np.concatenate(cuts)
-    if len(x) == 0:
-        raise TinyMyoError(f"no segment is long enough for one window of {params.window} samples at {fs_out:g} Hz")
-    if params.normalisation == "recording":
-        stats = stats or (x.mean(axis=(0, 2)), np.maximum(x.std(axis=(0, 2)), 1e-8))
-        x = (x - stats[0][None, :, None]) / stats[1][None, :, None]
-    else:
-        x, stats = normalise(x, params.normalisation, axis=-1), None
-    y = None if segments[0].label is None else np.concatenate(labels)
-    return x, y, np.concatenate(groups), stats
 
 
 def read_stats(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -201,22 +147,27 @@ def make_windows(path: str | os.PathLike, fmt: str, params: WindowParams,
         raise TinyMyoError(f"{path}: no such recording file")
     if stats_from is not None and params.normalisation != "recording":
         raise TinyMyoError("--stats-from needs --normalize recording")
+    from ..model.checkpoint import file_sha256  # torch: imported only when windows are made
+
     segments, fs = READERS[fmt](path, params)
     if not segments:
         raise TinyMyoError(f"{path}: no labelled samples (every per-sample label is negative)")
     mains = params.notch_hz if params.notch_hz is not None else (MAINS_3DC if fmt == "3dc" else MAINS_DEFAULT)
     stats = read_stats(stats_from) if stats_from is not None else None
-    if stats is not None and len(stats[0]) != segments[0].emg.shape[0]:
-        raise TinyMyoError(f"{stats_from}: stats for {len(stats[0])} channels, the selection has {segments[0].emg.shape[0]}")
-    x, y, group, stats = window_segments(segments, fs, params, mains, stats)
-    windows = check_windows(x, y, name=str(path))
+    channels = segments[0][0].shape[0]
+    if stats is not None and len(stats[0]) != channels:
+        raise TinyMyoError(f"{stats_from}: stats for {len(stats[0])} channels, the selection has {channels}")
+    x, y, groups, stats = window_segments(segments, fs, window=params.window, hop=params.hop, fs_out=params.fs_out,
+                                          band=params.band, notch_hz=mains, normalisation=params.normalisation,
+                                          stats=stats)
+    windows = check_windows(x, y, name=str(path), groups=groups)
     meta = {
         "tool": f"tinymyo-edge {__version__}", "source": str(path), "source_sha256": file_sha256(path),
         "format": fmt, "fs_in": fs, "fs_out": params.fs_out or fs, "notch_hz": mains or None,
         "stats_from": str(stats_from) if stats_from else None, "segments": len(segments),
         "params": {k: v for k, v in asdict(params).items() if k not in ("fs_in", "fs_out", "notch_hz")},
     }
-    return WindowSet(windows.x, windows.y, group, np.array([s.emg.shape[1] for s in segments]), meta,
+    return WindowSet(windows.x, windows.y, windows.groups, np.array([emg.shape[1] for emg, _ in segments]), meta,
                      *(stats if stats is not None else (None, None)))
 
 
@@ -225,7 +176,7 @@ def save_window_set(ws: WindowSet, path: str | os.PathLike, *, force: bool = Fal
     path = Path(path)
     if path.suffix.lower() != ".npz":
         raise TinyMyoError(f"{path}: window sets are written as .npz")
-    arrays = {"x": ws.x, "group": ws.group, "segment_lengths": ws.segment_lengths,
+    arrays = {"x": ws.x, "group": ws.groups, "segment_lengths": ws.segment_lengths,
               "meta": np.array(json.dumps(ws.meta, sort_keys=True))}
     if ws.y is not None:
         arrays["y"] = ws.y
