@@ -160,3 +160,16 @@ def test_pulp_open_regression_head_equals_golden(tmp_path, soft_float):
     assert run.returncode == 0, run.log
     x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
     assert same_bits(run.output, golden(program, x))
+
+
+@needs_gvsoc
+@pytest.mark.parametrize("tokens", [43, 44])
+def test_pulp_open_wide_softmax_equals_golden(tmp_path, tokens):
+    """12-bit softmax probabilities: the scalar probability rows (int32, in the L2 row scratch) after the scores of
+    the L1 path (44 tokens: whole 4 x 4 blocks) or the portable one (43: a tail)."""
+    program, outdir = build_small_app(tmp_path / "p12", seed=12, prob_bits=12, channels=1, samples=tokens,
+                                      patch_size=1, dim=12, heads=3)
+    run = pulp_open.run_pulp_open(outdir, timeout=600)
+    assert run.returncode == 0, run.log
+    x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
+    assert same_bits(run.output, golden(program, x))

@@ -87,3 +87,15 @@ def test_rv32_edge_blocks_equal_golden(tmp_path):
         run = run_rv32(outdir, fpu=fpu, timeout=300)
         assert run.returncode == 0, run.log
         assert same_bits(run.output, want)
+
+
+def test_wide_softmax_on_rv32_equals_host_and_golden(tmp_path):
+    """12-bit softmax probabilities (int32 probability rows, scalar p.v) over 43 tokens (4-row blocks and a tail)."""
+    program, outdir = build_small_app(tmp_path / "p12", seed=12, prob_bits=12, channels=1, samples=43, patch_size=1,
+                                      dim=12, heads=3)
+    assert all(op.prob_bits == 12 for op in program.ops if op.kind == "attention")
+    rv32 = run_rv32(outdir, timeout=300)
+    assert rv32.returncode == 0, rv32.log
+    want = golden(program, input_of(program, outdir))
+    assert same_bits(rv32.output, want)
+    assert same_bits(run_app(outdir, "host").output, want)
