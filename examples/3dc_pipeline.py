@@ -56,11 +56,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--host-c", action="store_true", help="also build the C host program and score it (needs --int8)")
     p.add_argument("--max-eval", type=int, default=None, help="score int8/C on at most this many test windows")
     p.add_argument("--force", action="store_true", help="overwrite OUT's files")
+    p.add_argument("--reuse", action="store_true",
+                   help="score the checkpoint an earlier run left in OUT/pNN instead of training again (needs --force "
+                        "with --int8: the ONNX, int8 and C build are made again)")
     return p.parse_args(argv)
 
 
 def window_participant(path: Path, outdir: Path, args):
-    from tinymyo_edge.recordings import WindowParams, make_windows, save_window_set
+    from tinymyo_edge.data import WindowParams, make_windows, save_window_set
 
     common = dict(window=args.window, hop=args.hop, fs_out=args.fs_out, normalisation=args.normalize)
     train = make_windows(path, "3dc", WindowParams(split="train", **common))
@@ -106,89 +109,169 @@ def eval_subset(n: int, limit: int | None) -> np.ndarray:
     return np.arange(n) if limit is None or limit >= n else np.linspace(0, n - 1, limit).round().astype(int)
 
 
-def int8_stage(model, train, test, float_pred, outdir: Path, args) -> dict:
-    """Hook: float -> ONNX -> integer-only int8 ONNX; accuracy of onnxruntime on the test windows."""
+def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    return float((pred == y).mean())
+
+
+def ort_logits(int8_onnx: Path, x: np.ndarray) -> np.ndarray:
+    """int8 ONNX outputs (N, classes) in onnxruntime (1 thread), one window per run (the graph has batch 1)."""
+    from tinymyo_edge.quant.runtime import session
+
+    sess = session(int8_onnx)
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i : i + 1]})[0].reshape(1, -1) for i in range(len(x))])
+
+
+def int8_stage(model, train, test, float_pred, outdir: Path, args) -> tuple[dict, dict]:
+    """float -> ONNX -> integer-only int8 ONNX scored in onnxruntime (and the C host build with --host-c).
+    Returns (row fields, predictions by stage on the evaluated windows)."""
     from tinymyo_edge.export import export_onnx
     from tinymyo_edge.quant import quantize_model
-    from tinymyo_edge.quant.runtime import session
 
     float_onnx, int8_onnx = outdir / "model.onnx", outdir / "model.int8.onnx"
     export_onnx(model, float_onnx, parity_inputs=test.x[:4], force=args.force, source=str(outdir / "model.safetensors"))
     quantize_model(float_onnx, train.x, int8_onnx, force=args.force, progress=False)
-    sess = session(int8_onnx)
-    name = sess.get_inputs()[0].name
     idx = eval_subset(len(test.x), args.max_eval)
-    logits = np.concatenate([sess.run(None, {name: test.x[i : i + 1]})[0] for i in idx])
-    pred = logits.reshape(len(idx), -1).argmax(1)
-    result = {"int8_ort_accuracy": float((pred == test.y[idx]).mean()), "int8_windows": int(len(idx)),
-              "float_accuracy_same_windows": float((float_pred[idx] == test.y[idx]).mean()),
-              "int8_agrees_with_float": float((pred == float_pred[idx]).mean())}
+    t0 = time.perf_counter()
+    logits = ort_logits(int8_onnx, test.x[idx])
+    pred = logits.argmax(1)
+    row = {"eval_windows": int(len(idx)), "float_accuracy": accuracy(float_pred[idx], test.y[idx]),
+           "int8_ort_accuracy": accuracy(pred, test.y[idx]), "int8_float_agreement": accuracy(pred, float_pred[idx]),
+           "ort_seconds": time.perf_counter() - t0}
+    preds = {"int8": pred}
     if args.host_c:
-        result.update(host_c_stage(int8_onnx, test, idx, pred, outdir, args))
-    return result
+        row.update(host_c_stage(int8_onnx, test.x[idx], test.y[idx], logits, outdir, args))
+        preds["c"] = pred  # host_c_stage has checked that the C outputs equal onnxruntime's
+    return row, preds
 
 
-def host_c_stage(int8_onnx: Path, test, idx, ort_pred, outdir: Path, args) -> dict:
-    """Hook: int8 ONNX -> C host build; its predictions on the same windows (and agreement with onnxruntime)."""
+def host_c_stage(int8_onnx: Path, x: np.ndarray, y: np.ndarray, ort_out: np.ndarray, outdir: Path, args) -> dict:
+    """int8 ONNX -> C host build, all windows in one process (run_host); its outputs must equal onnxruntime's."""
     from tinymyo_edge.build import build, run_host
 
+    t0 = time.perf_counter()
     build(int8_onnx, outdir / "host", target="host", force=args.force)
     inputs = outdir / "eval_inputs.npz"
-    np.savez(inputs, x=test.x[idx])
-    y = run_host(outdir / "host", inputs, outdir / "host_outputs.npz", force=True)
-    pred = y.reshape(len(idx), -1).argmax(1)
-    return {"host_c_accuracy": float((pred == test.y[idx]).mean()),
-            "host_c_agrees_with_ort": bool(np.array_equal(pred, ort_pred))}
+    np.savez(inputs, x=x)
+    out = run_host(outdir / "host", inputs, outdir / "host_outputs.npz", force=True).reshape(ort_out.shape)
+    same = (out == ort_out).all(axis=1)
+    return {"host_c_accuracy": accuracy(out.argmax(1), y), "host_c_equals_ort": bool(np.array_equal(out, ort_out)),
+            "host_c_windows_differing": int((~same).sum()), "host_c_seconds": time.perf_counter() - t0}
+
+
+def trained_model(n: int, train, outdir: Path, args):
+    """Train on session 0 -> (model, training record); --reuse loads an earlier run's checkpoint and log instead."""
+    from tinymyo_edge.model.checkpoint import load_checkpoint
+    from tinymyo_edge.train import Data, Recipe, finetune, log_path_for
+
+    checkpoint, log = outdir / "model.safetensors", log_path_for(outdir / "model.safetensors")
+    if args.reuse and checkpoint.is_file() and log.is_file():
+        record = json.loads(log.read_text())
+        model = load_checkpoint(checkpoint, samples=args.window, heads=args.heads).eval()
+        best, history, val = record["best_epoch"], record["history"], record["val"]
+    else:
+        recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+                        warmup_epochs=min(5, max(1, args.epochs // 6)), seed=args.seed, threads=args.threads)
+        result = finetune(Data(train.x, train.y, str(outdir / "train.npz"), train.groups), checkpoint,
+                          sizes=dict(dim=args.dim, depth=args.depth, heads=args.heads, patch_size=args.patch_size),
+                          recipe=recipe, force=args.force, echo=lambda s: print(f"  p{n:02d} {s}", flush=True),
+                          progress=False)
+        model, best, val, history = result.model, result.best_epoch, result.val, [vars(r) for r in result.history]
+    return model, {"best_epoch": best, "epochs_run": len(history), "val": val,
+                   "seconds_per_epoch": float(np.median([r["seconds"] for r in history]))}
 
 
 def run_participant(n: int, args) -> dict:
-    from tinymyo_edge.train import Data, Recipe, finetune, predict
+    from tinymyo_edge.train import predict
 
     path = shared_dir() / "data" / "3dc" / f"participant{n:02d}.npz"
     outdir = args.out / f"p{n:02d}"
     outdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     train, test = window_participant(path, outdir, args)
-    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                    warmup_epochs=min(5, max(1, args.epochs // 6)), seed=args.seed, threads=args.threads)
-    result = finetune(Data(train.x, train.y, str(outdir / "train.npz"), train.group), outdir / "model.safetensors",
-                      sizes=dict(dim=args.dim, depth=args.depth, heads=args.heads, patch_size=args.patch_size), recipe=recipe, force=args.force,
-                      echo=lambda s: print(f"  p{n:02d} {s}", flush=True), progress=False)
-    pred = predict(result.model, test.x).argmax(1)
-    accuracy = float((pred == test.y).mean())
-    m = confusion(test.y, pred, result.model.cfg.classes)
-    plot_confusion(m, f"3DC participant {n}, session 1 (test): TinyMyo float {100 * accuracy:.1f} %",
-                   outdir / "confusion_float.png")
-    seconds = [r.seconds for r in result.history]
+    model, training = trained_model(n, train, outdir, args)
+    pred = predict(model, test.x).argmax(1)
+    classes = model.cfg.classes
     row = {"participant": n, "train_windows": len(train.x), "test_windows": len(test.x),
-           "float_test_accuracy": accuracy, "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-           "val": result.val, "seconds_per_epoch": float(np.median(seconds)),
-           "parameters": sum(p.numel() for p in result.model.parameters()), "confusion": m.tolist()}
+           "float_test_accuracy": accuracy(pred, test.y), **training,
+           "parameters": sum(p.numel() for p in model.parameters()),
+           "confusion": {"float": confusion(test.y, pred, classes).tolist()}}
     if args.int8:
-        row.update(int8_stage(result.model, train, test, pred, outdir, args))
+        fields, preds = int8_stage(model, train, test, pred, outdir, args)
+        row.update(fields)
+        y = test.y[eval_subset(len(test.x), args.max_eval)]
+        row["confusion"].update({k: confusion(y, p, classes).tolist() for k, p in preds.items()})
+    for stage, m in row["confusion"].items():
+        m = np.array(m)
+        plot_confusion(m, f"3DC participant {n}, session 1 (test): TinyMyo {stage} {100 * np.trace(m) / m.sum():.1f} %",
+                       outdir / f"confusion_{stage}.png")
     row["seconds"] = time.perf_counter() - t0
     return row
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+STAGES = (("float", "float_accuracy"), ("int8 ORT", "int8_ort_accuracy"), ("C host", "host_c_accuracy"),
+          ("agreement", "int8_float_agreement"))
+
+
+def summarise(rows: list[dict], out: Path, args_record: dict) -> dict:
+    """Means over participants, aggregated confusion matrices (+ PNGs), results.json; prints the table."""
+    keys = ["float_test_accuracy"] + [k for _, k in STAGES if all(k in r for r in rows)]
+    summary = {"args": args_record, **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in keys}}
+    if "int8_ort_accuracy" in keys:
+        summary["mean_int8_minus_float_points"] = 100 * (summary["mean_int8_ort_accuracy"] - summary["mean_float_accuracy"])
+    if all("host_c_equals_ort" in r for r in rows):
+        summary["host_c_equals_ort_all"] = all(r["host_c_equals_ort"] for r in rows)
+    summary["confusion"], summary["confusion_png"] = {}, {}
+    for stage in rows[0]["confusion"]:
+        m = np.sum([np.array(r["confusion"][stage]) for r in rows], axis=0)
+        png = out / f"confusion_{stage}_all.png"
+        who = ",".join(str(r["participant"]) for r in rows)
+        plot_confusion(m, f"3DC participants {who}, session 1 (test): TinyMyo {stage} "
+                          f"{100 * np.trace(m) / m.sum():.1f} %", png)
+        summary["confusion"][stage], summary["confusion_png"][stage] = m.tolist(), str(png)
+    summary["participants"] = rows
+    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(table(rows, summary))
+    return summary
+
+
+def table(rows: list[dict], summary: dict) -> str:
+    cols = [(name, key) for name, key in STAGES if f"mean_{key}" in summary] or [("float", "float_test_accuracy")]
+    lines = ["| participant | " + " | ".join(name for name, _ in cols) + " | C == ORT |",
+             "|---|" + "---|" * (len(cols) + 1)]
+    for r in rows:
+        same = {True: "yes", False: "NO"}.get(r.get("host_c_equals_ort"), "-")
+        lines.append(f"| {r['participant']} | " + " | ".join(f"{100 * r[k]:.1f} %" for _, k in cols) + f" | {same} |")
+    same = {True: "yes", False: "NO"}.get(summary.get("host_c_equals_ort_all"), "-")
+    lines.append("| mean | " + " | ".join(f"{100 * summary[f'mean_{k}']:.1f} %" for _, k in cols) + f" | {same} |")
+    return "\n".join(lines)
+
+
+def check_args(args) -> None:
     if args.host_c and not args.int8:
         sys.exit("--host-c needs --int8 (the C program is built from the int8 ONNX)")
     data = shared_dir() / "data" / "3dc"
     if not data.is_dir():
         sys.exit(f"{data}: 3DC data folder not found (set TINYMYO_SHARED)")
+
+
+def participants(text: str) -> list[int]:
+    return [int(p) for p in text.split(",") if p.strip()]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_args(args)
     rows = []
-    for n in (int(p) for p in args.participants.split(",")):
+    for n in participants(args.participants):
         row = run_participant(n, args)
         rows.append(row)
         extra = "".join(f", {k} {100 * row[k]:.1f} %" for k in ("int8_ort_accuracy", "host_c_accuracy") if k in row)
         print(f"participant {n}: float test accuracy {100 * row['float_test_accuracy']:.1f} % "
               f"({row['test_windows']} windows){extra}; {row['seconds_per_epoch']:.1f} s/epoch, "
               f"{row['seconds']:.0f} s in all", flush=True)
-    summary = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-               "mean_float_test_accuracy": float(np.mean([r["float_test_accuracy"] for r in rows])), "participants": rows}
-    (args.out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"mean float test accuracy {100 * summary['mean_float_test_accuracy']:.1f} % -> {args.out / 'results.json'}")
+    summarise(rows, args.out, {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+    print(f"-> {args.out / 'results.json'}")
     return 0
 
 
