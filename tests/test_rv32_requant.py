@@ -1,7 +1,9 @@
-"""The integer-only rv32 requantisation (gap9_app/inc/tm_rv32.h, tm_rv32_requant_int) against the float32 formula
-tm_sat_u8(tm_rne(f32(acc) * m)) of tm_round.h, both compiled for the host by gcc: equal on every case it covers
-(random bits for acc and m, products placed on and next to half-integers, short significands of m, and every acc in [-2^24, 2^24] for a few
-multipliers)."""
+"""The integer-only rv32 float32 emulations (gap9_app/inc/tm_rv32.h) against the float32 formulas of tm_round.h /
+tm_residual.c, both compiled for the host by gcc:
+- tm_rv32_requant_int == tm_sat_u8(tm_rne(f32(acc) * m)) on every case it covers (random bits for acc and m, products
+  at and next to half-integers, double-rounding ties, every acc in [-2^24, 2^24] for a few multipliers);
+- the ResidualAdd tables + tm_rv32_fixed_code == tm_sat_u8(tm_rne((f32(a) - 128) sa + (f32(b) - 128) sb)) for all
+  65536 input pairs of a few hundred scale pairs (near 1, random bits, short significands)."""
 
 from __future__ import annotations
 
@@ -91,14 +93,61 @@ int main(void)
 """
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not on PATH")
-def test_integer_requant_equals_float_formula(tmp_path):
+RESIDUAL_HARNESS = r"""
+#include <stdio.h>
+#include <string.h>
+#include "tm_round.h"
+#include "tm_rv32.h"
+static uint64_t st = 88172645463325252ull;
+static uint64_t rnd(void) { st ^= st << 13; st ^= st >> 7; st ^= st << 17; return st; }
+static float fbits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static float short_significand(void) { return fbits(((uint32_t)rnd() & 0x807FE000u) | (uint32_t)(110 + rnd() % 30) << 23); }
+int main(void)
+{
+    static tm_rv32_residual_table_t t;
+    long covered = 0, bad = 0;
+    for (int k = 0; k < 400; k++) {
+        float sa = (float)(0.5 + (double)(rnd() % 1000000) / 1e6), sb = (float)(0.5 + (double)(rnd() % 1000000) / 1e6);
+        if (k >= 200 && k < 300)
+            sa = fbits((uint32_t)rnd() & 0xBFFFFFFFu), sb = fbits((uint32_t)rnd() & 0xBFFFFFFFu);
+        if (k >= 300)
+            sa = short_significand(), sb = short_significand();
+        sb = k == 5 ? sa : k == 6 ? 0.0f : sb;
+        if (!tm_rv32_residual_table(sa, sb, &t))
+            continue;
+        for (int a = 0; a < 256; a++)
+            for (int b = 0; b < 256; b++) {
+                uint8_t want = tm_sat_u8(tm_rne(((float)a - 128.0f) * sa + ((float)b - 128.0f) * sb));
+                covered++;
+                if (tm_rv32_fixed_code(t.a[a] + t.b[b], t.q) != want && bad++ < 5)
+                    printf("sa=%a sb=%a a=%d b=%d\n", sa, sb, a, b);
+            }
+    }
+    printf("covered %ld mismatches %ld\n", covered, bad);
+    return bad != 0;
+}
+"""
+
+
+def run_harness(tmp_path, source: str) -> str:
     (tmp_path / "tm_numerics.h").write_text(f"#define TM_ACT_ZERO_POINT {numerics.ACT_ZERO_POINT}\n")
-    (tmp_path / "harness.c").write_text(HARNESS)
+    (tmp_path / "harness.c").write_text(source)
     exe = tmp_path / "harness"
     inc = resource_dir("gap9_app") / "inc"
     subprocess.run(["gcc", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path}", f"-I{inc}",
                     str(tmp_path / "harness.c"), "-o", str(exe)], check=True)
     run = subprocess.run([str(exe)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
-    assert "mismatches 0" in run.stdout and int(run.stdout.split()[1]) > 40_000_000
+    return run.stdout
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not on PATH")
+def test_integer_requant_equals_float_formula(tmp_path):
+    out = run_harness(tmp_path, HARNESS)
+    assert "mismatches 0" in out and int(out.split()[1]) > 40_000_000
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not on PATH")
+def test_integer_residual_equals_float_formula(tmp_path):
+    out = run_harness(tmp_path, RESIDUAL_HARNESS)
+    assert "mismatches 0" in out and int(out.split()[1]) > 300 * 65536

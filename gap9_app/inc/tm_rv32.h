@@ -116,4 +116,63 @@ static inline int tm_rv32_requant_int(int32_t acc, float multiplier)
     return TM_ACT_ZERO_POINT + (int)(r < 127u ? r : 127u);
 }
 
+/* ---- integer-only rv32: ResidualAdd's float32 sum and roundings in integers -------------------------------------
+ * Every float32 term (f32(a) - 128) * s of a layer is one of 256 values per input: they are computed once (float
+ * formula) and converted exactly to fixed point v * 2^-q (int64, common q); the float32 sum of two terms is then
+ * RNE to 24 significant bits of the exact integer sum, followed by the RNE to an integer and the clamp, as in
+ * tm_rv32_requant_int. */
+typedef struct {
+    int64_t a[256], b[256];
+    int q;
+} tm_rv32_residual_table_t;
+
+/* 1 when every term is zero or normal and their binary exponents span at most 37 bits (sums exact in int64). */
+static inline int tm_rv32_residual_table(float sa, float sb, tm_rv32_residual_table_t *t)
+{
+    float zp = (float)TM_ACT_ZERO_POINT;
+    int lo = 1000, hi = -1000;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 512; i++) {
+            union { float f; uint32_t u; } v = {((float)(i & 255) - zp) * (i < 256 ? sa : sb)};
+            uint32_t ex = (v.u >> 23) & 0xFFu;
+            if ((v.u & 0x7FFFFFFFu) == 0) { /* zero */
+                (i < 256 ? t->a : t->b)[i & 255] = 0;
+                continue;
+            }
+            if (ex == 0 || ex == 0xFFu)
+                return 0;
+            int e = (int)ex - 150;
+            if (pass == 0) {
+                lo = e < lo ? e : lo, hi = e > hi ? e : hi;
+                continue;
+            }
+            int64_t m = (int64_t)((v.u & 0x7FFFFFu) | 0x800000u) << (e - lo);
+            (i < 256 ? t->a : t->b)[i & 255] = (v.u >> 31) ? -m : m;
+        }
+    if (hi - lo > 37)
+        return 0;
+    t->q = -lo;
+    return 1;
+}
+
+/* sat(rne(f32(v * 2^-q)) + 128) for |v| < 2^62. */
+static inline uint8_t tm_rv32_fixed_code(int64_t v, int q)
+{
+    if (v == 0)
+        return TM_ACT_ZERO_POINT;
+    uint64_t x = v < 0 ? 0u - (uint64_t)v : (uint64_t)v;
+    int bits = 64 - __builtin_clzll(x), s = bits > 24 ? bits - 24 : 0, sh = q - s;
+    uint32_t y = (uint32_t)(s > 0 ? (x + ((1ull << (s - 1)) - 1u) + ((x >> s) & 1u)) >> s : x); /* RNE 24 bits */
+    uint32_t r;
+    if (sh <= 0)
+        r = -sh >= 8 ? 256u : y << -sh; /* y <= 2^24 */
+    else if (sh >= 25)
+        r = 0u;
+    else
+        r = (y + ((1u << (sh - 1)) - 1u) + ((y >> sh) & 1u)) >> sh;
+    if (v < 0)
+        return (uint8_t)(TM_ACT_ZERO_POINT - (int)(r < 128u ? r : 128u));
+    return (uint8_t)(TM_ACT_ZERO_POINT + (int)(r < 127u ? r : 127u));
+}
+
 #endif /* TM_RV32_H */

@@ -19,6 +19,14 @@ static void residual_worker(void *arg)
         return;
     }
 #endif
+#if defined(TM_PLATFORM_RV32) && !defined(__riscv_flen) /* integer-only rv32: exact fixed-point terms (tm_rv32.h) */
+    tm_rv32_residual_table_t table;
+    if (stop > start && tm_rv32_residual_table(sa, sb, &table)) {
+        for (int i = start; i < stop; i++)
+            y[i] = tm_rv32_fixed_code(table.a[xa[i]] + table.b[xb[i]], table.q);
+        return;
+    }
+#endif
     for (int i = start; i < stop; i++) {
         float fa = ((float)xa[i] - zp) * sa;
         float fb = ((float)xb[i] - zp) * sb;
