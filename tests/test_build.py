@@ -221,8 +221,9 @@ def test_full_size_default_model_exact(tmp_path, real_windows):
 @pytest.mark.parametrize("prob_bits", [12, 16])
 def test_wide_softmax_probabilities_exact(tmp_path, prob_bits):
     """prob_bits 9..16 (uint16 probabilities, int32 p.v): C host == golden, final output and every layer, on the
-    native, portable and ASan/UBSan (8-core split) builds; 43 tokens exercise the 4-row blocks and their tail."""
-    cfg = small_config(channels=3, samples=43, patch_size=1, dim=12, heads=3)
+    native, portable and ASan/UBSan (8-core split) builds; 129 tokens (4-row blocks, a 1-row tail) and head_dim 5
+    (a 4-column block and a leftover column)."""
+    cfg = small_config(channels=3, samples=43, patch_size=1, dim=15, heads=3)
     program = make_random_program(cfg, seed=prob_bits, prob_bits=prob_bits)
     assert all(op.prob_bits == prob_bits for op in program.ops if op.kind == "attention")
     x = extreme_inputs(program, np.random.default_rng(prob_bits), (cfg.channels, cfg.samples))

@@ -229,15 +229,48 @@ static void softmax_row_wide(const uint8_t *restrict s, int32_t *restrict p, con
         p[j] = (int32_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
 }
 
-/* prob_bits 9..16: y = requant(sum_j p[j] (v[j] - 128)); |sum| <= 128 (M + N/2) < 2^31 (quant/ranges.py, lowering). */
+/* acc[4 t + u] = sum_j p_t[j] v[j * vstride + u] (u = 0..3: 4 adjacent u8 columns of v, one pointer with immediate
+ * offsets) for 2 probability rows (p1 may equal p0): 6 loads for 8 products, the 8 sums in registers. Unsigned: the
+ * sums of p v_u8 <= 255 (M + N/2) are exact mod 2^32; the caller subtracts 128 sum(p). */
+static void dot_wide_2x4(const int32_t *restrict p0, const int32_t *restrict p1, const uint8_t *restrict v, int vstride,
+                         int n, uint32_t acc[8])
+{
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (int j = 0; j < n; j++, v += vstride) {
+        uint32_t x = (uint32_t)p0[j], z = (uint32_t)p1[j], w0 = v[0], w1 = v[1], w2 = v[2], w3 = v[3];
+        a0 += x * w0, a1 += x * w1, a2 += x * w2, a3 += x * w3;
+        b0 += z * w0, b1 += z * w1, b2 += z * w2, b3 += z * w3;
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
+}
+
+/* prob_bits 9..16: y = requant(sum_j p[j] (v[j] - 128)); |sum| <= 128 (M + N/2) < 2^31 (quant/ranges.py, lowering).
+ * 2 rows x 4 head columns at a time from the u8 v (sum p v - 128 sum p), one v^T column per leftover column. */
 static void output_rows_wide(const tm_attention_args_t *a, int i, int nr, const int32_t *p, float mult, int hd)
 {
     int n = a->n;
     uint8_t *y = a->y + (long)i * a->d + a->head * hd;
+    uint32_t psum[TM_ATTN_ROWS];
     for (int r = 0; r < nr; r++) {
-        const int32_t *pr = p + (long)r * n;
-        for (int c = 0; c < hd; c++) {
-            const int8_t *v = a->v_t + (long)c * n;
+        psum[r] = 0;
+        for (int j = 0; j < n; j++)
+            psum[r] += (uint32_t)p[(long)r * n + j];
+    }
+    int c = 0;
+    for (; c + 4 <= hd; c += 4)
+        for (int r = 0; r < nr; r += 2) {
+            uint32_t acc[8];
+            int two = r + 1 < nr;
+            dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, a->v + a->head * hd + c, a->d, n, acc);
+            for (int t = 0; t <= two; t++)
+                for (int u = 0; u < 4; u++)
+                    y[(long)(r + t) * a->d + c + u] =
+                        tm_requant((int32_t)(acc[4 * t + u] - TM_ACT_ZERO_POINT * psum[r + t]), mult);
+        }
+    for (; c < hd; c++) {
+        const int8_t *v = a->v_t + (long)c * n;
+        for (int r = 0; r < nr; r++) {
+            const int32_t *pr = p + (long)r * n;
             int32_t acc = 0;
             for (int j = 0; j < n; j++)
                 acc += pr[j] * v[j];
