@@ -16,8 +16,12 @@ test: install
 test-fast:
 	$(PYTHON) -m pytest -q -x -m "not slow" tests
 
+# bench_accuracy trains per 3DC participant (~10 min each on a busy core): `make bench` scores participants 2 and 5
+# (two processes, ~10 min); all six: `make bench TINYMYO_ACCURACY_PARTICIPANTS=1,2,3,4,5,6` (~30 min more).
+TINYMYO_ACCURACY_PARTICIPANTS ?= 2,5
+
 bench:
-	$(PYTHON) bench/run_all.py
+	TINYMYO_ACCURACY_PARTICIPANTS=$(TINYMYO_ACCURACY_PARTICIPANTS) $(PYTHON) bench/run_all.py
 
 clean:
 	rm -rf demo_out .pytest_cache

@@ -99,12 +99,14 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="participants trained at once (one process each, 1 thread)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tinymyo_accuracy"))
     parser.add_argument("--epochs", type=int, default=None, help="override the example's epoch limit (for a smoke run)")
+    parser.add_argument("--prob-bits", type=int, default=None, help="softmax probability bits (the example's --prob-bits)")
     parser.add_argument("--reuse", action="store_true",
                         help="score the checkpoints an earlier run left in --work instead of training again")
     args = parser.parse_args()
     p = pipeline()
     p.check_args(p.parse_args(["--int8", "--host-c"]))
     extra = ([] if args.epochs is None else ["--epochs", str(args.epochs)]) + (["--reuse"] if args.reuse else [])
+    extra += [] if args.prob_bits is None else ["--prob-bits", str(args.prob_bits)]
     participants = p.participants(args.participants)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -3,14 +3,17 @@
 
 For each participant: session 0 ("train") is windowed and a small TinyMyo is trained on it (validation = whole
 segments of it, stratified); session 1 ("test", recorded after a 5-minute break) gives the test accuracy and a
-confusion matrix. Optional stages reuse the toolchain: --int8 exports to ONNX, quantizes to the integer-only int8
-ONNX and scores it in onnxruntime; --host-c also builds the C host program and scores its outputs.
+confusion matrix. --int8 exports to ONNX, quantizes to the integer-only int8 ONNX and scores it in onnxruntime (and
+its top-1 agreement with float); --host-c also builds the C host program, runs every window through it in one
+process and checks its outputs equal onnxruntime's window by window (np.array_equal).
 
 Data: the 3DC dataset (Cote-Allard et al., "Deep learning for electromyographic hand gesture signal classification
 using transfer learning", IEEE TNSRE 27(4), 2019), read from ../shared/data/3dc (TINYMYO_SHARED overrides).
 
-    python examples/3dc_pipeline.py --participants 2,5 --out 3dc_out
-Writes OUT/pNN/{train,test}.npz, model.safetensors (+ .finetune.json), confusion_float.png, and OUT/results.json.
+    python examples/3dc_pipeline.py --participants 2,5 --out 3dc_out --int8 --host-c
+Writes OUT/pNN/{train,test}.npz, model.safetensors (+ .finetune.json), model.onnx, model.int8.onnx, host/ (C build),
+confusion_{float,int8,c}.png, OUT/confusion_*_all.png (summed over participants) and OUT/results.json (per-participant
+rows, means); prints the table. --reuse re-scores the checkpoints of an earlier run without training.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="1 is fastest on a busy shared CPU")
     p.add_argument("--int8", action="store_true", help="also export, quantize and score the int8 ONNX (onnxruntime)")
     p.add_argument("--host-c", action="store_true", help="also build the C host program and score it (needs --int8)")
+    p.add_argument("--prob-bits", type=int, default=8,
+                   help="softmax probability bits inside int8 attention (8: u8, the IR default; 9..16 wider)")
     p.add_argument("--max-eval", type=int, default=None, help="score int8/C on at most this many test windows")
     p.add_argument("--force", action="store_true", help="overwrite OUT's files")
     p.add_argument("--reuse", action="store_true",
@@ -130,7 +135,7 @@ def int8_stage(model, train, test, float_pred, outdir: Path, args) -> tuple[dict
 
     float_onnx, int8_onnx = outdir / "model.onnx", outdir / "model.int8.onnx"
     export_onnx(model, float_onnx, parity_inputs=test.x[:4], force=args.force, source=str(outdir / "model.safetensors"))
-    quantize_model(float_onnx, train.x, int8_onnx, force=args.force, progress=False)
+    quantize_model(float_onnx, train.x, int8_onnx, force=args.force, progress=False, prob_bits=args.prob_bits)
     idx = eval_subset(len(test.x), args.max_eval)
     t0 = time.perf_counter()
     logits = ort_logits(int8_onnx, test.x[idx])
