@@ -297,8 +297,8 @@ class ProgramBuilder:
             self.cursor = x
 
 
-def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse",
-                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS) -> Program:
+def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse", percentile: float = DEFAULT_PERCENTILE,
+                  progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS) -> Program:
     """Recovered float TinyMyo + calibration windows (B, C, T) -> integer Program."""
     builder = ProgramBuilder(model.eval(), calib_x, method=method, percentile=percentile, progress=progress,
                              prob_bits=prob_bits)
