@@ -8,6 +8,7 @@ Data: the 3DC dataset (Cote-Allard et al., IEEE TNSRE 27(4), 2019), ../shared/da
     python bench/bench_accuracy.py                          # all six participants (about an hour on 2 busy cores)
     python bench/bench_accuracy.py --participants 2,5 --jobs 2
     python bench/bench_accuracy.py --participants 2,5 --reuse   # re-score earlier checkpoints (toolchain changed)
+    python bench/bench_accuracy.py --participants 1,2,3,4,5,6 --collect   # assemble runs made in parts
     TINYMYO_ACCURACY_PARTICIPANTS=2,5 python bench/run_all.py   # what `make bench` does (the quick subset)
 
 Writes bench/results/accuracy.json and the confusion PNGs under bench/results/accuracy/; the pipeline's work files
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import multiprocessing
 import os
 import shutil
@@ -100,6 +102,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tinymyo_accuracy"))
     parser.add_argument("--epochs", type=int, default=None, help="override the example's epoch limit (for a smoke run)")
     parser.add_argument("--prob-bits", type=int, default=None, help="softmax probability bits (the example's --prob-bits)")
+    parser.add_argument("--collect", action="store_true",
+                        help="only assemble the results of participants scored by earlier runs in --work (pNN/row.json)")
     parser.add_argument("--reuse", action="store_true",
                         help="score the checkpoints an earlier run left in --work instead of training again")
     args = parser.parse_args()
@@ -110,7 +114,10 @@ def main() -> int:
     participants = p.participants(args.participants)
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    rows = sorted(run_all(participants, args.work, args.jobs, extra), key=lambda r: r["participant"])
+    if args.collect:
+        rows = [json.loads((args.work / f"p{n:02d}" / "row.json").read_text()) for n in participants]
+    else:
+        rows = sorted(run_all(participants, args.work, args.jobs, extra), key=lambda r: r["participant"])
     settings = vars(p.parse_args(pipeline_argv(0, args.work, extra)))
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items() if k != "participants"}
     summary = p.summarise(rows, args.work, settings)

@@ -211,6 +211,7 @@ def run_participant(n: int, args) -> dict:
         plot_confusion(m, f"3DC participant {n}, session 1 (test): TinyMyo {stage} {100 * np.trace(m) / m.sum():.1f} %",
                        outdir / f"confusion_{stage}.png")
     row["seconds"] = time.perf_counter() - t0
+    (outdir / "row.json").write_text(json.dumps(row, indent=1) + "\n")  # for summaries assembled later
     return row
 
 
