@@ -14,7 +14,7 @@ from .builder import DEFAULT_PROB_BITS, build_program
 from .calibrate import DEFAULT_PERCENTILE, METHODS
 from .encoding import onnx_to_program, program_to_onnx
 from .ranges import check_ranges, check_sizes
-from .recognize import recognize, verify_against_onnx
+from .recognize import load_onnx_file, recognize, verify_against_onnx
 from .runtime import run_int8
 
 DEFAULT_MAX_WINDOWS = 16
@@ -99,10 +99,4 @@ def _self_check(model: onnx.ModelProto, program: Program, window: np.ndarray) ->
 def read_program(int8_onnx_path) -> Program:
     """int8 ONNX written by quantize_model -> the same Program (ops, constants, tensor scales, metadata)."""
     path = Path(int8_onnx_path)
-    if not path.is_file():
-        raise TinyMyoError(f"{path}: no such file")
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad input file
-        raise TinyMyoError(f"{path}: not a readable ONNX model ({exc})") from exc
-    return onnx_to_program(model, path)
+    return onnx_to_program(load_onnx_file(path), path)

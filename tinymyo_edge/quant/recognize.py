@@ -481,7 +481,8 @@ def _reads_slices(g: _Graph, y: str) -> bool:
     return False
 
 
-def load_float_onnx(path: str | Path) -> onnx.ModelProto:
+def load_onnx_file(path: str | Path) -> onnx.ModelProto:
+    """Any ONNX file the user names: a missing or unparsable file is a TinyMyoError naming it."""
     path = Path(path)
     if not path.is_file():
         raise TinyMyoError(f"{path}: no such file")
@@ -496,7 +497,7 @@ def recognize(path: str | Path, *, verify: bool = True) -> Recovered:
     """Float ONNX -> Recovered (config, PyTorch reference with the graph's weights). Raises TinyMyoError if the graph
     is not TinyMyo-shaped or the recovered model does not reproduce onnxruntime's output."""
     path = Path(path)
-    model = load_float_onnx(path)
+    model = load_onnx_file(path)
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
             raise TinyMyoError(f"{path}: {_node_label(node)} in domain {node.domain!r}: not a float TinyMyo graph "
