@@ -50,7 +50,8 @@ def build_command(model, target, backend, outdir, board, calib_path, max_windows
 def _build_nntool(model, target, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
                   no_softmax_rescale, run_nntool, force) -> None:
     from ..data import load_windows
-    from ..targets.nntool import build_nntool_project, calibration_subset
+    from ..quant.api import calibration_subset
+    from ..targets.nntool import build_nntool_project
 
     if target != "gap9":
         raise TinyMyoError("--backend nntool builds for --target gap9 only")

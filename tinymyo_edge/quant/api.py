@@ -42,6 +42,13 @@ def _output_shape(path: Path) -> tuple[int, ...]:
     return tuple(d.dim_value for d in out.type.tensor_type.shape.dim)
 
 
+def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
+    """At most max_windows windows spread evenly over the set: what quantize (and the NNTool backend) calibrate on."""
+    if max_windows is None or len(x) <= max_windows:
+        return x
+    return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
+
+
 def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", report_dir=None, force: bool = False,
                    percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                    progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS) -> Program:
@@ -67,8 +74,7 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
     cfg = rec.config
     check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits)
     x = check_calibration(calib_x, cfg.channels, cfg.samples)
-    if max_windows is not None and len(x) > max_windows:
-        x = x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]  # spread over the whole set
+    x = calibration_subset(x, max_windows)
     verify_against_onnx(float_onnx_path, rec.model, rec.input_name,
                         np.concatenate([x[:2], np.random.default_rng(0).standard_normal((1, *x.shape[1:]), np.float32)]))
     program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress,

@@ -30,6 +30,7 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_dir
 from ..memory.board import Board, get_board
 from ..resources import resource_dir
+from .app import DEFAULT_POWER_GPIO
 from .operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS
 
 MODEL_NAME = "TinyMyo"  # C prefix of everything NNTool/AutoTiler generate: TinyMyoCNN(), TinyMyoKernels.c, ...
@@ -114,14 +115,6 @@ def quantization_options(*, ne16: bool, softmax_8bit: bool) -> dict:
     if softmax_8bit:
         options["softmax_out_8bits"] = True
     return options
-
-
-def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
-    """At most max_windows windows spread evenly over the set: the selection `quantize` makes
-    (tinymyo_edge.quant.api.quantize_model), so both backends calibrate on the same windows."""
-    if max_windows is None or len(x) <= max_windows:
-        return x
-    return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
 
 
 def nntool_python() -> str | None:
@@ -377,6 +370,7 @@ def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit
         "softmax_8bit": softmax_8bit,
         "softmax_rescale": softmax_rescale,
         "operating_points": list(OPERATING_POINTS.values()),  # main.c's Kconfig choice selects one
+        "power_gpio": DEFAULT_POWER_GPIO,
         "default_op": OPERATING_POINTS[DEFAULT_OPERATING_POINT],
         "model_l1_bytes": settings["l1_size"] - CLUSTER_STACK_BYTES - CLUSTER_SLAVE_STACK_BYTES * board.cores,
         "sdk_env": SDK_ENV,
