@@ -90,13 +90,36 @@ def run_demo(out: Path, *, epochs: int = 6) -> int:
         print("    " + result_v.report().replace("\n", "\n    "))
     with stage("accuracy on the test windows: float PyTorch, int8 onnxruntime, C host build"):
         _accuracy(model, out, test_x, test_y, run_host(out / "gap9_app", test_npz, out / "c_outputs.npz"))
+    runs = []
+    with stage("make run: the GAP9 app on this machine (platform=host; platform=rv32 under QEMU when installed)"):
+        runs = _run_app(out / "gap9_app")
     with stage("profile: per-layer MACs, memory traffic, GAP9 cycles (ESTIMATE from the documented cost model)"):
-        prof, _ = write_profile(out / "gap9_app", json_path=out / "profile.json", png_path=out / "profile.png")
+        prof, _ = write_profile(out / "gap9_app", log_paths=runs, json_path=out / "profile.json",
+                                png_path=out / "profile.png")
         print(format_table(prof))
     print(f"\nGAP9 application written to {out / 'gap9_app'}: `make -C {out / 'gap9_app'} run platform=host` runs it "
           f"here; platform=gvsoc|board need the GAP9 SDK (GAP_SDK_HOME).")
     print(f"demo finished in {time.perf_counter() - t0:.0f} s; validation: Errors: {result_v.errors}")
     return 0 if result_v.errors == 0 else 1
+
+
+def _run_app(app: Path) -> list[Path]:
+    """`make run` on host (and rv32 when its tools are here); returns the logs the profile reads."""
+    from .targets.app_run import run_app
+
+    logs = []
+    platforms = ["host"] + (["rv32"] if shutil.which("riscv64-unknown-elf-gcc") and shutil.which("qemu-system-riscv32")
+                            else [])
+    for platform in platforms:
+        run = run_app(app, platform)
+        log = app.parent / f"run_{platform}.log"
+        log.write_text(run.log)
+        logs.append(log)
+        summary = [line for line in run.log.splitlines() if line.startswith(("Total", "Inference", "Errors"))]
+        print(f"    platform={platform} (exit {run.returncode}): " + "; ".join(summary) + f"  [log: {log}]")
+        if run.returncode:
+            raise TinyMyoError(f"make run platform={platform} failed: see {log}")
+    return logs
 
 
 def _accuracy(model, out: Path, x: np.ndarray, y: np.ndarray, c_logits: np.ndarray) -> None:
