@@ -25,6 +25,7 @@ from .. import __version__
 from ..errors import TinyMyoError
 from ..fileio import atomic_path
 from .readers import FS_3DC, check_windows, segments_3dc, select_channels
+from .pipeline import PIPELINES, describe, dumps, read_recording, stream_windows
 from .windowing import window_segments
 
 FORMATS = ("3dc", "npz-continuous")
@@ -45,8 +46,11 @@ class WindowParams:
     normalisation: str = "zscore"
     channels: tuple[int, ...] | None = None  # None: all
     split: str = "all"  # 3DC sessions: train, test or all
+    pipeline: str = "offline"  # offline (zero-phase, upstream) or stream (causal fixed point, data/pipeline.py)
 
     def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise TinyMyoError(f"--pipeline must be one of {', '.join(PIPELINES)} (got {self.pipeline!r})")
         if self.window < 1 or self.hop < 1:
             raise TinyMyoError(f"--window and --hop must be >= 1 (got {self.window}, {self.hop})")
         if self.normalisation not in NORMALISATIONS:
@@ -67,6 +71,7 @@ class WindowSet:
     meta: dict
     norm_mean: np.ndarray | None = None  # (C,) for "recording" normalisation
     norm_std: np.ndarray | None = None
+    preprocessing: dict | None = None  # the description (data/pipeline.py), saved as the `preprocessing` array
 
 
 # ------------------------------------------------------------------------------------------------ readers
@@ -149,6 +154,8 @@ def make_windows(path: str | os.PathLike, fmt: str, params: WindowParams,
         raise TinyMyoError("--stats-from needs --normalize recording")
     from ..model.checkpoint import file_sha256  # torch: imported only when windows are made
 
+    if params.pipeline == "stream":
+        return _make_stream_windows(path, fmt, params, stats_from, file_sha256(path))
     segments, fs = READERS[fmt](path, params)
     if not segments:
         raise TinyMyoError(f"{path}: no labelled samples (every per-sample label is negative)")
@@ -167,8 +174,33 @@ def make_windows(path: str | os.PathLike, fmt: str, params: WindowParams,
         "stats_from": str(stats_from) if stats_from else None, "segments": len(segments),
         "params": {k: v for k, v in asdict(params).items() if k not in ("fs_in", "fs_out", "notch_hz")},
     }
+    desc = describe(pipeline="offline", fs_in=fs, fs_out=params.fs_out or fs, channels=channels,
+                    channel_indices=params.channels, band=params.band, notch_hz=mains, normalisation=params.normalisation,
+                    window=params.window, stats=stats)
     return WindowSet(windows.x, windows.y, windows.groups, np.array([emg.shape[1] for emg, _ in segments]), meta,
-                     *(stats if stats is not None else (None, None)))
+                     *(stats if stats is not None else (None, None)), preprocessing=desc)
+
+
+def _make_stream_windows(path: Path, fmt: str, params: WindowParams, stats_from, sha256: str) -> WindowSet:
+    """The causal fixed-point pipeline (data/pipeline.py): what the streaming app computes on the chip."""
+    rec = read_recording(path, fmt, split=SPLITS[params.split], channels=params.channels, fs_in=params.fs_in)
+    mains = params.notch_hz if params.notch_hz is not None else (MAINS_3DC if fmt == "3dc" else MAINS_DEFAULT)
+    stats = read_stats(stats_from) if stats_from is not None else None
+    if stats is not None and len(stats[0]) != rec.raw.shape[1]:
+        raise TinyMyoError(f"{stats_from}: stats for {len(stats[0])} channels, the selection has {rec.raw.shape[1]}")
+    fs_out = params.fs_out or rec.fs
+    x, y, groups, stats, desc = stream_windows(rec, fs_out=fs_out, band=params.band, notch_hz=mains,
+                                               normalisation=params.normalisation, window=params.window,
+                                               hop=params.hop, stats=stats, channel_indices=params.channels)
+    windows = check_windows(x, y, name=str(path), groups=groups)
+    meta = {
+        "tool": f"tinymyo-edge {__version__}", "source": str(path), "source_sha256": sha256, "format": fmt,
+        "fs_in": rec.fs, "fs_out": fs_out, "notch_hz": mains or None, "segments": len(rec.spans),
+        "stats_from": str(stats_from) if stats_from else None,
+        "params": {k: v for k, v in asdict(params).items() if k not in ("fs_in", "fs_out", "notch_hz")},
+    }
+    return WindowSet(windows.x, windows.y, windows.groups, np.array([b - a for a, b, _ in rec.spans]), meta,
+                     np.asarray(stats[0]), np.asarray(stats[1]), preprocessing=desc)
 
 
 def save_window_set(ws: WindowSet, path: str | os.PathLike, *, force: bool = False) -> Path:
@@ -180,6 +212,8 @@ def save_window_set(ws: WindowSet, path: str | os.PathLike, *, force: bool = Fal
               "meta": np.array(json.dumps(ws.meta, sort_keys=True))}
     if ws.y is not None:
         arrays["y"] = ws.y
+    if ws.preprocessing is not None:
+        arrays["preprocessing"] = np.array(dumps(ws.preprocessing))
     if ws.norm_mean is not None:
         arrays.update(norm_mean=ws.norm_mean.astype(np.float64), norm_std=ws.norm_std.astype(np.float64))
     with atomic_path(path, force=force) as tmp, open(tmp, "wb") as f:
