@@ -132,11 +132,14 @@ def export_onnx(
     force: bool = False,
     source: str = "unrecorded",
     seed: int = 0,
+    preprocessing: str | None = None,
 ) -> ExportReport:
     """Export `model` to `out_path` (see module doc); raise TinyMyoError, leaving no file, if any check fails.
 
     parity_inputs: real windows (N, C, T) checked besides RANDOM_PARITY_WINDOWS seeded standard-normal windows.
     source: weights provenance written to the metadata (checkpoint sha256 or "random-init seed N").
+    preprocessing: the training data's description (JSON text; data/pipeline.py), written as metadata
+    tinymyo_edge.preprocessing so that quantize, build --stream and validate --stream know the input pipeline.
     """
     out_path = Path(out_path)
     if out_path.is_dir():
@@ -178,7 +181,7 @@ def export_onnx(
         )
 
     parameters = sum(p.numel() for p in model.parameters())
-    _set_metadata(graph, cfg, source=source, form=form, parity=parity)
+    _set_metadata(graph, cfg, source=source, form=form, parity=parity, preprocessing=preprocessing)
     with atomic_path(out_path, force=force) as tmp:
         onnx.save(graph, tmp)
     return ExportReport(path=out_path, config=cfg, opset=opset, form=form, source=source, ops=op_histogram(graph),
@@ -377,7 +380,8 @@ def _opset_notes(opset: int, dynamic_batch: bool) -> list[str]:
     return notes
 
 
-def _set_metadata(graph: onnx.ModelProto, cfg: TinyMyoConfig, *, source: str, form: str, parity) -> None:
+def _set_metadata(graph: onnx.ModelProto, cfg: TinyMyoConfig, *, source: str, form: str, parity,
+                  preprocessing: str | None = None) -> None:
     values = {
         "config": json.dumps(cfg.to_dict(), sort_keys=True),
         "weights": source,
@@ -389,6 +393,8 @@ def _set_metadata(graph: onnx.ModelProto, cfg: TinyMyoConfig, *, source: str, fo
                                "max_rel_error": p.max_rel_error, "tolerance": p.tolerance} for p in parity]),
         "python": platform.python_version(),
     }
+    if preprocessing is not None:
+        values["preprocessing"] = preprocessing
     del graph.metadata_props[:]
     for key, value in values.items():
         entry = graph.metadata_props.add()

@@ -35,12 +35,18 @@ def export_command(checkpoint, samples, heads, opset, dynamic_batch, parity_data
     from ..data import load_windows
     from ..export import export_onnx, prepare_model
 
+    from ..data.pipeline import check_compatible, load_preprocessing, parse
+    from ..model.checkpoint import read_preprocessing
+
     model, source = prepare_model(checkpoint, seed=seed, samples=samples, heads=heads, **sizes)
+    preprocessing = read_preprocessing(checkpoint) if checkpoint is not None else None
     parity = None
     if parity_data is not None:
+        check_compatible(parse(preprocessing, str(checkpoint)), load_preprocessing(parity_data),
+                         model_name=str(checkpoint), data_name=str(parity_data))
         parity = load_windows(parity_data, channels=model.cfg.channels, samples=model.cfg.samples).x
     report = export_onnx(model, output, opset=opset, dynamic_batch=dynamic_batch, parity_inputs=parity,
-                         force=force, source=source, seed=seed)
+                         force=force, source=source, seed=seed, preprocessing=preprocessing)
     click.echo(report.summary())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..data import load_groups, load_windows
+from ..data.pipeline import load_preprocessing
 from ..model.config import REDUCTIONS
 from ..train import Data, Recipe, finetune
 from ..train.recipe import MONITORS, REGRESSION_LOSSES
@@ -14,7 +15,7 @@ _DEFAULTS = Recipe()
 
 def _data(path: str) -> Data:
     windows = load_windows(path)
-    return Data(windows.x, windows.y, str(path), load_groups(path))
+    return Data(windows.x, windows.y, str(path), load_groups(path), load_preprocessing(path))
 
 
 @click.command("finetune")

@@ -31,9 +31,12 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
     from ..data import load_windows
     from ..quant import quantize_model
 
+    from ..data.pipeline import load_preprocessing
+
     windows = load_windows(calib)
     program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
-                             max_windows=max_windows, report_dir=report_dir, force=force, prob_bits=softmax_bits)
+                             max_windows=max_windows, report_dir=report_dir, force=force, prob_bits=softmax_bits,
+                             calib_preprocessing=load_preprocessing(calib))
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
                f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
 

@@ -373,8 +373,29 @@ def upstream_state_dict(model: TinyMyo) -> dict[str, torch.Tensor]:
     return {PREFIX + k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
-def save_checkpoint(model: TinyMyo, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write .ckpt ({"state_dict": ..., "tinymyo_edge.config": dict}) or .safetensors (same keys, config metadata)."""
+PREPROCESSING_METADATA_KEY = "tinymyo_edge.preprocessing"  # JSON of the data's preprocessing (data/pipeline.py)
+
+
+def read_preprocessing(path: str | os.PathLike) -> str | None:
+    """The preprocessing description (JSON text) recorded in a checkpoint by finetune, or None."""
+    path = Path(path)
+    if path.suffix.lower() == SAFETENSORS_SUFFIX:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return (f.metadata() or {}).get(PREPROCESSING_METADATA_KEY)
+        except Exception as exc:
+            raise TinyMyoError(f"{path}: not a readable .safetensors file ({exc})") from None
+    blob = _load_weights_only(path) if path.suffix.lower() in TORCH_SUFFIXES else None
+    value = blob.get(PREPROCESSING_METADATA_KEY) if isinstance(blob, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def save_checkpoint(model: TinyMyo, path: str | os.PathLike, *, force: bool = False,
+                    preprocessing: str | None = None) -> Path:
+    """Write .ckpt ({"state_dict": ..., "tinymyo_edge.config": dict}) or .safetensors (same keys, config metadata);
+    preprocessing: the training data's description (JSON text), recorded under PREPROCESSING_METADATA_KEY."""
     path = Path(path)
     state = upstream_state_dict(model)
     config_json = json.dumps(model.cfg.to_dict(), sort_keys=True)
@@ -385,7 +406,13 @@ def save_checkpoint(model: TinyMyo, path: str | os.PathLike, *, force: bool = Fa
         if suffix == SAFETENSORS_SUFFIX:
             from safetensors.torch import save_file
 
-            save_file(state, str(tmp), metadata={CONFIG_METADATA_KEY: config_json})
+            meta = {CONFIG_METADATA_KEY: config_json}
+            if preprocessing is not None:
+                meta[PREPROCESSING_METADATA_KEY] = preprocessing
+            save_file(state, str(tmp), metadata=meta)
         else:
-            torch.save({"state_dict": state, CONFIG_METADATA_KEY: json.loads(config_json)}, tmp)
+            blob = {"state_dict": state, CONFIG_METADATA_KEY: json.loads(config_json)}
+            if preprocessing is not None:
+                blob[PREPROCESSING_METADATA_KEY] = preprocessing
+            torch.save(blob, tmp)
     return path

@@ -42,6 +42,15 @@ def _output_shape(path: Path) -> tuple[int, ...]:
     return tuple(d.dim_value for d in out.type.tensor_type.shape.dim)
 
 
+def _float_preprocessing(path: Path) -> str | None:
+    """The float model's tinymyo_edge.preprocessing metadata (written by export), or None."""
+    try:
+        props = onnx.load(str(path), load_external_data=False).metadata_props
+    except Exception as exc:
+        raise TinyMyoError(f"{path}: not a readable ONNX file ({exc})") from None
+    return next((p.value for p in props if p.key == "tinymyo_edge.preprocessing"), None)
+
+
 def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
     """At most max_windows windows spread evenly over the set: what quantize (and the NNTool backend) calibrate on."""
     if max_windows is None or len(x) <= max_windows:
@@ -51,7 +60,8 @@ def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
 
 def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", report_dir=None, force: bool = False,
                    percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
-                   progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS) -> Program:
+                   progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
+                   calib_preprocessing: dict | None = None) -> Program:
     """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.
 
     Refuses (TinyMyoError, nothing written) a graph that is not TinyMyo-shaped, calibration data of the wrong
@@ -70,6 +80,11 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
     check_writable(out_path, force)
     if report_dir is not None:
         check_writable(Path(report_dir), force)
+    preprocessing = _float_preprocessing(float_onnx_path)
+    from ..data.pipeline import check_compatible, parse
+
+    check_compatible(parse(preprocessing, str(float_onnx_path)), calib_preprocessing,
+                     model_name=str(float_onnx_path), data_name="the calibration windows")
     rec = recognize(float_onnx_path, verify=False)
     cfg = rec.config
     check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits)
@@ -80,6 +95,8 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
     program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress,
                             prob_bits=prob_bits)
     program.metadata["source_model"] = float_onnx_path.name
+    if preprocessing is not None:  # the input pipeline travels on (build --stream, validate --stream read it)
+        program.metadata["preprocessing"] = preprocessing
     check_ranges(program)
     model = program_to_onnx(program, rec.input_name, rec.output_name, _output_shape(float_onnx_path))
     onnx.checker.check_model(model)

@@ -15,6 +15,7 @@ import torch
 from .. import __version__
 from ..errors import TinyMyoError
 from ..fileio import atomic_path, check_writable
+from ..data.pipeline import check_compatible, dumps
 from ..model import TinyMyo, TinyMyoConfig
 from .init import backbone_sizes, build_model, load_pretrained
 from .loop import EpochRecord, Split, deterministic, train
@@ -31,6 +32,7 @@ class Data:
     y: np.ndarray | None
     name: str
     groups: np.ndarray | None = None
+    preprocessing: dict | None = None  # the description `data window` wrote (data/pipeline.py), carried on
 
 
 @dataclass
@@ -125,6 +127,8 @@ def finetune(
     pretrained = load_pretrained(checkpoint, sizes, train_data.x.shape[1]) if checkpoint else None
     cfg = resolve_config(train_data, sizes, head, reduction, pretrained)
     if val_data is not None:
+        check_compatible(train_data.preprocessing, val_data.preprocessing, model_name=train_data.name,
+                         data_name=val_data.name)
         _check_windows(val_data, cfg.channels, cfg.samples)
         _check_targets(val_data, head, cfg.classes if head == "classification" else None)
     train_split, val_split, split_kind = _splits(train_data, val_data, val_fraction, recipe.seed, head)
@@ -138,7 +142,7 @@ def finetune(
     model.eval()
     from ..model.checkpoint import save_checkpoint
 
-    save_checkpoint(model, out_path, force=force)
+    save_checkpoint(model, out_path, force=force, preprocessing=dumps(train_data.preprocessing))
     result = FinetuneResult(model, history, best + 1, stopped, notes, out_path, log_path,
                             history[best].val if val_split is not None else {})
     _write_log(result, cfg, recipe, train_data, val_data, split_kind, checkpoint, force)
@@ -163,6 +167,7 @@ def _write_log(result: FinetuneResult, cfg: TinyMyoConfig, recipe: Recipe, train
         "recipe": recipe.to_dict(),
         "pretrained": str(checkpoint) if checkpoint else None,
         "notes": result.notes,
+        "preprocessing": train_data.preprocessing,
         "data": {"train": train_data.name, "val": val_data.name if val_data else None, "val_split": split_kind},
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
