@@ -33,14 +33,24 @@ from ..quant.api import DEFAULT_MAX_WINDOWS
               help="nntool: give NNTool the attention probabilities unscaled (see docs/NNTOOL.md)")
 @click.option("--run-nntool/--no-run-nntool", default=None,
               help="nntool: run NNTool now [default: when nntool.api is importable or TINYMYO_NNTOOL_PYTHON is set]")
+@click.option("--stream", is_flag=True,
+              help="gap9: also write OUTDIR/stream, the streaming app (raw int16 samples in, the model's fixed-point "
+                   "preprocessing on chip, an inference every --hop; docs/STREAM.md)")
+@click.option("--hop", type=int, default=None, help="--stream: model samples between inferences")
+@click.option("--smooth", type=int, default=1, show_default=True, help="--stream: majority vote over K hops")
 @click.option("--force", is_flag=True, help="replace OUTDIR if it exists")
 def build_command(model, target, backend, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
-                  no_softmax_rescale, run_nntool, force):
+                  no_softmax_rescale, run_nntool, stream, hop, smooth, force):
     """Lower MODEL to C in OUTDIR: the int8 ONNX from `quantize` (native backend) or the float ONNX from
     `export` (--backend nntool)."""
     if backend == "nntool":
         _build_nntool(model, target, outdir, board, calib_path, max_windows, val_path, ne16, softmax_8bit,
                       no_softmax_rescale, run_nntool, force)
+        return
+    if stream:
+        from .stream import build_stream
+
+        build_stream(model, outdir, target=target, board=board, hop=hop, smooth=smooth, force=force)
         return
     result = build(model, outdir, target=target, board=board, force=force)
     click.echo(result.memory_table.split("\n\n")[0])
@@ -67,10 +77,30 @@ def _build_nntool(model, target, outdir, board, calib_path, max_windows, val_pat
 
 @click.command("validate")
 @click.argument("outdir", type=click.Path(file_okay=False))
-@click.option("--inputs", required=True, type=click.Path(dir_okay=False), help="windows (.npz with x, or .h5)")
+@click.option("--inputs", type=click.Path(dir_okay=False), help="windows (.npz with x, or .h5)")
 @click.option("--per-layer", is_flag=True, help="dump every layer of the C build and name the first difference")
-def validate_command(outdir, inputs, per_layer):
-    """Compile OUTDIR's host build, run INPUTS, compare with the golden executor and onnxruntime."""
+@click.option("--stream", "recording", type=click.Path(dir_okay=False),
+              help="a continuous recording (3DC participant file, or .npz with emg/fs) for OUTDIR/stream: every "
+                   "hop's window and logits vs the Python pipeline (docs/STREAM.md)")
+@click.option("--format", "fmt", type=click.Choice(["3dc", "npz-continuous"]), default="3dc", show_default=True,
+              help="--stream: the recording's layout")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True,
+              help="--stream, 3DC: which session's segments, back to back")
+@click.option("--start", type=int, default=0, show_default=True, help="--stream: first raw sample")
+@click.option("--samples", type=int, default=None, help="--stream: raw samples to stream [default: all]")
+@click.option("--chunk", type=int, default=None, help="--stream: frames per read in the app [default: the build's]")
+@click.option("--platform", type=click.Choice(["host", "rv32"]), default="host", show_default=True,
+              help="--stream: where the app runs (host: with ASan+UBSan)")
+def validate_command(outdir, inputs, per_layer, recording, fmt, split, start, samples, chunk, platform):
+    """Compile OUTDIR's host build, run INPUTS, compare with the golden executor and onnxruntime; or, with
+    --stream, run OUTDIR/stream on a continuous recording and compare every hop with the Python pipeline."""
+    if recording is not None:
+        from .stream import validate_stream_command
+
+        validate_stream_command(outdir, recording, fmt, split, start, samples, chunk, platform)
+        return
+    if inputs is None:
+        raise TinyMyoError("validate needs --inputs (windows) or --stream (a continuous recording)")
     result = validate(outdir, inputs, per_layer=per_layer)
     click.echo(result.report())
     if result.errors:
