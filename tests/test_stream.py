@@ -21,7 +21,7 @@ from tinymyo_edge.data.pipeline import (Recording, check_compatible, dumps, load
                                         stream_windows)
 from tinymyo_edge.errors import TinyMyoError
 from tinymyo_edge.targets.rv32 import missing_tools
-from tinymyo_edge.targets.stream import stream_config, write_stream_app
+from tinymyo_edge.targets.stream import StreamConfig, stream_config, write_stream_app
 from tinymyo_edge.validate_stream import majority_vote, validate_stream
 
 CHANNELS, WINDOW, HOP = 2, 40, 15  # model: 2 channels x 40 samples at 500 Hz; a hop of 15 model samples
@@ -143,13 +143,14 @@ def test_description_mismatch_is_refused_naming_the_key():
         check_compatible(a, {**a, "fs_in": 2000.0}, model_name="m", data_name="d")
 
 
-def test_description_travels_checkpoint_export_quantize(tmp_path, real_windows):
+def test_description_travels_checkpoint_export_quantize_build_validate(tmp_path, real_windows, shared_dir):
+    """The CLI path end to end on a tiny model: the description survives every stage and drives --stream."""
     from tinymyo_edge.export import export_onnx, read_metadata
     from tinymyo_edge.model import TinyMyo
     from tinymyo_edge.model.checkpoint import read_preprocessing, save_checkpoint
     from tinymyo_edge.quant import quantize_model, read_program
 
-    desc = {"format": "tinymyo-edge preprocessing v1", "pipeline": "stream", "fs_in": 1000.0, "channels": 2}
+    desc = _stream_desc(shared_dir)
     text = dumps(desc)
     model = TinyMyo(small_config()).eval()
     save_checkpoint(model, tmp_path / "m.safetensors", preprocessing=text)
@@ -163,6 +164,19 @@ def test_description_travels_checkpoint_export_quantize(tmp_path, real_windows):
     assert not (tmp_path / "bad.int8.onnx").exists()
     quantize_model(tmp_path / "m.onnx", x, tmp_path / "m.int8.onnx", progress=False, calib_preprocessing=desc)
     assert read_program(tmp_path / "m.int8.onnx").metadata["preprocessing"] == text
+    runner = CliRunner()
+    built = runner.invoke(main, ["build", str(tmp_path / "m.int8.onnx"), "--target", "gap9", "--stream", "--hop",
+                                 "10", "-o", str(tmp_path / "app")])
+    assert built.exit_code == 0, built.output
+    assert "ESTIMATED GAP9 inference 370MHz" in built.output
+    checked = runner.invoke(main, ["validate", str(tmp_path / "app"), "--stream", str(_p02(shared_dir)),
+                                   "--samples", "300", "--chunk", "9"])
+    assert checked.exit_code == 0, checked.output
+    assert "stream vs Python pipeline: Errors: 0 out of " in checked.output
+    refused = runner.invoke(main, ["build", str(tmp_path / "m.int8.onnx"), "--target", "gap9", "--stream", "-o",
+                                   str(tmp_path / "app2")])
+    assert refused.exit_code != 0 and "--stream needs --hop" in str(refused.exception)
+    assert not (tmp_path / "app2").exists()
 
 
 # ------------------------------------------------------------------------------------------------ the app
@@ -224,6 +238,21 @@ def test_stream_manifest_has_the_estimated_budget(stream_app):
     budget = manifest["budget"]
     assert budget["hop_period_us"] == HOP / 500 * 1e6
     assert set(budget["gap9_ESTIMATED"]) == {"370MHz", "240MHz"}
+
+
+def test_budget_warns_naming_the_numbers_when_the_hop_is_too_short(stream_app):
+    import dataclasses
+
+    from tinymyo_edge.targets.stream import budget_warnings, read_stream_manifest, timing_budget
+
+    outdir, manifest = stream_app
+    assert budget_warnings(manifest["budget"]) == []  # 30 ms hops: far longer than the estimate
+    cfg = StreamConfig(**read_stream_manifest(outdir)["config"])
+    tight = timing_budget(outdir, dataclasses.replace(cfg, hop=1, fs_out=1e7))  # a 0.1 us hop
+    lines = budget_warnings(tight)
+    est = tight["gap9_ESTIMATED"]["370MHz"]
+    assert len(lines) == 2 and f"takes {est['estimated_latency_us']:g} us ({est['estimated_inference_cycles']} " \
+        f"cycles), longer than the hop period 0.1 us" in lines[0]
 
 
 def test_build_stream_refusals(tmp_path, shared_dir):
