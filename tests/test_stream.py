@@ -97,23 +97,29 @@ def test_majority_vote_ties_go_to_the_smallest_class():
 
 
 def test_data_window_stream_windows_are_what_the_chip_computes(tmp_path, shared_dir):
+    """A short real recording as a generic continuous .npz (per-sample labels: two held gestures)."""
+    rec = read_recording(_p02(shared_dir), "3dc", split=0)
+    a, b, _ = rec.spans[0]
+    label = np.concatenate([np.full(2000, 0), np.full(1000, 1)]).astype(np.int64)
+    np.savez(tmp_path / "rec.npz", emg=rec.raw[a:a + 3000], fs=np.array(1000.0), label=label)
     out = tmp_path / "w.npz"
-    result = CliRunner().invoke(main, ["data", "window", str(_p02(shared_dir)), "--split", "train", "-o", str(out),
-                                       "--fs-out", "500", "--window", str(WINDOW), "--hop", "20", "--bandpass", "20",
-                                       "240", "--normalize", "recording", "--pipeline", "stream", "--channels",
-                                       "0,1"])
+    result = CliRunner().invoke(main, ["data", "window", str(tmp_path / "rec.npz"), "--format", "npz-continuous",
+                                       "-o", str(out), "--fs-out", "500", "--window", str(WINDOW), "--hop", "20",
+                                       "--bandpass", "20", "240", "--notch", "60", "--normalize", "recording",
+                                       "--pipeline", "stream", "--channels", "0,1"])
     assert result.exit_code == 0, result.output
     desc = load_preprocessing(out)
     assert desc["pipeline"] == "stream" and desc["streamable"] and desc["fixed"]["decimation"] == 2
     spec = fixed.FixedSpec.from_dict(desc["fixed"])
-    # the first segment's windows == the stream of the whole session at the same positions
-    rec = read_recording(_p02(shared_dir), "3dc", split=0, channels=[0, 1])
-    z, _ = fixed.run_fixed(rec.raw[:2000], spec)
+    z, _ = fixed.run_fixed(np.ascontiguousarray(rec.raw[a:a + 3000, :2]), spec)  # the chip's stream
     stream = fixed.to_model_input(z)
     with np.load(out) as npz:
-        x = npz["x"]
-    for j in range(3):
+        x, y = npz["x"], npz["y"]
+    per_segment = 1 + (1000 - WINDOW) // 20
+    assert y.tolist() == [0] * per_segment + [1] * (1 + (500 - WINDOW) // 20)
+    for j in (0, 1, per_segment - 1):  # the first gesture's windows, then the second's (continuous filters)
         assert np.array_equal(x[j], stream[20 * j:20 * j + WINDOW].T)
+    assert np.array_equal(x[per_segment], stream[1000:1000 + WINDOW].T)
 
 
 def test_data_window_help_names_the_streaming_modes():
