@@ -5,8 +5,10 @@
  * SIMD / 8-core work changes this file, never a kernel.
  *
  *   TM_PLATFORM_GAP9   GAP9 SDK (PMSIS, GAP RISC-V gcc builtins __builtin_pulp_sdotusp4)
- *   TM_PLATFORM_PULP_OPEN  plain riscv64-unknown-elf-gcc for a PULP cluster (GVSoC pulp-open): Xpulpv2 through
- *                      .insn (tm_xpulp.h), 8 cores started bare-metal by platform/pulp-open
+ *   TM_PLATFORM_PULP_OPEN  the open PULP SDK's PMSIS built for GVSoC pulp-open with plain riscv64-unknown-elf-gcc:
+ *                      Xpulpv2 through .insn (tm_xpulp.h)
+ *   Both are PMSIS: the cluster task runs on core 0, tm_fork is pi_cl_team_fork over the 8 cores, tm_core_id is
+ *   pi_core_id, L1/L2 placement is PI_CL_L1 / PI_L2 (one code path; platform/pmsis).
  *   (default)          host / portable C: the fork is a loop over core ids (TM_NUM_CORES, default 1; tests use 8
  *                      to exercise the core split sequentially)
  *
@@ -18,27 +20,23 @@
 
 #include <stdint.h>
 
-#if defined(TM_PLATFORM_GAP9)
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 #include "pmsis.h"
+#if defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp.h"
+#endif
 #define TM_NUM_CORES 8
 #define TM_L1_DATA PI_CL_L1
 #define TM_L2_DATA PI_L2
-/* weights: the SDK's L3 (flash/HyperRAM) placement; the app streams slabs to L2 */
 #ifndef TM_L3_CONST
+#if defined(TM_PLATFORM_GAP9)
 #define TM_L3_CONST __attribute__((section(".l3_weights")))
+#else
+#define TM_L3_CONST /* plain .rodata.<name>: the pulp-open link step moves the linear weights to the flash image */
 #endif
-static inline int tm_core_id(void) { return pi_core_id(); }
+#endif
+static inline int tm_core_id(void) { return (int)pi_core_id(); }
 static inline void tm_fork(void (*fn)(void *), void *arg) { pi_cl_team_fork(TM_NUM_CORES, fn, arg); }
-#elif defined(TM_PLATFORM_PULP_OPEN)
-#include "tm_xpulp.h"
-#define TM_NUM_CORES TM_PULP_CORES
-#define TM_L1_DATA __attribute__((section(".l1bss")))
-#define TM_L2_DATA
-#ifndef TM_L3_CONST
-#define TM_L3_CONST /* plain .rodata.<name>: platform/pulp-open's link step moves the weight matrices to HyperFlash */
-#endif
-static inline int tm_core_id(void) { return tm_pulp_core_id(); }
-static inline void tm_fork(void (*fn)(void *), void *arg) { tm_pulp_fork(fn, arg); }
 #else /* host and portable C */
 #ifndef TM_NUM_CORES
 #define TM_NUM_CORES 1

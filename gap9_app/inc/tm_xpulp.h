@@ -21,17 +21,15 @@
 
 #include "tm_numerics.h" /* TM_ACT_ZERO_POINT (generated per build) */
 
-/* ---- the cluster runtime of platform/pulp-open (tm_platform_pulp_open.c) ------------------------------------ */
+/* ---- L1 staging of today's kernels (platform/pmsis/pulp_open/tm_pulp_stage_bridge.c, on PMSIS) ------------- */
 #define TM_PULP_CORES 8
-/* Run fn(arg) on all 8 cluster cores (the caller is core 0); returns when every core has finished. */
-void tm_pulp_fork(void (*fn)(void *), void *arg);
 /* Cluster DMA (MCHAN) L2 <-> L1, issued from cluster core 0. Returns a transfer id for tm_pulp_dma_wait. */
 int tm_pulp_dma_in(void *l1, const void *l2, uint32_t bytes);
 int tm_pulp_dma_out(void *l2, const void *l1, uint32_t bytes);
 void tm_pulp_dma_wait(int id);
 /* L3 (HyperFlash through the uDMA) -> L2; blocking. l3 is an address in the L3 window (TM_PULP_L3_BASE). */
 void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes);
-#define TM_PULP_L3_BASE 0x80000000u /* link address of the weights placed in HyperFlash (platform/pulp-open) */
+#define TM_PULP_L3_BASE 0x80000000u /* link address of the weight image (the pulp-open Makefile's l3_weights.ld) */
 static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_L3_BASE; }
 /* Linear tiles into L1: *w (w_bytes, L2 or L3) and *x (x_bytes, L2) are replaced by their L1 copies (the weight
  * copy is kept while the following tiles use the same rows); a tile too big for L1 stays where it is. Core 0. */
@@ -53,13 +51,6 @@ void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, c
                              int hd, int heads);
 extern uint8_t *tm_pulp_attn_q; /* TM_PULP_CORES x 4 x hd in L1, or NULL */
 extern int8_t *tm_pulp_attn_v;  /* TM_PULP_CORES x 2 x n in L1 (two rows of v transposed per core), or NULL */
-
-static inline int tm_pulp_core_id(void)
-{
-    uint32_t id;
-    __asm__ volatile("csrr %0, mhartid" : "=r"(id));
-    return (int)(id & 31u);
-}
 
 /* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
 static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)

@@ -2,6 +2,8 @@
  *
  * One main.c and one network code build on four platforms:
  *   gvsoc, board  the GAP9 SDK's PMSIS (TM_PLATFORM_GAP9): cluster cycles from the performance counter;
+ *   pulp-open     the open PULP SDK's PMSIS on GVSoC pulp-open (TM_PLATFORM_PULP_OPEN): the same counter, PULP
+ *                 cluster cycles (not GAP9's);
  *   host          native gcc against shim/pmsis.h (TM_PLATFORM_HOST): a monotonic clock in nanoseconds;
  *   rv32          bare-metal rv32 under QEMU -icount (TM_PLATFORM_RV32): retired instructions (minstret).
  * Every number printed is labelled with TM_COUNTER_UNIT, so a host or rv32 count is never read as GAP9 cycles. */
@@ -25,9 +27,9 @@ static inline tm_tick_t tm_ticks_now(void) { return (tm_tick_t)pi_perf_read(PI_P
 #define TM_PLATFORM_NAME "pulp-open"
 #define TM_COUNTER_UNIT "Cycles"
 #define TM_COUNTER_PER "Cycle"
-#define TM_COUNTER_SOURCE "pulp-open GVSoC cluster core 0 mcycle (PULP cluster cycles, 8 cores; not GAP9)"
-typedef uint64_t tm_tick_t;
-static inline tm_tick_t tm_ticks_now(void) { return tm_shim_counter(); }
+#define TM_COUNTER_SOURCE "pulp-open GVSoC cluster core 0 performance counter (PI_PERF_CYCLES; PULP cluster cycles, 8 cores; not GAP9)"
+typedef uint32_t tm_tick_t; /* the open PULP SDK's pi_perf_read: 32-bit, as on GAP9 */
+static inline tm_tick_t tm_ticks_now(void) { return (tm_tick_t)pi_perf_read(PI_PERF_CYCLES); }
 #elif defined(TM_PLATFORM_RV32)
 #define TM_PLATFORM_NAME "rv32"
 #define TM_COUNTER_UNIT "Instructions"

@@ -57,16 +57,12 @@ static inline struct pi_cluster_task *pi_cluster_task(struct pi_cluster_task *ta
     return task;
 }
 
-#if defined(TM_PLATFORM_PULP_OPEN) /* a real cluster: the entry runs on cluster core 0 (platform/pulp-open) */
-int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task *task);
-#else
 static inline int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task *task)
 {
     (void)device;
     task->entry(task->arg);
     return 0;
 }
-#endif
 
 /* GAP9 SDK: the worker cores' stack size (the master's is the cluster conf's cc_stack_size). */
 static inline void pi_cluster_task_stacks(struct pi_cluster_task *task, void *stacks, int slave_stack_size)
