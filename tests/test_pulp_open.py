@@ -1,6 +1,10 @@
-"""platform=pulp-open: the Xpulpv2 path of tm_arch.h (encodings emitted by the cross compiler), the app's link step
-(weights in the HyperFlash image), the stop without GVSoC, and (where `gvsoc` is on PATH) a run on GVSoC pulp-open
-whose output equals the host build's and the golden executor's bit for bit."""
+"""platform=pulp-open: the app's PMSIS code path on the open PULP SDK and GVSoC pulp-open.
+
+CI (no simulator, no SDK): the Xpulpv2 path of tm_arch.h (encodings emitted by the cross compiler, against PMSIS
+declarations written from the public headers), the stops that name a missing tool. Local (gvsoc on PATH and the
+open PULP SDK's PMSIS named by PULP_PMSIS_MK, docs/PULP_OPEN.md): the HyperFlash image layout, runs on GVSoC whose
+output equals the host build's and the golden executor's bit for bit, and the clear failure of a missing or short
+weight image."""
 
 from __future__ import annotations
 
@@ -24,9 +28,24 @@ CC, OBJDUMP, NM = "riscv64-unknown-elf-gcc", "riscv64-unknown-elf-objdump", "ris
 needs_cross = pytest.mark.skipif(shutil.which(CC) is None or shutil.which(OBJDUMP) is None,
                                  reason=f"{CC} / {OBJDUMP} not on PATH (apt-get install gcc-riscv64-unknown-elf "
                                         "binutils-riscv64-unknown-elf)")
-needs_gvsoc = pytest.mark.skipif(shutil.which("gvsoc") is None or shutil.which(CC) is None,
-                                 reason="gvsoc (open-source GVSoC, pulp-open target) or riscv64-unknown-elf-gcc "
-                                        "not on PATH: local-only test")
+PMSIS_MK = pulp_open.pmsis_fragment()
+needs_pmsis = pytest.mark.skipif(PMSIS_MK is None or shutil.which(CC) is None,
+                                 reason="the open PULP SDK's PMSIS (PULP_PMSIS_MK=<its pmsis.mk>, docs/PULP_OPEN.md) or "
+                                        "riscv64-unknown-elf-gcc missing: local-only test")
+needs_gvsoc = pytest.mark.skipif(bool(pulp_open.missing_tools()),
+                                 reason="gvsoc (open-source GVSoC, pulp-open target), the open PULP SDK's PMSIS "
+                                        "(PULP_PMSIS_MK) or riscv64-unknown-elf-gcc missing: local-only test")
+
+# What tm_arch.h's PMSIS branch calls, declared as the public headers declare them: pulp-platform/pulp-sdk d4b5bcdd
+# rtos/pulpos/common/include/pos/implem/implem.h (pi_core_id) and rtos/pmsis/pmsis_api/include/pmsis/cluster/
+# cluster_team/cl_team.h (pi_cl_team_fork); the section macros of rtos/pulpos/common/include/pos/data/data.h.
+PMSIS_DECLARATIONS = """
+#include <stdint.h>
+#define PI_L2 __attribute__((section(".l2_data")))
+#define PI_CL_L1 __attribute__((section(".data_l1")))
+uint32_t pi_core_id(void);
+void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *arg);
+"""
 
 # Xpulpv2 encodings (GVSoC isa_pulpv2.py): mask, match of the 32-bit word
 SDOTUSP_B = (0xFE00707F, (0x54 << 25) | (1 << 12) | 0x57)  # pv.sdotusp.b: funct7 101010x, funct3 001, opcode OP-V
@@ -49,6 +68,7 @@ def compile_probe(tmp_path: Path, *defines: str) -> list[tuple[int, int]]:
     obj = tmp_path / "probe.o"
     inc = resource_dir("gap9_app") / "inc"
     (tmp_path / "tm_numerics.h").write_text(render_numerics_header())  # generated per build, as the lowering does
+    (tmp_path / "pmsis.h").write_text(PMSIS_DECLARATIONS)
     subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
                     "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", "-c", str(src), "-o", str(obj)], check=True)
     dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
@@ -91,29 +111,77 @@ def app(tmp_path_factory):
     return build_small_app(tmp_path_factory.mktemp("pulp_open") / "app")
 
 
-@needs_cross
-def test_link_puts_linear_weights_in_the_hyperflash_image(app):
-    """Built without the simulator (GVSOC=true passes the tool check): every linear weight matrix is linked at
-    its HyperFlash address, the flash image holds its bytes there, and the ELF GVSoC loads no longer has them."""
-    program, outdir = app
-    proc = subprocess.run(["make", "-s", "-C", str(outdir), "build", "platform=pulp-open", "GVSOC=true"],
+def make_pulp_open(outdir: Path, target: str, *variables: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-C", str(outdir), target, "platform=pulp-open", *variables],
                           capture_output=True, text=True)
+
+
+def test_without_pmsis_the_build_stops_naming_it(app, monkeypatch):
+    _, outdir = app
+    if shutil.which(CC) is None:
+        pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
+    monkeypatch.delenv("PULP_PMSIS_MK", raising=False)
+    for variables in ([], ["PULP_PMSIS_MK=/no/such/pmsis.mk"]):
+        proc = make_pulp_open(outdir, "build", *variables)
+        assert proc.returncode != 0
+        assert "PULP_PMSIS_MK" in proc.stdout and "pulp-sdk" in proc.stdout, proc.stdout
+    assert "(no such file)" in proc.stdout
+    assert not (outdir / "build" / "pulp-open" / "tinymyo.elf").exists()
+    with pytest.raises(TinyMyoError, match="PULP_PMSIS_MK"):
+        pulp_open.run_pulp_open(outdir, gvsoc="true")
+
+
+def test_without_gvsoc_the_run_stops_naming_it(app, monkeypatch, tmp_path):
+    _, outdir = app
+    if shutil.which(CC) is None:
+        pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
+    fragment = tmp_path / "pmsis.mk"  # a fragment that passes the PMSIS check: the gvsoc check comes next
+    fragment.write_text(f"PMSIS_CC := {CC}\n")
+    proc = make_pulp_open(outdir, "run", f"PULP_PMSIS_MK={fragment}", "GVSOC=no-such-gvsoc")
+    assert proc.returncode != 0
+    assert "GVSoC" in proc.stdout and "'no-such-gvsoc' is not on PATH" in proc.stdout
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                               if not (Path(p) / "gvsoc").exists()))
+    with pytest.raises(TinyMyoError, match="gvsoc"):
+        pulp_open.run_pulp_open(outdir, pmsis_mk=fragment)
+
+
+def flash_image_words(data: bytes) -> int:
+    padded = data + bytes(-len(data) % 4)
+    return int(np.frombuffer(padded, dtype="<u4").astype(np.uint64).sum()) & 0xFFFFFFFF
+
+
+@needs_pmsis
+def test_hyperflash_image_holds_the_linear_weights_behind_a_checked_header(app):
+    """Built with PMSIS, without the simulator (GVSOC=true passes the tool check): every linear weight matrix is
+    linked at its L3 address, the flash image is the 16-byte header (magic, bytes, word sum) then those bytes, and
+    the ELF GVSoC loads no longer has them."""
+    program, outdir = app
+    proc = make_pulp_open(outdir, "build", f"PULP_PMSIS_MK={PMSIS_MK}", "GVSOC=true")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     build = outdir / "build" / "pulp-open"
     flash = (build / "hyperflash.bin").read_bytes()
+    magic, size, words, zero = (int(v) for v in np.frombuffer(flash[:16], dtype="<u4"))
+    image = flash[16:16 + size]
+    assert (magic, zero, len(flash)) == (0x31574D54, 0, 16 + size + (-size % 4))
+    assert words == flash_image_words(image)
     symbols = {}
     for line in subprocess.run([NM, "-S", str(build / "tinymyo.linked.elf")], capture_output=True, text=True,
                                check=True).stdout.splitlines():
         parts = line.split()
         if len(parts) == 4:
             symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+        elif len(parts) == 3:  # linker-script symbols have no size
+            symbols[parts[2]] = (int(parts[0], 16), 0)
+    base = symbols["__tm_l3_start"][0]
+    assert base == pulp_open_l3_base()
     linears = [op for op in program.ops if op.kind in ("linear", "linear_lut", "linear_dequant")]
     assert linears
     for op in linears:
         name = next(s for s in symbols if s.startswith("tm_w_") and s.endswith("_weight")
-                    and symbols[s][1] == op.weight.size and bytes(flash[symbols[s][0] - 0x80000000:][:op.weight.size])
+                    and symbols[s][1] == op.weight.size and bytes(image[symbols[s][0] - base:][:op.weight.size])
                     == op.weight.astype(np.int8).tobytes())
-        assert symbols[name][0] >= pulp_open_l3_base()
+        assert symbols[name][0] >= base
     sections = subprocess.run([OBJDUMP, "-h", str(build / "tinymyo.elf")], capture_output=True, text=True).stdout
     assert ".l3_weights" not in sections
 
@@ -123,18 +191,29 @@ def pulp_open_l3_base() -> int:
     return int(re.search(r"#define TM_PULP_L3_BASE (0x[0-9A-Fa-f]+)u", text).group(1), 16)
 
 
-def test_without_gvsoc_the_run_stops_naming_it(app, monkeypatch):
+@needs_gvsoc
+@pytest.mark.parametrize("damage", ["missing", "short", "other_size"])
+def test_missing_or_short_weight_image_stops_with_an_error(app, tmp_path, damage):
+    """tm_l3_open refuses a HyperFlash without the image, with a truncated one or with another build's: a clear
+    error and a non-zero exit, no output."""
     _, outdir = app
-    if shutil.which(CC) is None:
-        pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
-    proc = subprocess.run(["make", "-s", "-C", str(outdir), "run", "platform=pulp-open", "GVSOC=no-such-gvsoc"],
-                          capture_output=True, text=True)
+    proc = make_pulp_open(outdir, "build", f"PULP_PMSIS_MK={PMSIS_MK}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    good = (outdir / "build" / "pulp-open" / "hyperflash.bin").read_bytes()
+    bad = tmp_path / "hyperflash.bin"
+    if damage == "short":
+        bad.write_bytes(good[:16 + (len(good) - 16) // 2])
+    elif damage == "other_size":
+        bad.write_bytes(good[:4] + (int.from_bytes(good[4:8], "little") + 4).to_bytes(4, "little") + good[8:])
+    variables = ["PULP_FLASH_IMAGE=" + ("" if damage == "missing" else str(bad)), f"PULP_PMSIS_MK={PMSIS_MK}"]
+    output = outdir / "output.bin"
+    output.unlink(missing_ok=True)
+    proc = make_pulp_open(outdir, "run", *variables)
     assert proc.returncode != 0
-    assert "GVSoC" in proc.stdout and "'no-such-gvsoc' is not on PATH" in proc.stdout
-    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
-                                               if not (Path(p) / "gvsoc").exists()))
-    with pytest.raises(TinyMyoError, match="gvsoc"):
-        pulp_open.run_pulp_open(outdir)
+    expected = {"missing": "no weight image in the HyperFlash", "short": "is short or damaged",
+                "other_size": "this network needs"}[damage]
+    assert expected in proc.stdout, proc.stdout[-3000:]
+    assert "Errors:" not in proc.stdout and not output.exists()
 
 
 @needs_gvsoc
