@@ -40,6 +40,7 @@ needs_gvsoc = pytest.mark.skipif(bool(pulp_open.missing_tools()),
 # rtos/pulpos/common/include/pos/implem/implem.h (pi_core_id) and rtos/pmsis/pmsis_api/include/pmsis/cluster/
 # cluster_team/cl_team.h (pi_cl_team_fork); the section macros of rtos/pulpos/common/include/pos/data/data.h.
 PMSIS_DECLARATIONS = """
+#pragma once
 #include <stdint.h>
 #define PI_L2 __attribute__((section(".l2_data")))
 #define PI_CL_L1 __attribute__((section(".data_l1")))
@@ -85,8 +86,10 @@ def matches(word: int, encoding: tuple[int, int]) -> bool:
 
 
 @needs_cross
-def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_path):
-    words = compile_probe(tmp_path, "-DTM_PLATFORM_PULP_OPEN")
+@pytest.mark.parametrize("platform", ["TM_PLATFORM_PULP_OPEN", "TM_PLATFORM_GAP9"])
+def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_path, platform):
+    """GAP9 and pulp-open compile the same Xpulpv2 code (tm_xpulp.h)."""
+    words = compile_probe(tmp_path, f"-D{platform}")
     sdot = [a for a, w in words if matches(w, SDOTUSP_B)]
     loads = [(a, w) for a, w in words if matches(w, P_LW_POSTINC)]
     loops = [(a, w) for a, w in words if matches(w, LP_SETUP) and (w >> 7) & 0x1F == 0]
@@ -252,3 +255,163 @@ def test_pulp_open_wide_softmax_equals_golden(tmp_path, tokens):
     assert run.returncode == 0, run.log
     x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
     assert same_bits(run.output, golden(program, x))
+
+
+# ---- tm_xfer.h on PMSIS (platform/pmsis/tm_xfer_pmsis.c), shared by GAP9 and pulp-open -------------------------
+# The PMSIS calls it makes, declared as the public headers declare them: pulp-platform/pulp-sdk d4b5bcdd
+# rtos/pmsis/pmsis_api/include/pmsis/cluster/dma/cl_dma.h (pi_cl_dma_dir_e, pi_cl_dma_cmd, pi_cl_dma_cmd_2d,
+# pi_cl_dma_cmd_wait), rtos/pmsis/pmsis_bsp/include/bsp/ram.h (pi_cl_ram_read, pi_cl_ram_read_wait), the same names
+# and signatures as github GreenWaves-Technologies/gap_sdk rtos/pmsis/pmsis_api and pmsis_bsp. The structures are
+# opaque to our code (only their addresses are passed); the fields here are the harness's own.
+XFER_PMSIS_H = """
+#pragma once
+#include <stdint.h>
+#define PI_L2
+#define PI_CL_L1
+struct pi_device { void *config; void *data; };
+typedef enum { PI_CL_DMA_DIR_LOC2EXT = 0, PI_CL_DMA_DIR_EXT2LOC = 1 } pi_cl_dma_dir_e;
+typedef struct pi_cl_dma_cmd_s { int id; } pi_cl_dma_cmd_t;
+uint32_t pi_core_id(void);
+void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *arg);
+void pi_cl_dma_cmd(uint32_t ext, uint32_t loc, uint32_t size, pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd);
+void pi_cl_dma_cmd_2d(uint32_t ext, uint32_t loc, uint32_t size, uint32_t stride, uint32_t length,
+                      pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd);
+void pi_cl_dma_cmd_wait(pi_cl_dma_cmd_t *cmd);
+"""
+XFER_RAM_H = """
+#pragma once
+#include "pmsis.h"
+typedef struct pi_cl_ram_req_s { int id; } pi_cl_ram_req_t;
+void pi_cl_ram_read(struct pi_device *device, uint32_t pi_ram_addr, void *addr, uint32_t size, pi_cl_ram_req_t *req);
+void pi_cl_ram_read_wait(pi_cl_ram_req_t *req);
+"""
+PMSIS_CALLS = {"pi_cl_dma_cmd", "pi_cl_dma_cmd_2d", "pi_cl_dma_cmd_wait", "pi_cl_ram_read", "pi_cl_ram_read_wait"}
+
+# A host harness: the DMA and RAM calls copy at once and record every piece; the checks compare the bytes and the
+# piece sizes (one DMA command < 64 KiB), and that every piece was waited for exactly once before tm_xfer_wait
+# returned. The harness runs on 64-bit host pointers truncated to 32 bits: it maps addresses through a table.
+XFER_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tm_pmsis_l3.h"
+#include "tm_xfer.h"
+static uint8_t l1[200000], l2[400000], l3[300000];
+static int started, waited, max_piece, failures;
+static uint8_t *host(uint32_t a)   /* a 32-bit "address": region tag in the top byte, offset below */
+{
+    uint8_t *base = (a >> 24) == 1 ? l1 : (a >> 24) == 2 ? l2 : NULL;
+    if (!base) { printf("bad address %x\n", a); exit(3); }
+    return base + (a & 0xFFFFFF);
+}
+uint32_t pi_core_id(void) { return 0; }
+void pi_cl_team_fork(int n, void (*f)(void *), void *a) { (void)n; f(a); }
+void pi_cl_dma_cmd(uint32_t ext, uint32_t loc, uint32_t size, pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd)
+{
+    if (size >= 65536) failures++;
+    if ((int)size > max_piece) max_piece = (int)size;
+    if (dir == PI_CL_DMA_DIR_EXT2LOC) memcpy(host(loc), host(ext), size); else memcpy(host(ext), host(loc), size);
+    cmd->id = ++started;
+}
+void pi_cl_dma_cmd_2d(uint32_t ext, uint32_t loc, uint32_t size, uint32_t stride, uint32_t length,
+                      pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd)
+{
+    if (size >= 65536 || size % length) failures++;
+    if ((int)size > max_piece) max_piece = (int)size;
+    for (uint32_t r = 0; r < size / length; r++) {
+        if (dir == PI_CL_DMA_DIR_EXT2LOC) memcpy(host(loc + r * length), host(ext + r * stride), length);
+        else memcpy(host(ext + r * stride), host(loc + r * length), length);
+    }
+    cmd->id = ++started;
+}
+void pi_cl_dma_cmd_wait(pi_cl_dma_cmd_t *cmd) { if (cmd->id <= 0) failures++; cmd->id = -1; waited++; }
+void pi_cl_ram_read(struct pi_device *d, uint32_t ram, void *addr, uint32_t size, pi_cl_ram_req_t *req)
+{
+    (void)d;
+    memcpy(addr, l3 + ram, size);
+    req->id = ++started;
+}
+void pi_cl_ram_read_wait(pi_cl_ram_req_t *req) { if (req->id <= 0) failures++; req->id = -1; waited++; }
+#define A1(p) (void *)(uintptr_t)(0x01000000u + (uint32_t)((uint8_t *)(p) - l1))
+#define A2(p) (void *)(uintptr_t)(0x02000000u + (uint32_t)((uint8_t *)(p) - l2))
+static struct pi_device ram;
+int main(void)
+{
+    for (int i = 0; i < (int)sizeof l2; i++) l2[i] = (uint8_t)(i * 7 + i / 253);
+    for (int i = 0; i < (int)sizeof l3; i++) l3[i] = (uint8_t)(i * 5 + 1);
+    tm_l3_ram = &ram, tm_l3_ram_base = 1000, tm_l3_image_bytes = 250000;
+    tm_xfer_t x = {0};
+    tm_xfer_wait(&x); /* never started: returns at once */
+    if (started || waited) failures++;
+    /* 1-D, 150000 bytes (> 64 KiB: pieces) */
+    tm_xfer_to_l1(A1(l1 + 4), A2(l2 + 8), 150000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l1 + 4, l2 + 8, 150000)) failures++, printf("1d to l1\n");
+    /* 1-D back, to another place */
+    tm_xfer_to_l2(A2(l2 + 200000), A1(l1 + 4), 150000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l2 + 200000, l2 + 8, 150000)) failures++, printf("1d to l2\n");
+    /* 2-D: 300 rows of 500 bytes, 700 apart (150000 bytes: several commands of whole rows) */
+    memset(l1, 0, sizeof l1);
+    tm_xfer_to_l1_2d(A1(l1), A2(l2 + 16), 500, 300, 700, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 300; r++) if (memcmp(l1 + r * 500, l2 + 16 + r * 700, 500)) { failures++; printf("2d row %d\n", r); break; }
+    /* 2-D with rows longer than one command: 3 rows of 70000 bytes, 80000 apart */
+    tm_xfer_to_l1_2d(A1(l1), A2(l2), 60000, 3, 61000, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 3; r++) if (memcmp(l1 + r * 60000, l2 + r * 61000, 60000)) { failures++; printf("2d long %d\n", r); }
+    /* 2-D out: 40 rows of 64 bytes packed in L1 to a stride of 100 */
+    tm_xfer_to_l2_2d(A2(l2 + 300000), A1(l1), 64, 40, 100, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 40; r++) if (memcmp(l2 + 300000 + r * 100, l1 + r * 64, 64)) { failures++; printf("2d out %d\n", r); break; }
+    /* L3 -> L2: 200000 bytes from offset 12345 of the image (RAM address base + offset) */
+    tm_xfer_from_l3(l2 + 100, 12345, 200000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l2 + 100, l3 + 1000 + 12345, 200000)) failures++, printf("l3\n");
+    if (started != waited) failures++, printf("started %d waited %d\n", started, waited);
+    printf("pieces %d, largest %d, failures %d\n", started, max_piece, failures);
+    return failures != 0;
+}
+"""
+
+
+def xfer_sources(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "bsp").mkdir(exist_ok=True)
+    (tmp_path / "pmsis.h").write_text(XFER_PMSIS_H)
+    (tmp_path / "bsp" / "ram.h").write_text(XFER_RAM_H)
+    (tmp_path / "tm_numerics.h").write_text(render_numerics_header())
+    return resource_dir("gap9_app") / "platform" / "pmsis", resource_dir("gap9_app") / "inc"
+
+
+@needs_cross
+@pytest.mark.parametrize("platform", ["TM_PLATFORM_GAP9", "TM_PLATFORM_PULP_OPEN"])
+def test_pmsis_transfers_compile_for_gap9_and_pulp_open_calling_only_pmsis(tmp_path, platform):
+    """One source for both: -Wall -Wextra -Werror with the cross compiler against the public signatures; the only
+    external calls are the PMSIS DMA and RAM functions."""
+    pmsis, inc = xfer_sources(tmp_path)
+    obj = tmp_path / "xfer.o"
+    subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-std=gnu11", "-Wall", "-Wextra",
+                    "-Werror", "-ffreestanding", f"-D{platform}", f"-I{tmp_path}", f"-I{pmsis}", f"-I{inc}", "-c",
+                    str(pmsis / "tm_xfer_pmsis.c"), "-o", str(obj)], check=True)
+    undefined = {line.split()[-1] for line in subprocess.run([NM, "-u", str(obj)], capture_output=True, text=True,
+                                                             check=True).stdout.splitlines() if line.strip()}
+    assert undefined == PMSIS_CALLS
+
+
+def test_pmsis_transfers_split_and_wait_every_piece(tmp_path):
+    """tm_xfer_pmsis.c on the host against a recording PMSIS: > 64 KiB transfers become commands under 64 KiB,
+    2-D ones whole rows per command (row by row when a row is longer), L3 reads land from the RAM copy's offset,
+    every piece is waited for, and the bytes arrive (1-D, 2-D both ways, L3)."""
+    if shutil.which("cc") is None:
+        pytest.skip("no host C compiler (cc)")
+    pmsis, inc = xfer_sources(tmp_path)
+    (tmp_path / "harness.c").write_text(XFER_HARNESS)
+    exe = tmp_path / "harness"
+    subprocess.run(["cc", "-O1", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-int-to-pointer-cast",
+                    "-Wno-pointer-to-int-cast", "-DTM_PLATFORM_PULP_OPEN",
+                    f"-I{tmp_path}", f"-I{pmsis}", f"-I{inc}", str(tmp_path / "harness.c"),
+                    str(pmsis / "tm_xfer_pmsis.c"), "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    pieces, largest = map(int, re.match(r"pieces (\d+), largest (\d+)", proc.stdout).groups())
+    assert largest < 65536 and pieces > 6

@@ -1,5 +1,5 @@
-/* tm_xpulp.h: the Xpulpv2 path of tm_arch.h for a PULP cluster built with plain riscv64-unknown-elf-gcc
- * (TM_PLATFORM_PULP_OPEN: the open-source GVSoC pulp-open target; same RI5CY core family as GAP9's cluster).
+/* tm_xpulp.h: the Xpulpv2 path of tm_arch.h for the PULP cluster cores of GAP9 (TM_PLATFORM_GAP9) and of the
+ * open-source GVSoC's pulp-open target (TM_PLATFORM_PULP_OPEN): same RI5CY core family, same instructions.
  *
  * Debian's binutils has no Xpulp mnemonics, so the instructions are written with the assembler's .insn directive.
  * Encodings (verified against GVSoC's ISA tables, core/models/cpu/iss/isa_gen/isa_pulp_gen.py, and on GVSoC):
@@ -9,8 +9,8 @@
  *   p.lw rd, 4(rs1!)            load, then rs1 += 4 (post-increment)   .insn i 0x0b, 2, rd, 4(rs1)
  *   lp.setup x0, rs1, L         hardware loop 0, rs1 iterations, body = next instruction .. L
  *                               .insn i 0x7b, 4, x0, rs1, N   (N = byte offset of the last body instruction / 2)
- * With the GAP SDK the same operations are __builtin_pulp_sdotusp4 and the compiler's own hardware loops and
- * post-increment loads (the TM_PLATFORM_GAP9 branch of tm_arch.h).
+ * Written with .insn rather than the GAP SDK's __builtin_pulp_sdotusp4 so that one source builds with the GAP9
+ * SDK's compiler and with Debian's (CI compiles the GAP9 path with the latter).
  *
  * Each kernel below takes any n: whole words go through the SIMD loop, a tail of n % 4 bytes through plain C.
  * The word loads need 4-byte aligned rows; callers check tm_xpulp_aligned() and otherwise use the C loops. */
