@@ -5,7 +5,8 @@ runs) on the open PULP SDK's PMSIS: Xpulpv2 sdotp, hardware loops, post-incremen
 cluster cores, cluster DMA L2 <-> L1, weights copied from HyperFlash to HyperRAM once and read back as L3.
 
     PULP_PMSIS_MK=<pmsis.mk> python bench/bench_gvsoc.py [--channels 8] [--samples 1000] [--calib 4]
-        [--softmax-bits 8] [--gvsoc-commit SHA]   -> bench/results/gvsoc.json
+        [--softmax-bits 8] [--head classification|regression] [--name gvsoc] [--previous gvsoc]
+        [--gvsoc-commit SHA]   -> bench/results/<name>.json
 
 Model: TinyMyo with its upstream random initialisation (torch seed 0), exported and quantized by tinymyo-edge on
 real 3DC windows (participant 1; synthetic EMG-like windows when ../shared is absent), built for board "pulp-open".
@@ -51,7 +52,7 @@ def windows(channels: int, samples: int, count: int) -> tuple[np.ndarray, str]:
     return synthetic_emg(count, channels=channels, samples=samples, seed=0)[0].astype(np.float32), "synthetic"
 
 
-def build_model(channels: int, samples: int, calib: int, prob_bits: int, work: Path):
+def build_model(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path):
     import torch
 
     from tinymyo_edge.build import build
@@ -60,7 +61,7 @@ def build_model(channels: int, samples: int, calib: int, prob_bits: int, work: P
     from tinymyo_edge.model.tinymyo import TinyMyo
     from tinymyo_edge.quant import quantize_model
 
-    cfg = TinyMyoConfig(channels=channels, samples=samples)
+    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head)
     torch.manual_seed(0)
     x, source = windows(channels, samples, calib)
     export_onnx(TinyMyo(cfg).eval(), work / "float.onnx")
@@ -111,6 +112,7 @@ def main() -> int:
     parser.add_argument("--calib", type=int, default=4, help="calibration windows")
     parser.add_argument("--softmax-bits", type=int, default=8,
                         help="attention probability bits (8: the fast path, as the previous results)")
+    parser.add_argument("--head", default="classification", choices=["classification", "regression"])
     parser.add_argument("--name", default="gvsoc", help="result file bench/results/<name>.json")
     parser.add_argument("--previous", default="gvsoc", help="result file whose total this run is compared with")
     parser.add_argument("--gvsoc-commit", default=os.environ.get("TINYMYO_GVSOC_COMMIT", "unknown"),
@@ -126,7 +128,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_gvsoc_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        result, x, source = build_model(args.channels, args.samples, args.calib, args.softmax_bits, work)
+        result, x, source = build_model(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work)
         build_s = time.perf_counter() - t
         program, outdir = result.program, work / "app"
         sample = x[0]
@@ -145,7 +147,7 @@ def main() -> int:
     classes = per_class(counters, kinds)
     where = (f"pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
              f"PMSIS (open PULP SDK), cluster core 0 PI_PERF_CYCLES, 8 cores, {args.channels}x{args.samples}, "
-             f"{args.softmax_bits}-bit softmax probabilities; a PULP cluster, not GAP9")
+             f"{args.softmax_bits}-bit softmax probabilities, {args.head} head; a PULP cluster, not GAP9")
     metrics = {
         "total_cycles": metric(total, "cycles", "measured", where),
         "mac_per_cycle": metric(round(macs / total, 3), "MAC/cycle", "measured", where),
@@ -162,7 +164,7 @@ def main() -> int:
         metrics[f"{key}.cycles"] = metric(entry["cycles"], "cycles", "measured", where)
     details = {
         "config": {"channels": args.channels, "samples": args.samples, "macs": macs, "calibration": source,
-                   "softmax_bits": args.softmax_bits},
+                   "softmax_bits": args.softmax_bits, "head": args.head},
         "previous": previous,
         "model": "TinyMyo upstream random init (torch seed 0), quantized by tinymyo-edge, board pulp-open",
         "output_equals_golden": True, "tinymyo_edge_commit": commit, "gvsoc_commit": args.gvsoc_commit,
