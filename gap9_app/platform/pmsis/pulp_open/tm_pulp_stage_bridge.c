@@ -35,7 +35,7 @@ int tm_set_operating_point(uint32_t fc_hz, uint32_t cluster_hz, uint32_t voltage
     (void)fc_hz, (void)cluster_hz, (void)voltage_mv; /* the counts are cluster cycles at any clock */
     return 0;
 }
-int tm_power_window_open(void) { return 0; }
+int tm_power_window_open(uint32_t pin) { (void)pin; return 0; }
 void tm_power_window(int high) { (void)high; }
 
 /* ------------------------------------------------------------------------------------ DMA and L3 on tm_xfer */
