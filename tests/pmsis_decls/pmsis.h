@@ -55,7 +55,8 @@ void *pi_l2_malloc(int size);
 void pi_l2_free(void *chunk, int size);
 void *pi_cl_l1_malloc(struct pi_device *device, uint32_t size);
 
-/* ---- cluster: [G] pmsis/cluster/cl_pmsis_types.h:57-67 (conf), 113-133 (the __GAP9__ task: no stack_size, core 0's
+/* ---- cluster: [G] pmsis/cluster/cl_pmsis_types.h:57-67 (conf; [P]'s conf has no cc_stack_size: core 0's stack is
+ * sized on the task there), 113-133 (the __GAP9__ task: no stack_size, core 0's
  * stack is conf.cc_stack_size; [P] has the other branch, with stack_size), cluster_sync/fc_to_cl_delegate.h:74-131,
  * 351 ---------------------------------------------------------------------------------------------------------- */
 typedef enum { PI_CLUSTER_FLAGS_FORK_BASED = 0, PI_CLUSTER_FLAGS_TASK_BASED = (1 << 0) } pi_cluster_flags_e;
