@@ -12,7 +12,6 @@ trained values. Every run's output is checked == the golden executor.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
