@@ -118,7 +118,7 @@ def test_no_expected_output_is_never_read_as_a_pass(app):
     x = sample_window(program.tensors[program.input].shape, seed=5)
     run = run_app(outdir, "host", x=x)  # EXPECTED=""
     assert run.returncode != 0
-    assert "NOT CHECKED" in run.log and "(exit 3)" in run.log and "Errors:" not in run.log
+    assert "NOT CHECKED" in run.log and "(exit 4)" in run.log and "Errors:" not in run.log
     assert same_bits(run.output, golden(program, x))  # the output is still written
     missing = run_app(outdir, "host", x=x, make_vars={"EXPECTED": str(outdir / "no_such_expected.bin")})
     assert missing.returncode != 0 and "no_such_expected.bin" in missing.log

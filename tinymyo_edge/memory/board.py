@@ -88,8 +88,9 @@ class Board:
 
 BOARDS: dict[str, Board] = {
     # GAP9: 128 kB L1, 1.5 MB L2. Reserves: stacks 4 kB + 8 x 2 kB = 20 kB (the app's own figures); the rest are
-    # ESTIMATED, not measured on a GAP9: 1 kB of PMSIS cluster data; 128 kB of code (the network + kernels + platform
-    # compile to 19.9 kB of rv32imc -O2 text for a small test model (tests/test_app.py; network.c grows with the layers); the SDK's runtime and libc are not public),
+    # ESTIMATED, not measured on a GAP9: 1 kB of PMSIS cluster data; 128 kB of code (main.c, network, kernels and
+    # platform compile to 19.9 kB of rv32imc -O2 text for a small test model, measured here; network.c grows with
+    # the layers; the GAP9 SDK's runtime and libc are not public),
     # 8 kB FC stack, 96 kB of app I/O (a 16 x 1000 float32 input is 64 kB, plus output, expected and the 16 kB
     # weight-copy buffer of tm_l3_open).
     "gap9": Board("gap9", l1_total_bytes=128 * KB, l2_total_bytes=1536 * KB, l3_bytes=8 * MB, l3_device="hyperram",
