@@ -199,29 +199,37 @@ def lower_attention(op, ctx, tile):
 @lowering("token_mean", template="ops/token_mean.c.j2")
 def lower_token_mean(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output), "mult": c_float(op.multiplier, op.name),
-            "channels": op.channels, "patches": n // op.channels, "d": d,
-            "per_channel": int(op.reduction == "concat"), "features": int(np.prod(ctx.shapes[op.output]))}
+    f = int(np.prod(ctx.shapes[op.output]))
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": n * d}],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f}, "residents": [], "units": 1, "tile": 1,
+            "mult": c_float(op.multiplier, op.name), "channels": op.channels, "patches": n // op.channels, "d": d,
+            "per_channel": int(op.reduction == "concat"), "features": f}
 
 
 @lowering("patch_features", template="ops/patch_features.c.j2")
 def lower_patch_features(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output), "mult": c_float(op.multiplier, op.name),
-            "channels": op.channels, "patches": n // op.channels, "d": d,
-            "per_channel": int(op.reduction == "concat"), "tile": tile.dims["patches"]}
+    p, f = ctx.shapes[op.output]
+    x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d, "rows": op.channels, "stride": p * d}
+    return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f},
+            "residents": [], "units": p, "tile": tile.dims["patches"], "mult": c_float(op.multiplier, op.name),
+            "channels": op.channels, "d": d, "per_channel": int(op.reduction == "concat")}
 
 
 @lowering("depthwise_conv1d", "depthwise_conv1d_lut", template="ops/depthwise_conv1d.c.j2")
 def lower_depthwise(op, ctx, tile):
     p, h = ctx.shapes[op.inputs[0]]
     table = getattr(op, "table", None)
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "w": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
-            "bias": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)),
-            "mult": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)),
-            "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else "NULL",
-            "p": p, "h": h, "tile_rows": tile.dims["rows"]}
+    residents = [{"l2": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)), "bytes": 3 * h},
+                 {"l2": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)), "bytes": 4 * h},
+                 {"l2": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)), "bytes": 4 * h}]
+    if table is not None:
+        residents.append({"l2": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)), "bytes": 256})
+    x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": h, "lo": "(u0 > 0 ? u0 - 1 : 0)",
+         "cnt": f"TM_MIN(u0 + n + 1, {p}) - lo"}
+    return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": h},
+            "residents": residents, "units": p, "tile": tile.dims["rows"], "p": p, "h": h,
+            "table": table is not None}
 
 
 @lowering("interpolate", template="ops/interpolate.c.j2")
@@ -231,12 +239,14 @@ def lower_interpolate(op, ctx, tile):
     for idx in (op.index0, op.index1):
         if np.asarray(idx).min(initial=0) < 0 or np.asarray(idx).max(initial=0) >= p:
             raise TinyMyoError(f"layer {op.name!r}: interpolation index outside 0..{p - 1}")
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "i0": ctx.const(op, "index0", np.asarray(op.index0, dtype=np.int32)),
-            "i1": ctx.const(op, "index1", np.asarray(op.index1, dtype=np.int32)),
-            "w0": ctx.const(op, "weight0", np.asarray(op.weight0, dtype=np.float32)),
-            "w1": ctx.const(op, "weight1", np.asarray(op.weight1, dtype=np.float32)),
-            "k": k, "length": length, "tile_rows": tile.dims["rows"]}
+    tables = [ctx.const(op, "index0", np.asarray(op.index0, dtype=np.int32)),
+              ctx.const(op, "index1", np.asarray(op.index1, dtype=np.int32)),
+              ctx.const(op, "weight0", np.asarray(op.weight0, dtype=np.float32)),
+              ctx.const(op, "weight1", np.asarray(op.weight1, dtype=np.float32))]
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(t), "unit": 4} for t in tables],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 4 * k},
+            "residents": [{"l2": ctx.ptr(op.inputs[0]), "bytes": 4 * p * k}], "units": length,
+            "tile": tile.dims["rows"], "k": k}
 
 
 def lower_program(program: Program, plan: MemoryPlan) -> tuple[list[OpCall], list[CArray]]:

@@ -17,7 +17,8 @@ from .tiling import Tile
 L3_CONSTANTS = {("linear", "weight"), ("linear_lut", "weight"), ("linear_dequant", "weight")}
 
 # op kinds whose tile loop network.c generates (transfers + kernels on L1); the others still read L2 directly
-STREAMED_KINDS = ("quantize_input", "lut", "residual_add", "layernorm", "linear", "linear_lut", "linear_dequant")
+STREAMED_KINDS = ("quantize_input", "lut", "residual_add", "layernorm", "linear", "linear_lut", "linear_dequant",
+                  "token_mean", "patch_features", "depthwise_conv1d", "depthwise_conv1d_lut", "interpolate")
 
 
 def in_l3(op: Op, what: str) -> bool:
@@ -64,4 +65,21 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         n_in = 2 if kind == "residual_add" else 1
         table = kind == "lut"
         return Transfers(table + tiles * (n_in + 1), 0, count * ins + 256 * table, count)
+    if kind == "token_mean":
+        n, d = shapes[op.inputs[0]]
+        return Transfers(2, 0, n * d, _shape_count(shapes[op.output]))
+    if kind == "patch_features":
+        n, d = shapes[op.inputs[0]]
+        p, f = shapes[op.output]
+        return Transfers(2 * _tiles(p, tile.dims["patches"]), 0, n * d, p * f)
+    if kind in ("depthwise_conv1d", "depthwise_conv1d_lut"):
+        p, h = shapes[op.inputs[0]]
+        tp, table = tile.dims["rows"], kind == "depthwise_conv1d_lut"
+        tiles = _tiles(p, tp)
+        halo = sum(min(u0 + tp + 1, p) - max(u0 - 1, 0) for u0 in range(0, p, tp)) * h
+        return Transfers(3 + table + 2 * tiles, 0, 11 * h + 256 * table + halo, p * h)
+    if kind == "interpolate":
+        p, k = shapes[op.inputs[0]]
+        length = shapes[op.output][0]
+        return Transfers(1 + 5 * _tiles(length, tile.dims["rows"]), 0, 4 * p * k + 16 * length, 4 * length * k)
     return Transfers()

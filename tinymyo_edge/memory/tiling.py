@@ -175,46 +175,64 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, l1(r))
 
 
+def _fitted(op: Op, board: Board, limit: int, parts, what: str, step: int = 1) -> Tile | tuple:
+    """The largest tile extent t <= limit whose layout parts(t) fits L1, and that layout; refuses otherwise."""
+    fits = lambda t: layout_bytes(layout(parts(t), board.alignment)) <= board.l1_bytes  # noqa: E731
+    t = _largest(limit, fits, step)
+    if not t:
+        raise _refuse(op, layout_bytes(layout(parts(1), board.alignment)), board, what)
+    return t, layout(parts(t), board.alignment)
+
+
 @tiler("token_mean")
 def tile_token_mean(op: Op, shapes: dict, board: Board) -> Tile:
+    """One tile: the whole input (every token of every channel adds into each feature) and the features."""
     n, d = shapes[op.inputs[0]]
     f = _count(shapes[op.output])
-    l1 = lambda tn: 2 * tn * d + 4 * f + f  # noqa: E731  token tiles, int32 sums, output
-    tn = _largest(n, lambda t: l1(t) <= board.l1_bytes)
-    if not tn:
-        raise _refuse(op, l1(1), board, "1 token")
-    return Tile(op.name, op.kind, {"tokens": tn}, l1(tn))
+    single = layout([("in0_0", n * d), ("out0", f)], board.alignment)  # one tile: buffer 1 is buffer 0
+    buffers = single + tuple((name[:-1] + "1", offset, size) for name, offset, size in single)
+    if layout_bytes(buffers) > board.l1_bytes:
+        raise _refuse(op, layout_bytes(buffers), board, f"all {n} tokens x D={d}")
+    return Tile(op.name, op.kind, {"tokens": n}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("patch_features")
 def tile_patch_features(op: Op, shapes: dict, board: Board) -> Tile:
+    """Tiles of tp patches: x of every channel's tp patches (a 2-D load: C rows of tp*D) and y (tp, F)."""
+    n, d = shapes[op.inputs[0]]
     p, f = shapes[op.output]
-    l1 = lambda tp: 2 * 2 * tp * f  # noqa: E731
-    tp = _largest(p, lambda t: l1(t) <= board.l1_bytes)
-    if not tp:
-        raise _refuse(op, l1(1), board, "1 patch")
-    return Tile(op.name, op.kind, {"patches": tp}, l1(tp))
+    c = n // p
+    tp, buffers = _fitted(op, board, p, lambda t: double("in0_", c * t * d) + double("out", t * f), "1 patch")
+    return Tile(op.name, op.kind, {"patches": tp}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("depthwise_conv1d", "depthwise_conv1d_lut")
 def tile_depthwise(op: Op, shapes: dict, board: Board) -> Tile:
+    """Row tiles with a halo of one row each side; weights, bias, multiplier (and table) resident."""
     p, h = shapes[op.inputs[0]]
-    l1 = lambda tp: 2 * ((tp + 2) * h + tp * h) + 11 * h + 256  # noqa: E731  halo of 2 rows; w, bias, mult
-    tp = _largest(p, lambda t: l1(t) <= board.l1_bytes)
-    if not tp:
-        raise _refuse(op, l1(1), board, "1 row")
-    return Tile(op.name, op.kind, {"rows": tp}, l1(tp), 8 * h + 3 * h, 1)
+    table = [("res3", 256)] if op.kind == "depthwise_conv1d_lut" else []
+
+    def parts(tp: int) -> list[tuple[str, int]]:
+        return (double("in0_", min(tp + 2, p) * h) + double("out", tp * h) + [("res0", 3 * h), ("res1", 4 * h),
+                                                                               ("res2", 4 * h)] + table)
+
+    tp, buffers = _fitted(op, board, p, parts, "1 row")
+    return Tile(op.name, op.kind, {"rows": tp}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("interpolate")
 def tile_interpolate(op: Op, shapes: dict, board: Board) -> Tile:
+    """The whole input resident (any output row may read any input row); output rows and their index and
+    weight table slices double buffered."""
     p, k = shapes[op.inputs[0]]
     length = shapes[op.output][0]
-    l1 = lambda tl: 4 * p * k + 2 * 4 * tl * k + 16 * tl  # noqa: E731  whole input resident, out tiles
-    tl = _largest(length, lambda t: l1(t) <= board.l1_bytes)
-    if not tl:
-        raise _refuse(op, l1(1), board, "the whole input and 1 output row")
-    return Tile(op.name, op.kind, {"rows": tl}, l1(tl))
+
+    def parts(tl: int) -> list[tuple[str, int]]:
+        tables = [x for i in range(4) for x in double(f"in{i}_", 4 * tl)]
+        return tables + double("out", 4 * tl * k) + [("res0", 4 * p * k)]
+
+    tl, buffers = _fitted(op, board, length, parts, "the whole input and 1 output row")
+    return Tile(op.name, op.kind, {"rows": tl}, layout_bytes(buffers), buffers=buffers)
 
 
 def _count(shape) -> int:
