@@ -74,16 +74,7 @@ char *tm_ratio_text(char *buf, uint64_t num, uint64_t den);
 int tm_file_read(const char *path, void *buffer, size_t size);
 int tm_file_write(const char *path, const void *buffer, size_t size);
 
-/* -------------------------------------------------------------------------------------- operating point */
-/* Set the chip voltage and the FC and cluster frequencies; voltage goes up before the clocks rise and down
- * after they fall. 0 on success. The values come from tinymyo_edge/targets/operating_points.py. */
-int tm_set_operating_point(uint32_t fc_hz, uint32_t cluster_hz, uint32_t voltage_mv);
-
-/* ------------------------------------------------------------------------------------------ power window */
-/* A GPIO pin high exactly while the inference runs, for an external power instrument (PPK2, PicoScope) to
- * trigger on. The pin is TM_POWER_GPIO_PIN (app_config.h; `make ... POWER_GPIO=<pin>`; Kconfig). No-op in shim
- * builds. */
-int tm_power_window_open(void);
-void tm_power_window(int high);
+/* --------------------------------------------------------------------- operating point, power window */
+#include "tm_chip.h" /* shared with the NNTool backend's main.c */
 
 #endif /* TM_PLATFORM_H */
