@@ -36,17 +36,9 @@ needs_gvsoc = pytest.mark.skipif(bool(pulp_open.missing_tools()),
                                  reason="gvsoc (open-source GVSoC, pulp-open target), the open PULP SDK's PMSIS "
                                         "(PULP_PMSIS_MK) or riscv64-unknown-elf-gcc missing: local-only test")
 
-# What tm_arch.h's PMSIS branch calls, declared as the public headers declare them: pulp-platform/pulp-sdk d4b5bcdd
-# rtos/pulpos/common/include/pos/implem/implem.h (pi_core_id) and rtos/pmsis/pmsis_api/include/pmsis/cluster/
-# cluster_team/cl_team.h (pi_cl_team_fork); the section macros of rtos/pulpos/common/include/pos/data/data.h.
-PMSIS_DECLARATIONS = """
-#pragma once
-#include <stdint.h>
-#define PI_L2 __attribute__((section(".l2_data")))
-#define PI_CL_L1 __attribute__((section(".data_l1")))
-uint32_t pi_core_id(void);
-void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *arg);
-"""
+# PMSIS declarations written from the public headers (sources named inside): tests/pmsis_decls; the libc headers
+# of the app's own minimal libc (platform/rv32/include).
+DECLS = Path(__file__).parent / "pmsis_decls"
 
 # Xpulpv2 encodings (GVSoC isa_pulpv2.py): mask, match of the 32-bit word
 SDOTUSP_B = (0xFE00707F, (0x54 << 25) | (1 << 12) | 0x57)  # pv.sdotusp.b: funct7 101010x, funct3 001, opcode OP-V
@@ -69,9 +61,10 @@ def compile_probe(tmp_path: Path, *defines: str) -> list[tuple[int, int]]:
     obj = tmp_path / "probe.o"
     inc = resource_dir("gap9_app") / "inc"
     (tmp_path / "tm_numerics.h").write_text(render_numerics_header())  # generated per build, as the lowering does
-    (tmp_path / "pmsis.h").write_text(PMSIS_DECLARATIONS)
+    libc = resource_dir("gap9_app") / "platform" / "rv32" / "include"
     subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
-                    "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", "-c", str(src), "-o", str(obj)], check=True)
+                    "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", f"-I{DECLS}", f"-I{libc}", "-c", str(src),
+                    "-o", str(obj)], check=True)
     dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
     words = []
     for line in dump.splitlines():
@@ -155,43 +148,26 @@ def flash_image_words(data: bytes) -> int:
 
 
 @needs_pmsis
-def test_hyperflash_image_holds_the_linear_weights_behind_a_checked_header(app):
-    """Built with PMSIS, without the simulator (GVSOC=true passes the tool check): every linear weight matrix is
-    linked at its L3 address, the flash image is the 16-byte header (magic, bytes, word sum) then those bytes, and
-    the ELF GVSoC loads no longer has them."""
+def test_hyperflash_image_is_weights_bin_behind_a_checked_header(app):
+    """Built with PMSIS, without the simulator (GVSOC=true passes the tool check): the flash image is the 16-byte
+    header (magic, bytes, word sum) then the network's weights.bin, in which every linear weight matrix sits at
+    its TM_L3_ offset of weights.h."""
     program, outdir = app
     proc = make_pulp_open(outdir, "build", f"PULP_PMSIS_MK={PMSIS_MK}", "GVSOC=true")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    build = outdir / "build" / "pulp-open"
-    flash = (build / "hyperflash.bin").read_bytes()
+    flash = (outdir / "build" / "pulp-open" / "hyperflash.bin").read_bytes()
     magic, size, words, zero = (int(v) for v in np.frombuffer(flash[:16], dtype="<u4"))
     image = flash[16:16 + size]
+    assert image == (outdir / "network" / "weights.bin").read_bytes()
     assert (magic, zero, len(flash)) == (0x31574D54, 0, 16 + size + (-size % 4))
     assert words == flash_image_words(image)
-    symbols = {}
-    for line in subprocess.run([NM, "-S", str(build / "tinymyo.linked.elf")], capture_output=True, text=True,
-                               check=True).stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
-        elif len(parts) == 3:  # linker-script symbols have no size
-            symbols[parts[2]] = (int(parts[0], 16), 0)
-    base = symbols["__tm_l3_start"][0]
-    assert base == pulp_open_l3_base()
+    offsets = {m.group(1): int(m.group(2)) for m in
+               re.finditer(r"#define TM_L3_(\w+) (\d+)u", (outdir / "network" / "weights.h").read_text())}
     linears = [op for op in program.ops if op.kind in ("linear", "linear_lut", "linear_dequant")]
     assert linears
     for op in linears:
-        name = next(s for s in symbols if s.startswith("tm_w_") and s.endswith("_weight")
-                    and symbols[s][1] == op.weight.size and bytes(image[symbols[s][0] - base:][:op.weight.size])
-                    == op.weight.astype(np.int8).tobytes())
-        assert symbols[name][0] >= base
-    sections = subprocess.run([OBJDUMP, "-h", str(build / "tinymyo.elf")], capture_output=True, text=True).stdout
-    assert ".l3_weights" not in sections
-
-
-def pulp_open_l3_base() -> int:
-    text = (resource_dir("gap9_app") / "inc" / "tm_xpulp.h").read_text()
-    return int(re.search(r"#define TM_PULP_L3_BASE (0x[0-9A-Fa-f]+)u", text).group(1), 16)
+        w = op.weight.astype(np.int8).tobytes()
+        assert any(image[o:o + len(w)] == w for name, o in offsets.items() if name.endswith("_weight")), op.name
 
 
 @needs_gvsoc
@@ -391,7 +367,8 @@ def test_pmsis_transfers_compile_for_gap9_and_pulp_open_calling_only_pmsis(tmp_p
     pmsis, inc = xfer_sources(tmp_path)
     obj = tmp_path / "xfer.o"
     subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-std=gnu11", "-Wall", "-Wextra",
-                    "-Werror", "-ffreestanding", f"-D{platform}", f"-I{tmp_path}", f"-I{pmsis}", f"-I{inc}", "-c",
+                    "-Werror", "-ffreestanding", f"-D{platform}", f"-I{DECLS}", f"-I{tmp_path}", f"-I{pmsis}",
+                    f"-I{inc}", f"-I{pmsis.parent / 'rv32' / 'include'}", "-c",
                     str(pmsis / "tm_xfer_pmsis.c"), "-o", str(obj)], check=True)
     undefined = {line.split()[-1] for line in subprocess.run([NM, "-u", str(obj)], capture_output=True, text=True,
                                                              check=True).stdout.splitlines() if line.strip()}
