@@ -1,5 +1,5 @@
 """Op -> kernel call. One small lowering function per op kind (registered by kind), each naming its template in
-templates/ops/ and the template variables; constants go to weights.c through `ctx.const`. Adding an op kind adds a
+templates/ops/ and the template variables; constants go to weights.c (L2) or weights.bin (L3) through `ctx.const`. Adding an op kind adds a
 function here, a template and a C kernel: no central switch."""
 
 from __future__ import annotations
