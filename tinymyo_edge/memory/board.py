@@ -102,8 +102,10 @@ BOARDS: dict[str, Board] = {
     # stacks (9 kB) and control words: 54 kB usable; L2 = 1.5 MB less 256 kB kept in one figure for code, FC stack
     # and the 64 kB L3 slab buffer (the usable sizes are those of the previous, measured pulp-open runs).
     "pulp-open": Board("pulp-open", l1_total_bytes=64 * KB, l2_total_bytes=1536 * KB, l3_bytes=8 * MB,
-                       l3_device="hyperflash", cores=8, weight_slab_bytes=64 * KB, l1_stack_bytes=10 * KB,
-                       l2_code_bytes=256 * KB),
+                       l3_device="hyperflash", cores=8, weight_slab_bytes=64 * KB,
+                       # the open PULP SDK allocates core 0's stack and 7 worker stacks of app_config.h in the TCDM
+                       # (cluster.c: stack_size + slave_stack_size * (nb_cores - 1)); 1 kB for its other L1 data
+                       l1_stack_bytes=cluster_stack_bytes(8), l1_runtime_bytes=1 * KB, l2_code_bytes=256 * KB),
     # host: the same tiling logic with generous limits (the L1 tile size doubles as cache blocking); no reserves
     "host": Board("host", l1_total_bytes=256 * KB, l2_total_bytes=1024 * MB, l3_bytes=16 * 1024 * MB,
                   l3_device="ram", cores=1, weight_slab_bytes=1 * MB),
