@@ -1,16 +1,18 @@
 """The paper's deployed model (8 ch x 1000 samples, 400 tokens, 1.91 GMAC) on the open-source GVSoC, target pulp-open:
 cluster cycles per layer, MAC/cycle per op class, the whole network next to the authors' GAP9 GVSoC figure (ARES:
-304,952,643 cycles, 6.3 MAC/cycle). The GAP9 code path for real: Xpulpv2 sdotp, hardware loops, post-increment loads,
-8 cluster cores, cluster DMA L2 -> L1, linear weights read from HyperFlash by the uDMA.
+304,952,643 cycles, 6.3 MAC/cycle) and to the previous result file's total. The app's PMSIS code path (the one GAP9
+runs) on the open PULP SDK's PMSIS: Xpulpv2 sdotp, hardware loops, post-increment loads, pi_cl_team_fork over 8
+cluster cores, cluster DMA L2 <-> L1, weights copied from HyperFlash to HyperRAM once and read back as L3.
 
-    python bench/bench_gvsoc.py [--channels 8] [--samples 1000] [--calib 4] [--gvsoc-commit SHA]
-        -> bench/results/gvsoc.json
+    PULP_PMSIS_MK=<pmsis.mk> python bench/bench_gvsoc.py [--channels 8] [--samples 1000] [--calib 4]
+        [--softmax-bits 8] [--head classification|regression] [--name gvsoc] [--previous gvsoc]
+        [--gvsoc-commit SHA]   -> bench/results/<name>.json
 
 Model: TinyMyo with its upstream random initialisation (torch seed 0), exported and quantized by tinymyo-edge on
 real 3DC windows (participant 1; synthetic EMG-like windows when ../shared is absent), built for board "pulp-open".
 Every number is "measured: pulp-open GVSoC cycles": a PULP cluster (RI5CY cores, 64 kB TCDM, no TCDM bank conflicts
-modelled), NOT a GAP9 measurement. Without `gvsoc` (or riscv64-unknown-elf-gcc) on PATH it says so and exits 0,
-writing nothing.
+modelled), NOT a GAP9 measurement. Without `gvsoc` or riscv64-unknown-elf-gcc on PATH, or without the PMSIS make
+fragment (PULP_PMSIS_MK), it says so and exits 0, writing nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def windows(channels: int, samples: int, count: int) -> tuple[np.ndarray, str]:
     return synthetic_emg(count, channels=channels, samples=samples, seed=0)[0].astype(np.float32), "synthetic"
 
 
-def build_model(channels: int, samples: int, calib: int, work: Path):
+def build_model(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path):
     import torch
 
     from tinymyo_edge.build import build
@@ -59,11 +61,11 @@ def build_model(channels: int, samples: int, calib: int, work: Path):
     from tinymyo_edge.model.tinymyo import TinyMyo
     from tinymyo_edge.quant import quantize_model
 
-    cfg = TinyMyoConfig(channels=channels, samples=samples)
+    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head)
     torch.manual_seed(0)
     x, source = windows(channels, samples, calib)
     export_onnx(TinyMyo(cfg).eval(), work / "float.onnx")
-    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False)
+    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False, prob_bits=prob_bits)
     result = build(work / "model.int8.onnx", work / "app", target="gap9", board="pulp-open")
     return result, x, source
 
@@ -93,24 +95,40 @@ def git_commit() -> str:
         return "unknown"
 
 
+def previous_total(name: str) -> dict | None:
+    """The whole-network cycles of bench/results/<name>.json (cycles and where they were measured)."""
+    path = REPO_ROOT / "bench" / "results" / f"{name}.json"
+    try:
+        entry = json.loads(path.read_text())["metrics"]["total_cycles"]
+        return {"cycles": int(entry["value"]), "source": entry["source"]}
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--calib", type=int, default=4, help="calibration windows")
+    parser.add_argument("--softmax-bits", type=int, default=8,
+                        help="attention probability bits (8: the fast path, as the previous results)")
+    parser.add_argument("--head", default="classification", choices=["classification", "regression"])
+    parser.add_argument("--name", default="gvsoc", help="result file bench/results/<name>.json")
+    parser.add_argument("--previous", default="gvsoc", help="result file whose total this run is compared with")
     parser.add_argument("--gvsoc-commit", default=os.environ.get("TINYMYO_GVSOC_COMMIT", "unknown"),
                         help="the gvsoc/gvsoc commit the simulator was built from (recorded with the numbers)")
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
         print(f"bench_gvsoc: {' and '.join(missing)} not on PATH: nothing measured, nothing written "
-              "(the open-source GVSoC is installed by hand: docs/PULP_OPEN.md)")
+              "(GVSoC and the open PULP SDK's PMSIS are installed by hand: docs/PULP_OPEN.md)")
         return 0
     commit = git_commit()  # before the build copies the library
+    previous = previous_total(args.previous)
     with tempfile.TemporaryDirectory(prefix="bench_gvsoc_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        result, x, source = build_model(args.channels, args.samples, args.calib, work)
+        result, x, source = build_model(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work)
         build_s = time.perf_counter() - t
         program, outdir = result.program, work / "app"
         sample = x[0]
@@ -128,27 +146,34 @@ def main() -> int:
     total, macs = counters.inference[0], counters.total[1]
     classes = per_class(counters, kinds)
     where = (f"pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
-             f"cluster core 0 mcycle, 8 cores, {args.channels}x{args.samples}; a PULP cluster, not GAP9")
+             f"PMSIS (open PULP SDK), cluster core 0 PI_PERF_CYCLES, 8 cores, {args.channels}x{args.samples}, "
+             f"{args.softmax_bits}-bit softmax probabilities, {args.head} head; a PULP cluster, not GAP9")
     metrics = {
         "total_cycles": metric(total, "cycles", "measured", where),
         "mac_per_cycle": metric(round(macs / total, 3), "MAC/cycle", "measured", where),
-        "vs_ares_gap9_cycles": metric(round(total / ARES_CYCLES, 3), "x of 304.95 M", "measured",
-                                      where + "; ARES figure is the authors' GAP9 GVSoC run (TINYMYO.md)"),
     }
+    if args.head == "classification":  # the authors' figure is for the classification model
+        metrics["vs_ares_gap9_cycles"] = metric(round(total / ARES_CYCLES, 3), "x of 304.95 M", "measured",
+                                                where + "; ARES figure is the authors' GAP9 GVSoC run (TINYMYO.md)")
+    if previous:
+        metrics["vs_previous_cycles"] = metric(round(total / previous["cycles"], 4), "x of previous", "measured",
+                                               where + f"; previous: {previous['cycles']:,} ({previous['source']})")
     for name, entry in classes.items():
         if entry["macs"]:
             metrics[f"{name}.mac_per_cycle"] = metric(entry["mac_per_cycle"], "MAC/cycle", "measured", where)
         key = name.replace(" (", ".").rstrip(")")
         metrics[f"{key}.cycles"] = metric(entry["cycles"], "cycles", "measured", where)
     details = {
-        "config": {"channels": args.channels, "samples": args.samples, "macs": macs, "calibration": source},
+        "config": {"channels": args.channels, "samples": args.samples, "macs": macs, "calibration": source,
+                   "softmax_bits": args.softmax_bits, "head": args.head},
+        "previous": previous,
         "model": "TinyMyo upstream random init (torch seed 0), quantized by tinymyo-edge, board pulp-open",
         "output_equals_golden": True, "tinymyo_edge_commit": commit, "gvsoc_commit": args.gvsoc_commit,
         "ares_gap9": {"cycles": ARES_CYCLES, "macs": ARES_MACS, "mac_per_cycle": round(ARES_MACS / ARES_CYCLES, 2)},
         "classes": classes, "layers": {k: {"cycles": v[0], "macs": v[1]} for k, v in counters.layers.items()},
         "wall_seconds": {"build": round(build_s, 1), "simulation": round(sim_s, 1)},
     }
-    write_results("gvsoc", metrics, details)
+    write_results(args.name, metrics, details)
     print(f"measured: {where}\n")
     print(f"{'layer':<40}{'cycles':>14}{'MACs':>14}{'MAC/cycle':>11}")
     for layer, (cycles, n) in counters.layers.items():
@@ -158,6 +183,8 @@ def main() -> int:
         print(f"{name:<40}{entry['cycles']:>14,}{entry['macs']:>14,}{entry['mac_per_cycle'] or 0:>11.2f}")
     print(f"\nwhole network: {total:,} cycles, {macs / total:.2f} MAC/cycle; ARES on GAP9 GVSoC: {ARES_CYCLES:,} "
           f"cycles, {ARES_MACS / ARES_CYCLES:.2f} MAC/cycle ({total / ARES_CYCLES:.2f}x)")
+    if previous:
+        print(f"previous result: {previous['cycles']:,} cycles ({previous['source']}): now {total / previous['cycles']:.3f}x")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Cost of the softmax probability precision (Attention.prob_bits 8 vs 12) in the C kernels: retired rv32
 instructions (QEMU -icount, FPU build) of the attention layers and of the whole network, the default size
-(8 ch x 1000 samples, 400 tokens, 8 blocks), and where `gvsoc` is on PATH the pulp-open GVSoC cycles of one block.
+(8 ch x 1000 samples, 400 tokens, 8 blocks), and where gvsoc and the PMSIS fragment (PULP_PMSIS_MK) are present
+the pulp-open GVSoC cycles of one block.
 8 bits use the packed/SIMD probability rows; 9..16 bits int32 probability rows and a scalar 2 x 4 p.v block.
 
 The network is a random Program of the default op sequence (tests/program_factory.py); counts do not depend on the
@@ -11,7 +12,6 @@ trained values. Every run's output is checked == the golden executor.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -57,7 +57,7 @@ def main() -> None:
             att, total = measure(full, bits, Path(tmp), lambda d: run_rv32(d, fpu=True, timeout=1800))
             metrics[f"rv32_attention_p{bits}"] = metric(att, "instructions", "measured", f"{QEMU}, 8 attention layers")
             metrics[f"rv32_total_p{bits}"] = metric(total, "instructions", "measured", f"{QEMU}, whole network")
-        if shutil.which("gvsoc"):
+        if not pulp_open.missing_tools():  # gvsoc, the PMSIS fragment (PULP_PMSIS_MK), the compiler
             one_block = TinyMyoConfig(depth=1)
             for bits in (8, 12):
                 att, total = measure(one_block, bits, Path(tmp), lambda d: pulp_open.run_pulp_open(d, timeout=1800))

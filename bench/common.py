@@ -11,10 +11,14 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Measure THIS checkout's package (an editable install of another checkout would otherwise be imported).
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 
 
 def shared_dir() -> Path:

@@ -1,6 +1,10 @@
-"""platform=pulp-open: the Xpulpv2 path of tm_arch.h (encodings emitted by the cross compiler), the app's link step
-(weights in the HyperFlash image), the stop without GVSoC, and (where `gvsoc` is on PATH) a run on GVSoC pulp-open
-whose output equals the host build's and the golden executor's bit for bit."""
+"""platform=pulp-open: the app's PMSIS code path on the open PULP SDK and GVSoC pulp-open.
+
+CI (no simulator, no SDK): the Xpulpv2 path of tm_arch.h (encodings emitted by the cross compiler, against PMSIS
+declarations written from the public headers), the stops that name a missing tool. Local (gvsoc on PATH and the
+open PULP SDK's PMSIS named by PULP_PMSIS_MK, docs/PULP_OPEN.md): the HyperFlash image layout, runs on GVSoC whose
+output equals the host build's and the golden executor's bit for bit, and the clear failure of a missing or short
+weight image."""
 
 from __future__ import annotations
 
@@ -24,9 +28,17 @@ CC, OBJDUMP, NM = "riscv64-unknown-elf-gcc", "riscv64-unknown-elf-objdump", "ris
 needs_cross = pytest.mark.skipif(shutil.which(CC) is None or shutil.which(OBJDUMP) is None,
                                  reason=f"{CC} / {OBJDUMP} not on PATH (apt-get install gcc-riscv64-unknown-elf "
                                         "binutils-riscv64-unknown-elf)")
-needs_gvsoc = pytest.mark.skipif(shutil.which("gvsoc") is None or shutil.which(CC) is None,
-                                 reason="gvsoc (open-source GVSoC, pulp-open target) or riscv64-unknown-elf-gcc "
-                                        "not on PATH: local-only test")
+PMSIS_MK = pulp_open.pmsis_fragment()
+needs_pmsis = pytest.mark.skipif(PMSIS_MK is None or shutil.which(CC) is None,
+                                 reason="the open PULP SDK's PMSIS (PULP_PMSIS_MK=<its pmsis.mk>, docs/PULP_OPEN.md) or "
+                                        "riscv64-unknown-elf-gcc missing: local-only test")
+needs_gvsoc = pytest.mark.skipif(bool(pulp_open.missing_tools()),
+                                 reason="gvsoc (open-source GVSoC, pulp-open target), the open PULP SDK's PMSIS "
+                                        "(PULP_PMSIS_MK) or riscv64-unknown-elf-gcc missing: local-only test")
+
+# PMSIS declarations written from the public headers (sources named inside): tests/pmsis_decls; the libc headers
+# of the app's own minimal libc (platform/rv32/include).
+DECLS = Path(__file__).parent / "pmsis_decls"
 
 # Xpulpv2 encodings (GVSoC isa_pulpv2.py): mask, match of the 32-bit word
 SDOTUSP_B = (0xFE00707F, (0x54 << 25) | (1 << 12) | 0x57)  # pv.sdotusp.b: funct7 101010x, funct3 001, opcode OP-V
@@ -49,8 +61,10 @@ def compile_probe(tmp_path: Path, *defines: str) -> list[tuple[int, int]]:
     obj = tmp_path / "probe.o"
     inc = resource_dir("gap9_app") / "inc"
     (tmp_path / "tm_numerics.h").write_text(render_numerics_header())  # generated per build, as the lowering does
+    libc = resource_dir("gap9_app") / "platform" / "rv32" / "include"
     subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
-                    "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", "-c", str(src), "-o", str(obj)], check=True)
+                    "-ffreestanding", *defines, f"-I{inc}", f"-I{tmp_path}", f"-I{DECLS}", f"-I{libc}", "-c", str(src),
+                    "-o", str(obj)], check=True)
     dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
     words = []
     for line in dump.splitlines():
@@ -65,8 +79,10 @@ def matches(word: int, encoding: tuple[int, int]) -> bool:
 
 
 @needs_cross
-def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_path):
-    words = compile_probe(tmp_path, "-DTM_PLATFORM_PULP_OPEN")
+@pytest.mark.parametrize("platform", ["TM_PLATFORM_PULP_OPEN", "TM_PLATFORM_GAP9"])
+def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_path, platform):
+    """GAP9 and pulp-open compile the same Xpulpv2 code (tm_xpulp.h)."""
+    words = compile_probe(tmp_path, f"-D{platform}")
     sdot = [a for a, w in words if matches(w, SDOTUSP_B)]
     loads = [(a, w) for a, w in words if matches(w, P_LW_POSTINC)]
     loops = [(a, w) for a, w in words if matches(w, LP_SETUP) and (w >> 7) & 0x1F == 0]
@@ -91,50 +107,92 @@ def app(tmp_path_factory):
     return build_small_app(tmp_path_factory.mktemp("pulp_open") / "app")
 
 
-@needs_cross
-def test_link_puts_linear_weights_in_the_hyperflash_image(app):
-    """Built without the simulator (GVSOC=true passes the tool check): every linear weight matrix is linked at
-    its HyperFlash address, the flash image holds its bytes there, and the ELF GVSoC loads no longer has them."""
-    program, outdir = app
-    proc = subprocess.run(["make", "-s", "-C", str(outdir), "build", "platform=pulp-open", "GVSOC=true"],
+def make_pulp_open(outdir: Path, target: str, *variables: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-C", str(outdir), target, "platform=pulp-open", *variables],
                           capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    build = outdir / "build" / "pulp-open"
-    flash = (build / "hyperflash.bin").read_bytes()
-    symbols = {}
-    for line in subprocess.run([NM, "-S", str(build / "tinymyo.linked.elf")], capture_output=True, text=True,
-                               check=True).stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
-    linears = [op for op in program.ops if op.kind in ("linear", "linear_lut", "linear_dequant")]
-    assert linears
-    for op in linears:
-        name = next(s for s in symbols if s.startswith("tm_w_") and s.endswith("_weight")
-                    and symbols[s][1] == op.weight.size and bytes(flash[symbols[s][0] - 0x80000000:][:op.weight.size])
-                    == op.weight.astype(np.int8).tobytes())
-        assert symbols[name][0] >= pulp_open_l3_base()
-    sections = subprocess.run([OBJDUMP, "-h", str(build / "tinymyo.elf")], capture_output=True, text=True).stdout
-    assert ".l3_weights" not in sections
 
 
-def pulp_open_l3_base() -> int:
-    text = (resource_dir("gap9_app") / "inc" / "tm_xpulp.h").read_text()
-    return int(re.search(r"#define TM_PULP_L3_BASE (0x[0-9A-Fa-f]+)u", text).group(1), 16)
-
-
-def test_without_gvsoc_the_run_stops_naming_it(app, monkeypatch):
+def test_without_pmsis_the_build_stops_naming_it(app, monkeypatch):
     _, outdir = app
     if shutil.which(CC) is None:
         pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
-    proc = subprocess.run(["make", "-s", "-C", str(outdir), "run", "platform=pulp-open", "GVSOC=no-such-gvsoc"],
-                          capture_output=True, text=True)
+    monkeypatch.delenv("PULP_PMSIS_MK", raising=False)
+    for variables in ([], ["PULP_PMSIS_MK=/no/such/pmsis.mk"]):
+        proc = make_pulp_open(outdir, "build", *variables)
+        assert proc.returncode != 0
+        assert "PULP_PMSIS_MK" in proc.stdout and "pulp-sdk" in proc.stdout, proc.stdout
+    assert "(no such file)" in proc.stdout
+    assert not (outdir / "build" / "pulp-open" / "tinymyo.elf").exists()
+    with pytest.raises(TinyMyoError, match="PULP_PMSIS_MK"):
+        pulp_open.run_pulp_open(outdir, gvsoc="true")
+
+
+def test_without_gvsoc_the_run_stops_naming_it(app, monkeypatch, tmp_path):
+    _, outdir = app
+    if shutil.which(CC) is None:
+        pytest.skip(f"{CC} not on PATH: the tool check names the compiler first")
+    fragment = tmp_path / "pmsis.mk"  # a fragment that passes the PMSIS check: the gvsoc check comes next
+    fragment.write_text(f"PMSIS_CC := {CC}\n")
+    proc = make_pulp_open(outdir, "run", f"PULP_PMSIS_MK={fragment}", "GVSOC=no-such-gvsoc")
     assert proc.returncode != 0
     assert "GVSoC" in proc.stdout and "'no-such-gvsoc' is not on PATH" in proc.stdout
     monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
                                                if not (Path(p) / "gvsoc").exists()))
     with pytest.raises(TinyMyoError, match="gvsoc"):
-        pulp_open.run_pulp_open(outdir)
+        pulp_open.run_pulp_open(outdir, pmsis_mk=fragment)
+
+
+def flash_image_words(data: bytes) -> int:
+    padded = data + bytes(-len(data) % 4)
+    return int(np.frombuffer(padded, dtype="<u4").astype(np.uint64).sum()) & 0xFFFFFFFF
+
+
+@needs_pmsis
+def test_hyperflash_image_is_weights_bin_behind_a_checked_header(app):
+    """Built with PMSIS, without the simulator (GVSOC=true passes the tool check): the flash image is the 16-byte
+    header (magic, bytes, word sum) then the network's weights.bin, in which every linear weight matrix sits at
+    its TM_L3_ offset of weights.h."""
+    program, outdir = app
+    proc = make_pulp_open(outdir, "build", f"PULP_PMSIS_MK={PMSIS_MK}", "GVSOC=true")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    flash = (outdir / "build" / "pulp-open" / "hyperflash.bin").read_bytes()
+    magic, size, words, zero = (int(v) for v in np.frombuffer(flash[:16], dtype="<u4"))
+    image = flash[16:16 + size]
+    assert image == (outdir / "network" / "weights.bin").read_bytes()
+    assert (magic, zero, len(flash)) == (0x31574D54, 0, 16 + size + (-size % 4))
+    assert words == flash_image_words(image)
+    offsets = {m.group(1): int(m.group(2)) for m in
+               re.finditer(r"#define TM_L3_(\w+) (\d+)u", (outdir / "network" / "weights.h").read_text())}
+    linears = [op for op in program.ops if op.kind in ("linear", "linear_lut", "linear_dequant")]
+    assert linears
+    for op in linears:
+        w = op.weight.astype(np.int8).tobytes()
+        assert any(image[o:o + len(w)] == w for name, o in offsets.items() if name.endswith("_weight")), op.name
+
+
+@needs_gvsoc
+@pytest.mark.parametrize("damage", ["missing", "short", "other_size"])
+def test_missing_or_short_weight_image_stops_with_an_error(app, tmp_path, damage):
+    """tm_l3_open refuses a HyperFlash without the image, with a truncated one or with another build's: a clear
+    error and a non-zero exit, no output."""
+    _, outdir = app
+    proc = make_pulp_open(outdir, "build", f"PULP_PMSIS_MK={PMSIS_MK}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    good = (outdir / "build" / "pulp-open" / "hyperflash.bin").read_bytes()
+    bad = tmp_path / "hyperflash.bin"
+    if damage == "short":
+        bad.write_bytes(good[:16 + (len(good) - 16) // 2])
+    elif damage == "other_size":
+        bad.write_bytes(good[:4] + (int.from_bytes(good[4:8], "little") + 4).to_bytes(4, "little") + good[8:])
+    variables = ["PULP_FLASH_IMAGE=" + ("" if damage == "missing" else str(bad)), f"PULP_PMSIS_MK={PMSIS_MK}"]
+    output = outdir / "output.bin"
+    output.unlink(missing_ok=True)
+    proc = make_pulp_open(outdir, "run", *variables)
+    assert proc.returncode != 0
+    expected = {"missing": "no weight image in the HyperFlash", "short": "is short or damaged",
+                "other_size": "this network needs"}[damage]
+    assert expected in proc.stdout, proc.stdout[-3000:]
+    assert "Errors:" not in proc.stdout and not output.exists()
 
 
 @needs_gvsoc
@@ -173,3 +231,164 @@ def test_pulp_open_wide_softmax_equals_golden(tmp_path, tokens):
     assert run.returncode == 0, run.log
     x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
     assert same_bits(run.output, golden(program, x))
+
+
+# ---- tm_xfer.h on PMSIS (platform/pmsis/tm_xfer_pmsis.c), shared by GAP9 and pulp-open -------------------------
+# The PMSIS calls it makes, declared as the public headers declare them: pulp-platform/pulp-sdk d4b5bcdd
+# rtos/pmsis/pmsis_api/include/pmsis/cluster/dma/cl_dma.h (pi_cl_dma_dir_e, pi_cl_dma_cmd, pi_cl_dma_cmd_2d,
+# pi_cl_dma_cmd_wait), rtos/pmsis/pmsis_bsp/include/bsp/ram.h (pi_cl_ram_read, pi_cl_ram_read_wait), the same names
+# and signatures as github GreenWaves-Technologies/gap_sdk rtos/pmsis/pmsis_api and pmsis_bsp. The structures are
+# opaque to our code (only their addresses are passed); the fields here are the harness's own.
+XFER_PMSIS_H = """
+#pragma once
+#include <stdint.h>
+#define PI_L2
+#define PI_CL_L1
+struct pi_device { void *config; void *data; };
+typedef enum { PI_CL_DMA_DIR_LOC2EXT = 0, PI_CL_DMA_DIR_EXT2LOC = 1 } pi_cl_dma_dir_e;
+typedef struct pi_cl_dma_cmd_s { int id; } pi_cl_dma_cmd_t;
+uint32_t pi_core_id(void);
+void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *arg);
+void pi_cl_dma_cmd(uint32_t ext, uint32_t loc, uint32_t size, pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd);
+void pi_cl_dma_cmd_2d(uint32_t ext, uint32_t loc, uint32_t size, uint32_t stride, uint32_t length,
+                      pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd);
+void pi_cl_dma_cmd_wait(pi_cl_dma_cmd_t *cmd);
+"""
+XFER_RAM_H = """
+#pragma once
+#include "pmsis.h"
+typedef struct pi_cl_ram_req_s { int id; } pi_cl_ram_req_t;
+void pi_cl_ram_read(struct pi_device *device, uint32_t pi_ram_addr, void *addr, uint32_t size, pi_cl_ram_req_t *req);
+void pi_cl_ram_read_wait(pi_cl_ram_req_t *req);
+"""
+PMSIS_CALLS = {"pi_cl_dma_cmd", "pi_cl_dma_cmd_2d", "pi_cl_dma_cmd_wait", "pi_cl_ram_read", "pi_cl_ram_read_wait"}
+
+# A host harness: the DMA and RAM calls copy at once and record every piece; the checks compare the bytes and the
+# piece sizes (one DMA command < 64 KiB), and that every piece was waited for exactly once before tm_xfer_wait
+# returned. The harness runs on 64-bit host pointers truncated to 32 bits: it maps addresses through a table.
+XFER_HARNESS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tm_pmsis_l3.h"
+#include "tm_xfer.h"
+static uint8_t l1[200000], l2[400000], l3[300000];
+static int started, waited, max_piece, failures;
+static uint8_t *host(uint32_t a)   /* a 32-bit "address": region tag in the top byte, offset below */
+{
+    uint8_t *base = (a >> 24) == 1 ? l1 : (a >> 24) == 2 ? l2 : NULL;
+    if (!base) { printf("bad address %x\n", a); exit(3); }
+    return base + (a & 0xFFFFFF);
+}
+uint32_t pi_core_id(void) { return 0; }
+void pi_cl_team_fork(int n, void (*f)(void *), void *a) { (void)n; f(a); }
+void pi_cl_dma_cmd(uint32_t ext, uint32_t loc, uint32_t size, pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd)
+{
+    if (size >= 65536) failures++;
+    if ((int)size > max_piece) max_piece = (int)size;
+    if (dir == PI_CL_DMA_DIR_EXT2LOC) memcpy(host(loc), host(ext), size); else memcpy(host(ext), host(loc), size);
+    cmd->id = ++started;
+}
+void pi_cl_dma_cmd_2d(uint32_t ext, uint32_t loc, uint32_t size, uint32_t stride, uint32_t length,
+                      pi_cl_dma_dir_e dir, pi_cl_dma_cmd_t *cmd)
+{
+    if (size >= 65536 || size % length) failures++;
+    if ((int)size > max_piece) max_piece = (int)size;
+    for (uint32_t r = 0; r < size / length; r++) {
+        if (dir == PI_CL_DMA_DIR_EXT2LOC) memcpy(host(loc + r * length), host(ext + r * stride), length);
+        else memcpy(host(ext + r * stride), host(loc + r * length), length);
+    }
+    cmd->id = ++started;
+}
+void pi_cl_dma_cmd_wait(pi_cl_dma_cmd_t *cmd) { if (cmd->id <= 0) failures++; cmd->id = -1; waited++; }
+void pi_cl_ram_read(struct pi_device *d, uint32_t ram, void *addr, uint32_t size, pi_cl_ram_req_t *req)
+{
+    (void)d;
+    memcpy(addr, l3 + ram, size);
+    req->id = ++started;
+}
+void pi_cl_ram_read_wait(pi_cl_ram_req_t *req) { if (req->id <= 0) failures++; req->id = -1; waited++; }
+#define A1(p) (void *)(uintptr_t)(0x01000000u + (uint32_t)((uint8_t *)(p) - l1))
+#define A2(p) (void *)(uintptr_t)(0x02000000u + (uint32_t)((uint8_t *)(p) - l2))
+static struct pi_device ram;
+int main(void)
+{
+    for (int i = 0; i < (int)sizeof l2; i++) l2[i] = (uint8_t)(i * 7 + i / 253);
+    for (int i = 0; i < (int)sizeof l3; i++) l3[i] = (uint8_t)(i * 5 + 1);
+    tm_l3_ram = &ram, tm_l3_ram_base = 1000, tm_l3_image_bytes = 250000;
+    tm_xfer_t x = {0};
+    tm_xfer_wait(&x); /* never started: returns at once */
+    if (started || waited) failures++;
+    /* 1-D, 150000 bytes (> 64 KiB: pieces) */
+    tm_xfer_to_l1(A1(l1 + 4), A2(l2 + 8), 150000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l1 + 4, l2 + 8, 150000)) failures++, printf("1d to l1\n");
+    /* 1-D back, to another place */
+    tm_xfer_to_l2(A2(l2 + 200000), A1(l1 + 4), 150000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l2 + 200000, l2 + 8, 150000)) failures++, printf("1d to l2\n");
+    /* 2-D: 300 rows of 500 bytes, 700 apart (150000 bytes: several commands of whole rows) */
+    memset(l1, 0, sizeof l1);
+    tm_xfer_to_l1_2d(A1(l1), A2(l2 + 16), 500, 300, 700, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 300; r++) if (memcmp(l1 + r * 500, l2 + 16 + r * 700, 500)) { failures++; printf("2d row %d\n", r); break; }
+    /* 2-D with rows longer than one command: 3 rows of 70000 bytes, 80000 apart */
+    tm_xfer_to_l1_2d(A1(l1), A2(l2), 60000, 3, 61000, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 3; r++) if (memcmp(l1 + r * 60000, l2 + r * 61000, 60000)) { failures++; printf("2d long %d\n", r); }
+    /* 2-D out: 40 rows of 64 bytes packed in L1 to a stride of 100 */
+    tm_xfer_to_l2_2d(A2(l2 + 300000), A1(l1), 64, 40, 100, &x);
+    tm_xfer_wait(&x);
+    for (int r = 0; r < 40; r++) if (memcmp(l2 + 300000 + r * 100, l1 + r * 64, 64)) { failures++; printf("2d out %d\n", r); break; }
+    /* L3 -> L2: 200000 bytes from offset 12345 of the image (RAM address base + offset) */
+    tm_xfer_from_l3(l2 + 100, 12345, 200000, &x);
+    tm_xfer_wait(&x);
+    if (memcmp(l2 + 100, l3 + 1000 + 12345, 200000)) failures++, printf("l3\n");
+    if (started != waited) failures++, printf("started %d waited %d\n", started, waited);
+    printf("pieces %d, largest %d, failures %d\n", started, max_piece, failures);
+    return failures != 0;
+}
+"""
+
+
+def xfer_sources(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "bsp").mkdir(exist_ok=True)
+    (tmp_path / "pmsis.h").write_text(XFER_PMSIS_H)
+    (tmp_path / "bsp" / "ram.h").write_text(XFER_RAM_H)
+    (tmp_path / "tm_numerics.h").write_text(render_numerics_header())
+    return resource_dir("gap9_app") / "platform" / "pmsis", resource_dir("gap9_app") / "inc"
+
+
+@needs_cross
+@pytest.mark.parametrize("platform", ["TM_PLATFORM_GAP9", "TM_PLATFORM_PULP_OPEN"])
+def test_pmsis_transfers_compile_for_gap9_and_pulp_open_calling_only_pmsis(tmp_path, platform):
+    """One source for both: -Wall -Wextra -Werror with the cross compiler against the public signatures; the only
+    external calls are the PMSIS DMA and RAM functions."""
+    pmsis, inc = xfer_sources(tmp_path)
+    obj = tmp_path / "xfer.o"
+    subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-std=gnu11", "-Wall", "-Wextra",
+                    "-Werror", "-ffreestanding", f"-D{platform}", f"-I{DECLS}", f"-I{tmp_path}", f"-I{pmsis}",
+                    f"-I{inc}", f"-I{pmsis.parent / 'rv32' / 'include'}", "-c",
+                    str(pmsis / "tm_xfer_pmsis.c"), "-o", str(obj)], check=True)
+    undefined = {line.split()[-1] for line in subprocess.run([NM, "-u", str(obj)], capture_output=True, text=True,
+                                                             check=True).stdout.splitlines() if line.strip()}
+    assert undefined == PMSIS_CALLS
+
+
+def test_pmsis_transfers_split_and_wait_every_piece(tmp_path):
+    """tm_xfer_pmsis.c on the host against a recording PMSIS: > 64 KiB transfers become commands under 64 KiB,
+    2-D ones whole rows per command (row by row when a row is longer), L3 reads land from the RAM copy's offset,
+    every piece is waited for, and the bytes arrive (1-D, 2-D both ways, L3)."""
+    if shutil.which("cc") is None:
+        pytest.skip("no host C compiler (cc)")
+    pmsis, inc = xfer_sources(tmp_path)
+    (tmp_path / "harness.c").write_text(XFER_HARNESS)
+    exe = tmp_path / "harness"
+    subprocess.run(["cc", "-O1", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-int-to-pointer-cast",
+                    "-Wno-pointer-to-int-cast", "-DTM_PLATFORM_PULP_OPEN",
+                    f"-I{tmp_path}", f"-I{pmsis}", f"-I{inc}", str(tmp_path / "harness.c"),
+                    str(pmsis / "tm_xfer_pmsis.c"), "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    pieces, largest = map(int, re.match(r"pieces (\d+), largest (\d+)", proc.stdout).groups())
+    assert largest < 65536 and pieces > 6

@@ -1,4 +1,5 @@
-"""PyTorch TinyMyo -> float ONNX in the form NNTool imports (GAP9.md), simplified, checked, parity-tested.
+"""PyTorch TinyMyo -> float ONNX (opset 13, per-head 2-D attention; the public NNTool imports it after the nntool
+backend's rewrite, targets/nntool.py to_nntool_form, not as is: docs/NNTOOL.md), simplified, checked, parity-tested.
 
 Default form (opset 13, static batch 1): the legacy TorchScript exporter (dynamo=False), attention per head with 2-D
 MatMuls (model.set_export_form), LayerNorm decomposed (ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add), GELU via Erf, no

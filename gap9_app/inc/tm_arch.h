@@ -4,9 +4,11 @@
  * memory placement macros, the 4-way int8 dot products, and the cluster fork. Kernels only call these, so the
  * SIMD / 8-core work changes this file, never a kernel.
  *
- *   TM_PLATFORM_GAP9   GAP9 SDK (PMSIS, GAP RISC-V gcc builtins __builtin_pulp_sdotusp4)
- *   TM_PLATFORM_PULP_OPEN  plain riscv64-unknown-elf-gcc for a PULP cluster (GVSoC pulp-open): Xpulpv2 through
- *                      .insn (tm_xpulp.h), 8 cores started bare-metal by platform/pulp-open
+ *   TM_PLATFORM_GAP9   GAP9 SDK (PMSIS; Xpulpv2 SIMD through .insn, tm_xpulp.h, as on pulp-open)
+ *   TM_PLATFORM_PULP_OPEN  the open PULP SDK's PMSIS built for GVSoC pulp-open with plain riscv64-unknown-elf-gcc:
+ *                      Xpulpv2 through .insn (tm_xpulp.h)
+ *   Both are PMSIS: the cluster task runs on core 0, tm_fork is pi_cl_team_fork over the 8 cores, tm_core_id is
+ *   pi_core_id, L1/L2 placement is PI_CL_L1 / PI_L2 (one code path; platform/pmsis).
  *   (default)          host / portable C: the fork is a loop over core ids (TM_NUM_CORES, default 1; tests use 8
  *                      to exercise the core split sequentially)
  *
@@ -18,27 +20,21 @@
 
 #include <stdint.h>
 
-#if defined(TM_PLATFORM_GAP9)
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 #include "pmsis.h"
+#include "tm_xpulp.h" /* Xpulpv2 SIMD, the same instructions on both */
 #define TM_NUM_CORES 8
 #define TM_L1_DATA PI_CL_L1
 #define TM_L2_DATA PI_L2
-/* weights: the SDK's L3 (flash/HyperRAM) placement; the app streams slabs to L2 */
 #ifndef TM_L3_CONST
+#if defined(TM_PLATFORM_GAP9)
 #define TM_L3_CONST __attribute__((section(".l3_weights")))
+#else
+#define TM_L3_CONST /* plain .rodata.<name>: the pulp-open link step moves the linear weights to the flash image */
 #endif
-static inline int tm_core_id(void) { return pi_core_id(); }
+#endif
+static inline int tm_core_id(void) { return (int)pi_core_id(); }
 static inline void tm_fork(void (*fn)(void *), void *arg) { pi_cl_team_fork(TM_NUM_CORES, fn, arg); }
-#elif defined(TM_PLATFORM_PULP_OPEN)
-#include "tm_xpulp.h"
-#define TM_NUM_CORES TM_PULP_CORES
-#define TM_L1_DATA __attribute__((section(".l1bss")))
-#define TM_L2_DATA
-#ifndef TM_L3_CONST
-#define TM_L3_CONST /* plain .rodata.<name>: platform/pulp-open's link step moves the weight matrices to HyperFlash */
-#endif
-static inline int tm_core_id(void) { return tm_pulp_core_id(); }
-static inline void tm_fork(void (*fn)(void *), void *arg) { tm_pulp_fork(fn, arg); }
 #else /* host and portable C */
 #ifndef TM_NUM_CORES
 #define TM_NUM_CORES 1
@@ -73,20 +69,8 @@ static inline void tm_core_range(int begin, int end, int *start, int *stop)
 }
 
 /* ---- 4-way int8 dot products: sum_i a[i] * b[i] over n (any n), exact int32 accumulation -------------------- */
-#if defined(TM_PLATFORM_GAP9)
-typedef uint8_t tm_v4u __attribute__((vector_size(4)));
-typedef int8_t tm_v4s __attribute__((vector_size(4)));
-static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
-{
-    int32_t acc = 0;
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        acc = __builtin_pulp_sdotusp4(*(const tm_v4u *)(a + i), *(const tm_v4s *)(b + i), acc);
-    for (; i < n; i++)
-        acc += (int32_t)a[i] * b[i];
-    return acc;
-}
-#elif defined(TM_PLATFORM_PULP_OPEN)
+/* Xpulpv2 (GAP9's and pulp-open's cluster cores): pv.sdotusp.b through .insn, tm_xpulp.h */
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
 {
     int i = 0;
@@ -124,15 +108,7 @@ static inline int32_t tm_dot_u8s8(const uint8_t *a, const int8_t *b, int n)
 /* A 4 x 4 block of dot products: out[4*i + j] = sum_t a_i[t] * b_j[t] over n, a_i = a + i*a_stride (u8),
  * b_j = b + j*b_stride (s8). Register blocking: each loaded a and b feeds four products. Every matrix product of
  * the library (Linear, attention scores, attention output) is a grid of these blocks. */
-#if defined(TM_PLATFORM_GAP9)
-static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
-                                   int32_t out[16])
-{
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = tm_dot_u8s8(a + i * a_stride, b + j * b_stride, n);
-}
-#elif defined(TM_PLATFORM_PULP_OPEN)
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 /* Two 4 x 2 register blocks (tm_xpulp.h) per 4 x 4 block; a tail of n % 4 bytes and unaligned rows in plain C. */
 static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t *b, long b_stride, int n,
                                    int32_t out[16])

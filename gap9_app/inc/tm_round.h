@@ -30,7 +30,7 @@ static inline uint8_t tm_sat_u8(float r)
 
 /* int32 accumulator -> u8 code: sat(rne(f32(acc) * m) + 128); (float)acc rounds half to even above 2^24. */
 #if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
-/* PULP core with floats in integer registers (platform/pulp-open, PULP_FLOAT=zfinx): fcvt.s.w, fmul.s and fcvt.w.s
+/* PULP core with floats in integer registers (GVSoC pulp-open, PULP_FLOAT=zfinx): fcvt.s.w, fmul.s and fcvt.w.s
  * rounding to nearest even (.insn, see tm_xpulp.h), then the clamp; the same value as the C formula whenever the
  * multiplier is finite (a non-finite one takes the C formula: NaN must give code 0). */
 static inline uint8_t tm_requant(int32_t acc, float multiplier)

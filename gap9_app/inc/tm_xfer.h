@@ -19,6 +19,9 @@
 #include <stdint.h>
 
 #include "tm_arch.h"
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+#include "bsp/ram.h" /* pi_cl_ram_req_t (both SDKs: pmsis_bsp include/bsp/ram.h) */
+#endif
 
 #define TM_XFER_MAX_CMDS 8 /* DMA commands one handle may hold (a split transfer) */
 

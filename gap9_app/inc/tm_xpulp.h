@@ -1,5 +1,5 @@
-/* tm_xpulp.h: the Xpulpv2 path of tm_arch.h for a PULP cluster built with plain riscv64-unknown-elf-gcc
- * (TM_PLATFORM_PULP_OPEN: the open-source GVSoC pulp-open target; same RI5CY core family as GAP9's cluster).
+/* tm_xpulp.h: the Xpulpv2 path of tm_arch.h for the PULP cluster cores of GAP9 (TM_PLATFORM_GAP9) and of the
+ * open-source GVSoC's pulp-open target (TM_PLATFORM_PULP_OPEN): same RI5CY core family, same instructions.
  *
  * Debian's binutils has no Xpulp mnemonics, so the instructions are written with the assembler's .insn directive.
  * Encodings (verified against GVSoC's ISA tables, core/models/cpu/iss/isa_gen/isa_pulp_gen.py, and on GVSoC):
@@ -9,8 +9,8 @@
  *   p.lw rd, 4(rs1!)            load, then rs1 += 4 (post-increment)   .insn i 0x0b, 2, rd, 4(rs1)
  *   lp.setup x0, rs1, L         hardware loop 0, rs1 iterations, body = next instruction .. L
  *                               .insn i 0x7b, 4, x0, rs1, N   (N = byte offset of the last body instruction / 2)
- * With the GAP SDK the same operations are __builtin_pulp_sdotusp4 and the compiler's own hardware loops and
- * post-increment loads (the TM_PLATFORM_GAP9 branch of tm_arch.h).
+ * Written with .insn rather than the GAP SDK's __builtin_pulp_sdotusp4 so that one source builds with the GAP9
+ * SDK's compiler and with Debian's (CI compiles the GAP9 path with the latter).
  *
  * Each kernel below takes any n: whole words go through the SIMD loop, a tail of n % 4 bytes through plain C.
  * The word loads need 4-byte aligned rows; callers check tm_xpulp_aligned() and otherwise use the C loops. */
@@ -20,46 +20,6 @@
 #include <stdint.h>
 
 #include "tm_numerics.h" /* TM_ACT_ZERO_POINT (generated per build) */
-
-/* ---- the cluster runtime of platform/pulp-open (tm_platform_pulp_open.c) ------------------------------------ */
-#define TM_PULP_CORES 8
-/* Run fn(arg) on all 8 cluster cores (the caller is core 0); returns when every core has finished. */
-void tm_pulp_fork(void (*fn)(void *), void *arg);
-/* Cluster DMA (MCHAN) L2 <-> L1, issued from cluster core 0. Returns a transfer id for tm_pulp_dma_wait. */
-int tm_pulp_dma_in(void *l1, const void *l2, uint32_t bytes);
-int tm_pulp_dma_out(void *l2, const void *l1, uint32_t bytes);
-void tm_pulp_dma_wait(int id);
-/* L3 (HyperFlash through the uDMA) -> L2; blocking. l3 is an address in the L3 window (TM_PULP_L3_BASE). */
-void tm_pulp_l3_read(void *l2, const void *l3, uint32_t bytes);
-#define TM_PULP_L3_BASE 0x80000000u /* link address of the weights placed in HyperFlash (platform/pulp-open) */
-static inline int tm_pulp_in_l3(const void *p) { return (uintptr_t)p >= TM_PULP_L3_BASE; }
-/* Linear tiles into L1: *w (w_bytes, L2 or L3) and *x (x_bytes, L2) are replaced by their L1 copies (the weight
- * copy is kept while the following tiles use the same rows); a tile too big for L1 stays where it is. Core 0. */
-void tm_pulp_stage_linear(const int8_t **w, uint32_t w_bytes, const uint8_t **x, uint32_t x_bytes);
-/* A new use of the L1 stage area (not a linear tile): everything staged before is forgotten. Core 0. */
-void tm_pulp_stage_begin(void);
-/* After tm_pulp_stage_linear or _begin: one more operand (bias, multipliers, table, rows) copied into L1, or the
- * source itself when it does not fit; NULL stays. */
-const void *tm_pulp_stage_extra(const void *src, uint32_t bytes);
-/* An output tile written in L1 by the cores, then copied to its L2 place by tm_pulp_stage_out_flush (stores to L2
- * stall a core ~10 cycles each): returns the L1 buffer, or dst itself when it does not fit. Core 0. */
-uint8_t *tm_pulp_stage_out(uint8_t *dst, uint32_t bytes);
-void tm_pulp_stage_out_flush(void);
-/* Attention scratch of one op into L1 where it all fits: k_s8 (n x hd), k_sum (n), the cores' score rows
- * (TM_PULP_CORES x 4 x n), a copy of the exp tables (heads x 256), 4 query rows per core (tm_pulp_attn_q), and, if
- * there is room, 2 rows of v per core (tm_pulp_attn_v); the
- * pointers are replaced (the kernel fills the scratch itself). Core 0. */
-void tm_pulp_stage_attention(int8_t **k_s8, int32_t **k_sum, uint8_t **row_u8, const int32_t **exp_lut, int n,
-                             int hd, int heads);
-extern uint8_t *tm_pulp_attn_q; /* TM_PULP_CORES x 4 x hd in L1, or NULL */
-extern int8_t *tm_pulp_attn_v;  /* TM_PULP_CORES x 2 x n in L1 (two rows of v transposed per core), or NULL */
-
-static inline int tm_pulp_core_id(void)
-{
-    uint32_t id;
-    __asm__ volatile("csrr %0, mhartid" : "=r"(id));
-    return (int)(id & 31u);
-}
 
 /* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
 static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)

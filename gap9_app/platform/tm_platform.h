@@ -2,6 +2,8 @@
  *
  * One main.c and one network code build on four platforms:
  *   gvsoc, board  the GAP9 SDK's PMSIS (TM_PLATFORM_GAP9): cluster cycles from the performance counter;
+ *   pulp-open     the open PULP SDK's PMSIS on GVSoC pulp-open (TM_PLATFORM_PULP_OPEN): the same counter, PULP
+ *                 cluster cycles (not GAP9's);
  *   host          native gcc against shim/pmsis.h (TM_PLATFORM_HOST): a monotonic clock in nanoseconds;
  *   rv32          bare-metal rv32 under QEMU -icount (TM_PLATFORM_RV32): retired instructions (minstret).
  * Every number printed is labelled with TM_COUNTER_UNIT, so a host or rv32 count is never read as GAP9 cycles. */
@@ -25,9 +27,9 @@ static inline tm_tick_t tm_ticks_now(void) { return (tm_tick_t)pi_perf_read(PI_P
 #define TM_PLATFORM_NAME "pulp-open"
 #define TM_COUNTER_UNIT "Cycles"
 #define TM_COUNTER_PER "Cycle"
-#define TM_COUNTER_SOURCE "pulp-open GVSoC cluster core 0 mcycle (PULP cluster cycles, 8 cores; not GAP9)"
-typedef uint64_t tm_tick_t;
-static inline tm_tick_t tm_ticks_now(void) { return tm_shim_counter(); }
+#define TM_COUNTER_SOURCE "pulp-open GVSoC cluster core 0 performance counter (PI_PERF_CYCLES; PULP cluster cycles, 8 cores; not GAP9)"
+typedef uint32_t tm_tick_t; /* the open PULP SDK's pi_perf_read: 32-bit, as on GAP9 */
+static inline tm_tick_t tm_ticks_now(void) { return (tm_tick_t)pi_perf_read(PI_PERF_CYCLES); }
 #elif defined(TM_PLATFORM_RV32)
 #define TM_PLATFORM_NAME "rv32"
 #define TM_COUNTER_UNIT "Instructions"
@@ -72,16 +74,7 @@ char *tm_ratio_text(char *buf, uint64_t num, uint64_t den);
 int tm_file_read(const char *path, void *buffer, size_t size);
 int tm_file_write(const char *path, const void *buffer, size_t size);
 
-/* -------------------------------------------------------------------------------------- operating point */
-/* Set the chip voltage and the FC and cluster frequencies; voltage goes up before the clocks rise and down
- * after they fall. 0 on success. The values come from tinymyo_edge/targets/operating_points.py. */
-int tm_set_operating_point(uint32_t fc_hz, uint32_t cluster_hz, uint32_t voltage_mv);
-
-/* ------------------------------------------------------------------------------------------ power window */
-/* A GPIO pin high exactly while the inference runs, for an external power instrument (PPK2, PicoScope) to
- * trigger on. The pin is TM_POWER_GPIO_PIN (app_config.h; `make ... POWER_GPIO=<pin>`; Kconfig). No-op in shim
- * builds. */
-int tm_power_window_open(void);
-void tm_power_window(int high);
+/* --------------------------------------------------------------------- operating point, power window */
+#include "tm_chip.h" /* shared with the NNTool backend's main.c */
 
 #endif /* TM_PLATFORM_H */

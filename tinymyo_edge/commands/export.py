@@ -31,7 +31,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
 @click.option("-o", "--output", type=_PATH, required=True, help="The .onnx file to write.")
 def export_command(checkpoint, samples, heads, opset, dynamic_batch, parity_data, seed, force, output, **sizes):
-    """Export TinyMyo to float ONNX in the form NNTool imports, checked against PyTorch with onnxruntime."""
+    """Export TinyMyo to float ONNX (the nntool backend rewrites it for NNTool), checked against PyTorch with onnxruntime."""
     from ..data import load_windows
     from ..export import export_onnx, prepare_model
 

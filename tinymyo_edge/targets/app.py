@@ -26,8 +26,8 @@ from .operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS, get_ope
 
 APP_NAME = "tinymyo"
 DEFAULT_POWER_GPIO = 89  # GAP9 EVK pad used as the power-window trigger; change with POWER_GPIO=<pin> or Kconfig
-MASTER_STACK_BYTES = 4096  # cluster core 0: orchestration of the layers
-WORKER_STACK_BYTES = 2048  # cluster workers: kernel bodies (the linear kernel keeps a 1 KB int32 block on its stack)
+# cluster stacks: defined once in memory/board.py, whose L1 reserve they are
+from ..memory.board import MASTER_STACK_BYTES, WORKER_STACK_BYTES  # noqa: E402
 APP_FILES = ("main.c", "app_config.h", "input_sample.h", "Makefile", "CMakeLists.txt", "sdk.config", "Kconfig")
 SAMPLE_INPUT, SAMPLE_EXPECTED = "input.bin", "expected.bin"
 
@@ -71,6 +71,19 @@ def network_code_in(outdir: Path, program: Program) -> NetworkCode:
     return NetworkCode(sources=tuple(network + kernels), include_dirs=("network", "kernels/inc"),
                        input_shape=tuple(program.tensors[program.input].shape),
                        output_shape=tuple(program.tensors[program.output].shape), flash_files=flash)
+
+
+# The GAP9 SDK build's platform layer (paths relative to OUTDIR): the shared files, the GAP9 SDK files and the PMSIS
+# transfers (tm_xfer.h on PMSIS). Enumerated, never listed by hand, so a new platform file is built (CMakeLists.txt)
+# and compile-checked (tests) at once. pmsis/pulp_open/ is the pulp-open stand-in and never part of a GAP9 build.
+GAP9_PLATFORM_DIRS = (".", "gap9", "pmsis")
+
+
+def gap9_platform_sources(platform_dir: Path) -> list[str]:
+    """platform/*.c, platform/gap9/*.c, platform/pmsis/*.c of a platform folder, as paths 'platform/...'."""
+    platform_dir = Path(platform_dir)
+    return sorted(f"platform/{p.relative_to(platform_dir).as_posix()}"
+                  for d in GAP9_PLATFORM_DIRS for p in (platform_dir / d).glob("*.c"))
 
 
 def sample_window(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -122,6 +135,7 @@ def write_app(outdir, program: Program, *, net: NetworkCode | None = None, sampl
         operating_points=list(OPERATING_POINTS.values()), power_gpio=int(power_gpio),
         master_stack=MASTER_STACK_BYTES, worker_stack=WORKER_STACK_BYTES,
         network_srcs=list(net.sources), network_inc=list(net.include_dirs), flash_files=list(net.flash_files),
+        platform_srcs=gap9_platform_sources(resource_dir("gap9_app") / "platform"),
         input_shape_text=net.input_shape_text, input_words=_words(x),
         expected_words=_words(expected),
         sample_note=f"Sample input {SAMPLE_INPUT} and the golden executor's output on it ({SAMPLE_EXPECTED}).",

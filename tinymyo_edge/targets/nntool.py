@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TinyMyoError
 from ..fileio import atomic_dir
-from ..memory.board import Board, get_board
+from ..memory.board import MASTER_STACK_BYTES, WORKER_STACK_BYTES, Board, get_board
 from ..resources import resource_dir
 from .app import DEFAULT_POWER_GPIO
 from .operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS
@@ -41,9 +41,10 @@ SDK_ENV = "GAP_SDK_HOME"
 DEFAULT_VALIDATION_WINDOWS = 4
 DRIVER_TIMEOUT_S = 3600
 
-# Cluster stacks reserved in L1 (the AutoTiler gets L1 minus these), bytes: master core, each of the 8 workers.
-CLUSTER_STACK_BYTES = 4096
-CLUSTER_SLAVE_STACK_BYTES = 1024
+# Cluster stacks, bytes: master core, each worker. The same figures as the native app's (memory/board.py), whose
+# board reserve already keeps them out of l1_bytes: the AutoTiler gets the board's USABLE L1 and L2.
+CLUSTER_STACK_BYTES = MASTER_STACK_BYTES
+CLUSTER_SLAVE_STACK_BYTES = WORKER_STACK_BYTES
 
 # AutoTiler names of the L3 devices a Board may describe.
 _L3_RAM_DEVICES = {"hyperram": "AT_MEM_L3_HRAM", "octospiram": "AT_MEM_L3_OSPIRAM", "ospiram": "AT_MEM_L3_OSPIRAM",
@@ -107,6 +108,16 @@ def memory_settings(board: Board) -> dict:
     }
 
 
+# The chip-level PMSIS code shared with the native app (operating point, power-window GPIO): one surface for both.
+SHARED_PLATFORM_FILES = ("tm_chip.c", "tm_chip.h")
+
+
+def _copy_shared_platform(project: Path) -> None:
+    (project / "platform").mkdir()
+    for name in SHARED_PLATFORM_FILES:
+        shutil.copyfile(resource_dir("gap9_app") / "platform" / name, project / "platform" / name)
+
+
 def quantization_options(*, ne16: bool, softmax_8bit: bool) -> dict:
     """NNTool graph_options for quantize(): SQ8 by default, NE16 kernels and 8-bit softmax output on request."""
     options = {}
@@ -157,6 +168,7 @@ def build_nntool_project(float_onnx_path, calib_x, outdir, *, board: "str | Boar
         _save_windows(tmp / context["val_file"], val_x)
         for template, name in _TEMPLATES.items():
             _render(template, context, tmp / name)
+        _copy_shared_platform(tmp)
     # NNTool runs in place: the AutoTiler model it writes names its tensor files by absolute path.
     report = None
     if python:
@@ -372,7 +384,7 @@ def _template_context(onnx_path: Path, board: Board, *, ne16: bool, softmax_8bit
         "operating_points": list(OPERATING_POINTS.values()),  # main.c's Kconfig choice selects one
         "power_gpio": DEFAULT_POWER_GPIO,
         "default_op": OPERATING_POINTS[DEFAULT_OPERATING_POINT],
-        "model_l1_bytes": settings["l1_size"] - CLUSTER_STACK_BYTES - CLUSTER_SLAVE_STACK_BYTES * board.cores,
+        "model_l1_bytes": settings["l1_size"],  # the board's usable L1: its reserve holds the cluster stacks
         "sdk_env": SDK_ENV,
         "sdk_needed": SDK_NEEDED,
         "nntool_python_env": NNTOOL_PYTHON_ENV,

@@ -57,22 +57,20 @@ static inline struct pi_cluster_task *pi_cluster_task(struct pi_cluster_task *ta
     return task;
 }
 
-#if defined(TM_PLATFORM_PULP_OPEN) /* a real cluster: the entry runs on cluster core 0 (platform/pulp-open) */
-int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task *task);
-#else
 static inline int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task *task)
 {
     (void)device;
     task->entry(task->arg);
     return 0;
 }
-#endif
 
 /* GAP9 SDK: the worker cores' stack size (the master's is the cluster conf's cc_stack_size). */
-static inline void pi_cluster_task_stacks(struct pi_cluster_task *task, void *stacks, int slave_stack_size)
+static inline struct pi_cluster_task *pi_cluster_task_stacks(struct pi_cluster_task *task, void *stacks,
+                                                             int slave_stack_size)
 {
     task->stacks = stacks;
     task->slave_stack_size = (uint32_t)slave_stack_size;
+    return task;
 }
 
 static inline int pi_core_id(void) { return 0; }
@@ -87,12 +85,13 @@ static inline void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *ar
 }
 
 /* ------------------------------------------------------------------------------------- frequency, voltage */
+/* Names and signatures as the public PMSIS headers declare them (tests/pmsis_decls/pmsis.h names the sources). */
 typedef enum { PI_FREQ_DOMAIN_FC = 0, PI_FREQ_DOMAIN_CL = 1, PI_FREQ_DOMAIN_PERIPH = 2 } pi_freq_domain_e;
-typedef enum { PI_PMU_VOLTAGE_DOMAIN_CHIP = 0 } pi_pmu_voltage_domain_e;
+typedef enum { PI_PMU_DOMAIN_FC = 0, PI_PMU_DOMAIN_CL = 1 } pi_pmu_domain_e;
 
-static inline int pi_freq_set(pi_freq_domain_e domain, uint32_t freq_hz) { (void)domain; (void)freq_hz; return 0; }
+static inline int32_t pi_freq_set(pi_freq_domain_e domain, uint32_t freq_hz) { (void)domain; (void)freq_hz; return 0; }
 static inline uint32_t pi_freq_get(pi_freq_domain_e domain) { (void)domain; return 0; }
-static inline int pi_pmu_voltage_set(pi_pmu_voltage_domain_e domain, uint32_t voltage_mv)
+static inline int pi_pmu_voltage_set(pi_pmu_domain_e domain, uint32_t voltage_mv)
 {
     (void)domain;
     (void)voltage_mv;
@@ -113,28 +112,42 @@ void pi_perf_start(void);
 void pi_perf_stop(void);
 unsigned int pi_perf_read(int event);
 
-/* ------------------------------------------------------------------------------------------------- GPIO */
-typedef int pi_gpio_e;
-typedef enum { PI_GPIO_INPUT = 0, PI_GPIO_OUTPUT = 1 } pi_gpio_flags_e;
-typedef int pi_pad_e;
-typedef enum { PI_PAD_FUNC0 = 0, PI_PAD_FUNC1 = 1 } pi_pad_func_e;
+/* ------------------------------------------------------------------------------------------ GPIO, pads */
+/* The public GPIO driver: a device per 32 GPIOs, pi_gpio_e encoding the pad and GPIO numbers, flags as bit fields
+ * (tests/pmsis_decls/pmsis.h). Accepted and ignored here. */
+#define PI_GPIO_NUM_MASK 0xFF
+#define PI_GPIO_PAD_SHIFT 8
+#define PI_GPIO_PAD_MASK 0xFF00
+#define PI_GPIO_IS_GPIO_SHIFT 31
+typedef enum { PI_GPIO_A00 = (int)(1u << PI_GPIO_IS_GPIO_SHIFT) } pi_gpio_e;
+typedef enum { PI_GPIO_INPUT = 0, PI_GPIO_OUTPUT = 1 << 2 } pi_gpio_flags_e;
+typedef enum { PI_PAD_000 = 0, PI_PAD_099 = 99 } pi_pad_e;
+typedef enum { PI_PAD_FUNC0 = 0, PI_PAD_FUNC1 = 1, PI_PAD_FUNC2 = 2, PI_PAD_FUNC3 = 3 } pi_pad_func_e;
+struct pi_gpio_conf {
+    int device;
+    int32_t port;
+};
 
-/* GAP9's GPIO API takes the pin alone (no device): pi_gpio_pin_configure(PI_GPIO_A89, PI_GPIO_OUTPUT). */
-static inline void pi_pad_function_set(pi_pad_e pad, pi_pad_func_e function)
+static inline void pi_pad_set_function(pi_pad_e pad, pi_pad_func_e function)
 {
     (void)pad;
     (void)function;
 }
-static inline int pi_gpio_pin_configure(pi_gpio_e pin, pi_gpio_flags_e flags)
+static inline void pi_gpio_conf_init(struct pi_gpio_conf *conf) { conf->device = 0, conf->port = 0; }
+static inline int pi_gpio_open(struct pi_device *device) { (void)device; return 0; }
+static inline int pi_gpio_pin_configure(struct pi_device *device, pi_gpio_e gpio, pi_gpio_flags_e flags)
 {
-    (void)pin;
+    (void)device;
+    (void)gpio;
     (void)flags;
     return 0;
 }
-static inline void pi_gpio_pin_write(pi_gpio_e pin, uint32_t value)
+static inline int pi_gpio_pin_write(struct pi_device *device, uint32_t pin, uint32_t value)
 {
+    (void)device;
     (void)pin;
     (void)value;
+    return 0;
 }
 
 /* -------------------------------------------------------------------------------------- memory, start/exit */
