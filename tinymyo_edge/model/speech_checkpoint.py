@@ -54,7 +54,7 @@ def infer_speech_config(state: Mapping[str, torch.Tensor], *, heads: int | None 
     if bad:
         raise TinyMyoError(f"{where}: not a speech (EMGTransformer) checkpoint: cannot read its sizes from "
                            + ", ".join(bad))
-    dim = _shape(state, K_NORM)[0]
+    dim = _shape(state, K_CONV_IN)[0]
     hidden = _shape(state, K_FC1)[0]
     if hidden % dim:
         raise TinyMyoError(f"{where}: {K_FC1} {list(_shape(state, K_FC1))}: MLP width is not a multiple of dim {dim}")
