@@ -284,3 +284,23 @@ def test_trained_ctc_model_through_the_pipeline(trained):
     assert np.array_equal(run.output, expected)
     assert f'Decoded (greedy CTC): "{int8_text[0]}"' in run.log
     main(["validate", str(tmp / "app"), "--inputs", str(tmp / "test.npz")])
+    main(["run", str(tmp / "app"), "--inputs", str(tmp / "test.npz"), "-o", str(tmp / "y.npz"), "--text",
+          str(tmp / "text.txt")])
+    assert (tmp / "text.txt").read_text().splitlines() == int8_text[:4]
+
+
+def test_speech_features_head_with_aux_output(tmp_path):
+    """Transduction checkpoints carry w_aux (phonemes): loaded strictly, not exported; outputs (N, features)."""
+    cfg = TINY.replace(head="speech-features", outputs=10, aux_outputs=5)
+    model = _tiny_model(cfg)
+    torch.save(model.state_dict(), tmp_path / "transduction.pt")
+    loaded = load_speech_checkpoint(tmp_path / "transduction.pt", samples=160)
+    assert loaded.cfg == cfg
+    export_speech_onnx(loaded, tmp_path / "f.onnx")
+    x = np.random.default_rng(0).standard_normal((2, 8, 160)).astype(np.float32)
+    program = quantize_speech(tmp_path / "f.onnx", tmp_path / "transduction.pt", x, tmp_path / "q.onnx",
+                              progress=False)
+    assert program.tensors[program.output].shape == (20, 10)
+    with pytest.raises(TinyMyoError, match="not exported from that checkpoint"):
+        torch.save(_tiny_model(cfg, seed=5).state_dict(), tmp_path / "other.pt")
+        quantize_speech(tmp_path / "f.onnx", tmp_path / "other.pt", x, tmp_path / "q3.onnx", progress=False)

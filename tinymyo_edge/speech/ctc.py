@@ -10,6 +10,7 @@ as the authors' recognition_model.py builds it (KenLM 4-gram, beam 150-1500).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -38,6 +39,19 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def decode(logits: np.ndarray, beam: BeamDecoder | None = None) -> str:
     """Greedy on the device's logits, or the host's beam search (+ LM) when a decoder is given."""
     return greedy_decode(logits) if beam is None else beam(log_softmax(logits))
+
+
+def write_texts(logits: np.ndarray, path, *, force: bool = False) -> None:
+    """Greedy text of each window's (N, V) logits, one line each, written atomically."""
+    from ..errors import TinyMyoError
+    from ..fileio import atomic_path
+
+    logits = np.asarray(logits)
+    if logits.ndim != 3 or logits.shape[-1] != CTC_BLANK + 1:
+        raise TinyMyoError(f"{path}: not written: outputs of shape {list(logits.shape[1:])} are not CTC logits "
+                           f"(tokens, {CTC_BLANK + 1})")
+    with atomic_path(Path(path), force=force) as tmp:
+        Path(tmp).write_text("".join(greedy_decode(y) + "\n" for y in logits))
 
 
 def as_words(text: str) -> str:
