@@ -20,9 +20,10 @@ void tm_transpose_u8(const tm_transpose_args_t *a);
 typedef struct {
     const uint8_t *x;    /* (T, Cin) */
     const int8_t *w;     /* (M, k, Cin) */
-    const int32_t *bias; /* (M) */
-    const float *mult;   /* (M) */
-    uint8_t *y;          /* (T', M) */
+    const int32_t *bias;    /* (M) */
+    const int32_t *tap_sum; /* (M, k): 128 sum_c w[m, j, c] */
+    const float *mult;      /* (M) */
+    uint8_t *y;             /* (T', M) */
     int t, cin, m, k, stride, padding;
     int t0, t1, m0, m1;
 } tm_conv1d_args_t;
