@@ -68,7 +68,8 @@ def accuracy(train_seconds: float, tmp: Path) -> tuple[dict, dict]:
     where = (f"synthetic CTC task (tinymyo_edge/speech/synthetic.py), {len(test.texts)} held-out utterances, model "
              f"dim {MODEL.dim} x {MODEL.depth} blocks trained {log['seconds']:.0f} s / {log['steps']} steps on 1 core")
     metrics = {f"cer.{k}": metric(round(v, 4), "CER", "measured", where) for k, v in cer.items()}
-    metrics["c_equals_golden"] = metric(bool(np.array_equal(y_c, y_int8)), "bool", "measured", "host build, all windows")
+    metrics["c_equals_golden"] = metric(bool(np.array_equal(y_c, y_int8)), "bool", "measured",
+                                        "host build, all windows")
     metrics["ort_equals_golden"] = metric(bool(ort_equal), "bool", "measured", "onnxruntime, 8 windows")
     metrics["text_agreement.int8_vs_float"] = metric(
         round(float(np.mean([a == b for a, b in zip(texts["int8"], texts["float"])])), 4), "fraction", "measured",

@@ -20,7 +20,8 @@ from tinymyo_edge.cli import main
 from tinymyo_edge.errors import TinyMyoError
 from tinymyo_edge.export_speech import export_speech_onnx
 from tinymyo_edge.memory import BOARDS, plan_memory
-from tinymyo_edge.model.speech import CTC_BLANK, CTC_CHARS, LearnedRelativePositionalEmbedding, SpeechConfig, SpeechModel
+from tinymyo_edge.model.speech import (CTC_BLANK, CTC_CHARS, LearnedRelativePositionalEmbedding, SpeechConfig,
+                                       SpeechModel)
 from tinymyo_edge.model.speech_checkpoint import load_speech_checkpoint, save_speech_checkpoint
 from tinymyo_edge.passes import run_passes
 from tinymyo_edge.quant.encoding import program_to_onnx
@@ -192,6 +193,23 @@ def test_c_equals_golden_on_every_layer(tiny_program, tmp_path):
     assert_c_equals_golden(tmp_path / "out", program, windows, "dump")
     build_program(program, tmp_path / "out8", board="gap9")  # scratch for 8 cores: the 8-core split, ASan+UBSan
     assert_c_equals_golden(tmp_path / "out8", program, windows[:4], "sanitize", cores=8)
+
+
+@pytest.mark.parametrize("sizes", [dict(channels=4, samples=64, dim=6, heads=1, max_relative_pos=20),
+                                   dict(channels=8, samples=200, dim=18, heads=3, max_relative_pos=4, mlp_ratio=2),
+                                   dict(channels=2, samples=96, dim=8, heads=2, max_relative_pos=12, depth=2)])
+def test_model_grid_c_equals_golden_and_onnxruntime(sizes, tmp_path):
+    """Window longer and shorter than the sequence, 1-3 heads, 1-2 blocks, 2-8 channels: C == golden (every layer)
+    and onnxruntime == golden."""
+    cfg = SpeechConfig(**{"depth": 1, **sizes})
+    program = build_speech_program(_tiny_model(cfg, seed=3), np.random.default_rng(5).standard_normal(
+        (2, cfg.channels, cfg.samples)).astype(np.float32), progress=False)
+    x = extreme_inputs(program, np.random.default_rng(6), (cfg.channels, cfg.samples))[[0, 1, 3, 6, 8]]
+    build_program(program, tmp_path / "out")
+    assert_c_equals_golden(tmp_path / "out", program, x, "dump")
+    model = program_to_onnx(program, "emg", "ctc_logits", (1, cfg.tokens, cfg.outputs))
+    for w in x[:2]:
+        assert np.array_equal(run_int8(model, w).reshape(cfg.tokens, cfg.outputs), program.run(w)[program.output])
 
 
 # ---------------------------------------------------------------------------------------------- decoding

@@ -20,7 +20,7 @@ def lower_conv1d(op, ctx, tile):
     t, cin = ctx.shapes[op.inputs[0]]
     m, k, _ = op.weight.shape
     worst = np.abs(np.asarray(op.bias, np.int64)) + 128 * np.abs(np.asarray(op.weight, np.int64)).reshape(m, -1).sum(1)
-    if worst.max(initial=0) >= nx.INT32_MAX or 255 * 128 * cin >= nx.INT32_MAX:  # acc; one tap's u8 x s8 dot
+    if worst.max(initial=0) >= nx.INT32_MAX or 255 * 128 * k * cin >= nx.INT32_MAX:  # acc; the u8 x s8 dot
         raise TinyMyoError(f"layer {op.name!r}: int32 accumulator bound exceeded ({int(worst.max())}, Cin {cin})")
     return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
             "w": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),

@@ -109,8 +109,8 @@ def _rel_attention_bounds(op, shape) -> list[Bound]:
     out = [
         Bound(op.name, f"score accumulator head_dim*128*(128 + max|rel_key|) (head_dim={hd}, max|rel_key|={rel})",
               hd * 128 * (128 + rel), INT32_LIMIT, "int32"),
-        Bound(op.name, f"softmax 2*{pmax}*e + sum, sum <= pairs per row*lut[0] (pairs={row})", 2 * pmax * top + row * top,
-              INT32_LIMIT, "int32"),
+        Bound(op.name, f"softmax 2*{pmax}*e + sum, sum <= pairs per row*lut[0] (pairs={row})",
+              2 * pmax * top + row * top, INT32_LIMIT, "int32"),
         Bound(op.name, "softmax 2*sum", 2 * row * top, INT32_LIMIT, "int32"),
         Bound(op.name, f"p.v accumulator 128*sum(p), sum(p) <= {pmax} + pairs/2 (pairs={row})", 128 * (pmax + row),
               INT32_LIMIT, "int32"),
