@@ -35,8 +35,11 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
 
     windows = load_windows(calib)
     if _is_speech(model):
+        from ..errors import TinyMyoError
         from ..quant.speech_api import quantize_speech
 
+        if report_dir is not None:
+            raise TinyMyoError("--report: the per-layer report covers TinyMyo models only, not speech models yet")
         program = quantize_speech(model, checkpoint, windows.x, output, method=method, percentile=percentile,
                                   max_windows=max_windows, force=force, prob_bits=softmax_bits)
     else:

@@ -69,6 +69,9 @@ class SpeechConfig:
             problems.append(f"dim ({self.dim}) must be a multiple of heads ({self.heads})")
         if self.head not in SPEECH_HEADS:
             problems.append(f"head must be one of {SPEECH_HEADS} (got {self.head!r})")
+        if self.head == "ctc" and self.outputs != len(CTC_CHARS) + 1:
+            problems.append(f"a ctc head has {len(CTC_CHARS) + 1} outputs ({len(CTC_CHARS)} characters + the blank), "
+                            f"got {self.outputs}")
         if self.aux_outputs < 0:
             problems.append(f"aux_outputs must be >= 0 (got {self.aux_outputs})")
         if problems:
