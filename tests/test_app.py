@@ -208,7 +208,7 @@ def test_gap9_code_paths_compile_against_the_assumed_sdk_api(app):
         for embedded in ("0", "1"):
             proc = subprocess.run([gcc, "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
                                    "-DTM_PLATFORM_GAP9", f"-DTM_INPUT_EMBEDDED={embedded}", f"-I{stub}", "-I.",
-                                   "-Iplatform", "-Inetwork", "-include", "platform/tm_layer_hooks.h", src],
+                                   "-Iplatform", "-Inetwork", "-Ikernels/inc", "-include", "platform/tm_layer_hooks.h", src],
                                   cwd=outdir, capture_output=True, text=True)
             assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
 

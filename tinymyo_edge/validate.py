@@ -148,7 +148,7 @@ def validate(outdir, inputs_path, *, per_layer: bool = False) -> ValidationResul
     x = load_inputs(inputs_path, in_shape)
     program = _program(outdir)
     exe = compile_host(outdir, "validate")
-    y_c, _ = run_binary(exe, x, out_shape)
+    y_c, _ = run_binary(exe, x, out_shape, weights=outdir / "network" / "weights.bin")
     golden = np.stack([program.run(w)[program.output] for w in x])
     comparisons = [Comparison("golden executor (numpy)", _count_errors(y_c, golden), y_c.size)]
     notes = [f"host build: {outdir} (gcc -O2 -march=native -ffp-contract=off -Wall -Wextra -Werror)"]
@@ -213,7 +213,8 @@ def per_layer_diffs(outdir: Path, x: np.ndarray, manifest: dict, program: Progra
     """The first differing layer and element against the golden executor (and ORT intermediates if available)."""
     layers = manifest["layers"]
     exe = compile_host(outdir, "dump")
-    _, blob = run_binary(exe, x, tuple(manifest["output"]["shape"]), dump=True)
+    _, blob = run_binary(exe, x, tuple(manifest["output"]["shape"]), dump=True,
+                         weights=outdir / "network" / "weights.bin")
     diffs: list[LayerDiff] = []
     for w, got in enumerate(_split_dump(blob, layers, len(x))):
         diff = _first_diff(w, layers, got, program.run(x[w], keep=True), "golden")
@@ -234,7 +235,8 @@ def run_host(outdir, inputs_path, out_path, *, force: bool = False) -> np.ndarra
     outdir = Path(outdir)
     manifest = _manifest(outdir)
     x = load_inputs(inputs_path, tuple(manifest["input"]["shape"]))
-    y, _ = run_binary(compile_host(outdir, "validate"), x, tuple(manifest["output"]["shape"]))
+    y, _ = run_binary(compile_host(outdir, "validate"), x, tuple(manifest["output"]["shape"]),
+                      weights=outdir / "network" / "weights.bin")
     with atomic_path(out_path, force=force) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, y=y)

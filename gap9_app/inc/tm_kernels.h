@@ -115,7 +115,7 @@ void tm_token_mean(const tm_token_mean_args_t *a);
 /* PatchFeatures: x (C*P, D) -> y (P, F). "concat": y[p, c*D+d] = x[c*P+p, d];
  * "mean": y[p, d] = requant(sum_c (x[c*P+p, d] - 128), mult). Patches [p0, p1). */
 typedef struct {
-    const uint8_t *x; /* (C*P, D) */
+    const uint8_t *x; /* (C*P, D): patches is the channel blocks' length (the tile's patch count in L1) */
     uint8_t *y;       /* (P, F) */
     float mult;
     int channels, patches, d, per_channel;
@@ -124,16 +124,17 @@ typedef struct {
 void tm_patch_features(const tm_patch_features_args_t *a);
 
 /* DepthwiseConv1d, kernel 3, zero padding (code 128), optional fused table:
- * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant(acc, mult[h])]. Rows [p0, p1). */
+ * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant(acc, mult[h])]. Rows [p0, p1) of P;
+ * x holds rows [x0, min(p1 + 1, P)) (the tile and its halo), y rows [p0, p1). */
 typedef struct {
-    const uint8_t *x;     /* (P, H) */
+    const uint8_t *x;     /* (rows from x0, H) */
     const int8_t *w;      /* (H, 3) */
     const int32_t *bias;  /* (H) */
     const float *mult;    /* (H) */
     const uint8_t *table; /* (256) or NULL */
-    uint8_t *y;           /* (P, H) */
+    uint8_t *y;           /* (p1 - p0, H) */
     int p, h;
-    int p0, p1;
+    int x0, p0, p1;
 } tm_depthwise_args_t;
 void tm_depthwise_conv1d(const tm_depthwise_args_t *a);
 

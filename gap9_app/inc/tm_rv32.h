@@ -55,6 +55,7 @@ static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t
 
 /* ---- packed a operand: kernels that reuse 4 a rows for many blocks interleave them once ------------------------ */
 #define TM_HAVE_PACKED_ROWS 1
+#define TM_HAVE_RV32_FIXED 1 /* exact fixed-point ResidualAdd terms (tm_rv32_residual_table) */
 #define TM_PACKED_ROWS_MAX 4096 /* bytes of a caller's stack buffer: rows of up to 1024 */
 
 /* tm_rv32.c (assembly): out[4i + j] = sum_t ap[4t + i] * b[j * b_stride + t] over 4 * n4 steps, n4 >= 1. */

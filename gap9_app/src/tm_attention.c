@@ -35,40 +35,8 @@ static void prepare_worker(void *arg)
 void tm_attention_prepare(tm_attention_args_t *a, int head)
 {
     a->head = head;
-#if defined(TM_PLATFORM_PULP_OPEN) /* the head's scratch in L1 where it fits (the pointers stay for later heads) */
-    tm_pulp_stage_attention(&a->k_s8, &a->k_sum, &a->row_u8, &a->exp_lut, a->n, a->d / a->heads, a->heads);
-#endif
     tm_fork(prepare_worker, a);
 }
-
-#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
-/* pulp-open: the 4 query rows copied to this core's L1 buffer, each 4 x 4 block of scores requantised at once into s
- * (no int32 rows through L2). 0 when the case does not apply (the portable path below runs). */
-static int score_rows_l1(const tm_attention_args_t *a, int i, int nr, uint8_t *s, float mult, int hd)
-{
-    const float m4[4] = {mult, mult, mult, mult};
-    int n = a->n;
-    if (nr != 4 || !tm_pulp_attn_q || (n & 3) != 0 || (hd & 3) != 0 || !tm_xpulp_finite4(m4))
-        return 0;
-    uint32_t *ql = (uint32_t *)(void *)(tm_pulp_attn_q + tm_core_id() * 4 * hd);
-    for (int t = 0; t < 4; t++) {
-        const uint32_t *src = (const uint32_t *)(const void *)(a->q + (long)(i + t) * a->d + a->head * hd);
-        for (int c = 0; c < hd / 4; c++)
-            ql[t * (hd / 4) + c] = src[c];
-    }
-    for (int j = 0; j < n; j += 4) {
-        int32_t blk[16];
-        const int32_t zk[4] = {TM_ACT_ZERO_POINT * a->k_sum[j], TM_ACT_ZERO_POINT * a->k_sum[j + 1],
-                               TM_ACT_ZERO_POINT * a->k_sum[j + 2], TM_ACT_ZERO_POINT * a->k_sum[j + 3]};
-        tm_dot_u8s8_4x4((const uint8_t *)ql, hd, a->k_s8 + (long)j * hd, hd, hd, blk);
-        for (int t = 0; t < 4; t++) {
-            int32_t v[4] = {blk[4 * t] - zk[0], blk[4 * t + 1] - zk[1], blk[4 * t + 2] - zk[2], blk[4 * t + 3] - zk[3]};
-            tm_xpulp_requant4(v, m4, s + (long)t * n + j);
-        }
-    }
-    return 1;
-}
-#endif
 
 /* Scores of query rows i..i+nr-1 (nr <= 4): int32 accumulators into acc (row t at acc + t*n), 4 keys at a time,
  * then requantised row by row into s (row t at s + t*n) by a vectorisable loop. */
@@ -78,10 +46,6 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     const int32_t *ksum = a->k_sum;
     int n = a->n;
     int j = 0;
-#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
-    if (score_rows_l1(a, i, nr, s, mult, hd))
-        return;
-#endif
     if (nr == 4) { /* the common case: whole 4 x 4 blocks */
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 query rows interleaved once for all keys (tm_rv32.h) */
         uint8_t qp[TM_PACKED_ROWS_MAX];
@@ -128,8 +92,8 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
         rowmax = s[j] > rowmax ? s[j] : rowmax;
-/* pulp-open: e[] would live in L2, read the (L1) table twice instead; pulp-open and rv32: the division by one mulhu */
-#if defined(TM_PLATFORM_PULP_OPEN) || defined(TM_PLATFORM_RV32)
+/* 32-bit RISC-V (GAP9, pulp-open, rv32): the table read twice instead of an e[] row, the division by one mulhu */
+#if defined(__riscv) && __riscv_xlen == 32
     (void)e;
     for (int j = 0; j < n; j++)
         sum += lut[rowmax - s[j]];
@@ -157,36 +121,10 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
 }
 
 /* Outputs of rows i..i+nr-1 from their probabilities p (row t in p + t*n), 4 head columns at a time. */
-#if defined(TM_PLATFORM_PULP_OPEN)
-/* pulp-open: v (transposed) stays in L2 (64 kB TCDM), so each pair of its rows is first copied by this core's DMA
- * into its L1 buffer, then one 4 x 2 block; 0 when the case does not apply (the portable path below runs). */
-static int output_rows_l1(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
-{
-    int n = a->n;
-    if (nr != 4 || !tm_pulp_attn_v || (n & 3) != 0 || (hd & 1) != 0)
-        return 0;
-    int8_t *vb = tm_pulp_attn_v + (long)tm_core_id() * 2 * n;
-    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
-    for (int c = 0; c < hd; c += 2) {
-        int32_t blk[8];
-        tm_pulp_dma_wait(tm_pulp_dma_in(vb, a->v_t + (long)c * n, (uint32_t)(2 * n)));
-        tm_xpulp_dot_4x2(p, n, vb, n, n / 4, blk);
-        for (int t = 0; t < 4; t++)
-            for (int u = 0; u < 2; u++)
-                y[(long)t * a->d + c + u] = tm_requant(blk[2 * t + u], mult);
-    }
-    return 1;
-}
-#endif
-
 static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
 {
     int n = a->n;
     uint8_t *y = a->y + (long)i * a->d + a->head * hd;
-#if defined(TM_PLATFORM_PULP_OPEN)
-    if (output_rows_l1(a, i, nr, p, mult, hd))
-        return;
-#endif
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
     uint8_t pp[TM_PACKED_ROWS_MAX];
     int packed = nr == 4 && 4 * n <= TM_PACKED_ROWS_MAX;

@@ -4,6 +4,7 @@
  *   the build proves |c << LN_FRAC_BITS| < 2^31);
  *   y = sat(rne(f32(n) * gain[d] + bias[d]) + 128), two float ops, no FMA. */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -45,7 +46,7 @@ static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_
         int32_t c = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS);
         int32_t q = (int32_t)tm_divide((uint32_t)(c < 0 ? -c : c), div);
         int32_t n = c < 0 ? -q : q; /* truncation toward zero, as C's / */
-#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+#if defined(TM_PULP_ZFINX) /* Zfinx float unit (tm_xpulp.h) */
         if (tm_xpulp_finite(gain[i]) && tm_xpulp_finite(bias[i])) { /* the float unit, no calls */
             y[i] = tm_xpulp_affine_code(n, gain[i], bias[i]);
             continue;
@@ -68,17 +69,9 @@ static void layernorm_worker(void *arg)
 
 void tm_layernorm(const tm_layernorm_args_t *a)
 {
-#if defined(TM_PLATFORM_PULP_OPEN) /* gain, bias and the tile's rows into L1 (three passes read each row) */
-    tm_layernorm_args_t t = *a;
-    tm_pulp_stage_begin();
-    t.gain = tm_pulp_stage_extra(a->gain, (uint32_t)a->d * 4u);
-    t.bias = tm_pulp_stage_extra(a->bias, (uint32_t)a->d * 4u);
-    t.x = tm_pulp_stage_extra(a->x + (long)a->r0 * a->d, (uint32_t)((a->r1 - a->r0) * a->d));
-    t.y = tm_pulp_stage_out(a->y + (long)a->r0 * a->d, (uint32_t)((a->r1 - a->r0) * a->d));
-    t.r1 = a->r1 - a->r0, t.r0 = 0;
-    tm_fork(layernorm_worker, &t);
-    tm_pulp_stage_out_flush();
-#else
+    TM_CHECK_READ("x", a->x + (long)a->r0 * a->d, (a->r1 - a->r0) * a->d);
+    TM_CHECK_READ("gain", a->gain, 4 * a->d);
+    TM_CHECK_READ("bias", a->bias, 4 * a->d);
+    TM_CHECK_WRITE("y", a->y + (long)a->r0 * a->d, (a->r1 - a->r0) * a->d);
     tm_fork(layernorm_worker, (void *)a);
-#endif
 }

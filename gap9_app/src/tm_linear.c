@@ -2,10 +2,12 @@
  * y = table[sat(rne(f32(acc) * mult[m]) + 128)] (table optional: a fused GELU/SiLU);
  * LinearDequant: y = f32(acc) * scale[m].
  * The tile is a grid of 4 x 4 blocks (tm_dot_u8s8_4x4); edge rows/columns reuse the block with a zero stride.
- * Cores split the tile's rows, or its columns when the tile has fewer rows than cores (the classifier). */
+ * Cores split the tile's rows, or its columns when the tile has fewer rows than cores (the classifier).
+ * Pure compute on the L1 tile network.c hands over: m is the leading dimension of y (the tile's column count). */
 #include <stddef.h>
 
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -36,7 +38,6 @@ static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *b
 }
 
 /* y[j] = table[requant(acc[j], mult[j])] over a row chunk: a plain loop the compiler vectorises. */
-#if !defined(TM_PLATFORM_PULP_OPEN)
 static void requant_row(const int32_t *acc, const float *mult, const uint8_t *table, uint8_t *y, int n)
 {
     for (int j = 0; j < n; j++)
@@ -83,65 +84,6 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
     }
 }
 
-#endif
-
-#if defined(TM_PLATFORM_PULP_OPEN)
-/* One 4 x 4 block (nr x nc at the tile's edge) straight into y: no row buffers, a small stack frame (the cluster
- * stacks are 1 kB). */
-static void linear_unit(const tm_linear_args_t *a, int r, int nr, int m, int nc)
-{
-    int32_t blk[16];
-    if (nr == 4 && nc == 4) { /* the common case, without acc_block's edge handling */
-        tm_dot_u8s8_4x4(a->x + (long)r * a->k, a->k, a->w + (long)m * a->k, a->k, a->k, blk);
-        for (int i = 0; i < 16; i++)
-            blk[i] += a->bias[m + (i & 3)];
-    } else {
-        acc_block(a->x, a->w, a->bias, a->k, r, nr, m, nc, blk);
-    }
-#if defined(TM_PULP_ZFINX)
-    if (nc == 4 && tm_xpulp_finite4(a->mult + m)) { /* four requantisations interleaved on the float unit */
-        for (int i = 0; i < nr; i++) {
-            uint8_t *y = a->y + (long)(r + i) * a->m + m;
-            if (!a->table) {
-                tm_xpulp_requant4(blk + 4 * i, a->mult + m, y);
-                continue;
-            }
-            uint8_t q[4];
-            tm_xpulp_requant4(blk + 4 * i, a->mult + m, q);
-            uint32_t word = a->table[q[0]] | (uint32_t)a->table[q[1]] << 8 | (uint32_t)a->table[q[2]] << 16 |
-                            (uint32_t)a->table[q[3]] << 24;
-            if (((uintptr_t)y & 3u) == 0u) /* one store to L2 instead of four */
-                *(uint32_t *)(void *)y = word;
-            else
-                y[0] = (uint8_t)word, y[1] = (uint8_t)(word >> 8), y[2] = (uint8_t)(word >> 16), y[3] = (uint8_t)(word >> 24);
-        }
-        return;
-    }
-#endif
-    for (int i = 0; i < nr; i++) {
-        uint8_t *y = a->y + (long)(r + i) * a->m + m;
-        for (int j = 0; j < nc; j++)
-            y[j] = a->table ? a->table[tm_requant(blk[4 * i + j], a->mult[m + j])] : tm_requant(blk[4 * i + j],
-                                                                                                    a->mult[m + j]);
-    }
-}
-
-/* 8 cores on a small tile: the tile's 4 x 4 blocks in row-major order are split evenly, so that no core computes a
- * 2- or 3-row remainder block (4 times the work of a row) unless the tile's own edge has one. */
-static void linear_worker(void *arg)
-{
-    const tm_linear_args_t *a = arg;
-    int col_blocks = (a->m1 - a->m0 + 3) / 4, start, stop;
-    tm_core_range(0, (a->r1 - a->r0 + 3) / 4 * col_blocks, &start, &stop);
-    int r = a->r0 + 4 * (start / col_blocks), m = a->m0 + 4 * (start % col_blocks);
-    for (int u = start; u < stop; u++) {
-        linear_unit(a, r, TM_MIN(4, a->r1 - r), m, TM_MIN(4, a->m1 - m));
-        m += 4;
-        if (m >= a->m1)
-            m = a->m0, r += 4;
-    }
-}
-#else
 static void linear_worker(void *arg)
 {
     const tm_linear_args_t *a = arg;
@@ -155,33 +97,23 @@ static void linear_worker(void *arg)
     }
 }
 
-#endif
-
-#if defined(TM_PLATFORM_PULP_OPEN)
-/* The tile's weight rows [m0, m1) and input rows [r0, r1) go to L1 (tm_xpulp.h); the tile is then rebased to
- * start at row 0 / column 0 of those copies (bias, multiplier and output pointers follow). */
-#define TM_STAGE_TILE(t, coeff)                                                                                   \
+/* The ranges a Linear tile reads and writes (the checking build, tm_check.h); the tile's operands are L1 copies. */
+#define TM_CHECK_LINEAR(t, coeff, out_bytes)                                                                       \
     do {                                                                                                          \
-        (t).w += (long)(t).m0 * (t).k, (t).x += (long)(t).r0 * (t).k;                                           \
-        tm_pulp_stage_linear(&(t).w, (uint32_t)(((t).m1 - (t).m0) * (t).k), &(t).x,                             \
-                             (uint32_t)(((t).r1 - (t).r0) * (t).k));                                             \
-        (t).bias = tm_pulp_stage_extra((t).bias + (t).m0, (uint32_t)((t).m1 - (t).m0) * 4u);                   \
-        (t).coeff = tm_pulp_stage_extra((t).coeff + (t).m0, (uint32_t)((t).m1 - (t).m0) * 4u);                 \
-        (t).y += (long)(t).r0 * (t).m + (t).m0;                                                                  \
-        (t).r1 -= (t).r0, (t).m1 -= (t).m0, (t).r0 = 0, (t).m0 = 0;                                              \
+        TM_CHECK_READ("x", (t)->x + (long)(t)->r0 * (t)->k, ((t)->r1 - (t)->r0) * (t)->k);                       \
+        TM_CHECK_READ("w", (t)->w + (long)(t)->m0 * (t)->k, ((t)->m1 - (t)->m0) * (t)->k);                       \
+        TM_CHECK_READ("bias", (t)->bias + (t)->m0, 4 * ((t)->m1 - (t)->m0));                                      \
+        TM_CHECK_READ(#coeff, (t)->coeff + (t)->m0, 4 * ((t)->m1 - (t)->m0));                                     \
+        TM_CHECK_WRITE("y", (t)->y + (long)(t)->r0 * (t)->m + (t)->m0,                                          \
+                       (out_bytes) * TM_SPAN((t)->r1 - (t)->r0, (t)->m1 - (t)->m0, (t)->m));                      \
     } while (0)
-#else
-#define TM_STAGE_TILE(t, coeff) ((void)0)
-#endif
 
 void tm_linear(const tm_linear_args_t *a)
 {
-    tm_linear_args_t t = *a;
-    TM_STAGE_TILE(t, mult);
-#if defined(TM_PLATFORM_PULP_OPEN)
-    t.table = tm_pulp_stage_extra(t.table, 256);
-#endif
-    tm_fork(linear_worker, &t);
+    TM_CHECK_LINEAR(a, mult, 1);
+    if (a->table)
+        TM_CHECK_READ("table", a->table, 256);
+    tm_fork(linear_worker, (void *)a);
 }
 
 static void dequant_block(const tm_linear_dequant_args_t *a, int r0, int r1, int m0, int m1)
@@ -217,7 +149,6 @@ static void dequant_worker(void *arg)
 
 void tm_linear_dequant(const tm_linear_dequant_args_t *a)
 {
-    tm_linear_dequant_args_t t = *a;
-    TM_STAGE_TILE(t, scale);
-    tm_fork(dequant_worker, &t);
+    TM_CHECK_LINEAR(a, scale, 4);
+    tm_fork(dequant_worker, (void *)a);
 }

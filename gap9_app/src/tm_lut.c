@@ -1,5 +1,6 @@
 /* Lut: y[i] = table[x[i]] (GELU / SiLU: the 256-entry table is the op). */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 
 static void lut_worker(void *arg)
@@ -13,4 +14,10 @@ static void lut_worker(void *arg)
         y[i] = table[x[i]];
 }
 
-void tm_lut(const tm_lut_args_t *a) { tm_fork(lut_worker, (void *)a); }
+void tm_lut(const tm_lut_args_t *a)
+{
+    TM_CHECK_READ("x", a->x + a->start, a->end - a->start);
+    TM_CHECK_READ("table", a->table, 256);
+    TM_CHECK_WRITE("y", a->y + a->start, a->end - a->start);
+    tm_fork(lut_worker, (void *)a);
+}

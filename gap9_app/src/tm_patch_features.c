@@ -1,6 +1,7 @@
 /* PatchFeatures: x (C*P, D) -> y (P, F).  per_channel ("concat", F = C*D): y[p, c*D+d] = x[c*P+p, d] (a copy);
  * otherwise ("mean", F = D): y[p, d] = sat(rne(f32(sum_c (x[c*P+p, d] - 128)) * mult) + 128). */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -25,4 +26,11 @@ static void patch_features_worker(void *arg)
     }
 }
 
-void tm_patch_features(const tm_patch_features_args_t *a) { tm_fork(patch_features_worker, (void *)a); }
+void tm_patch_features(const tm_patch_features_args_t *a)
+{
+    int f = a->per_channel ? a->channels * a->d : a->d;
+    for (int c = 0; c < a->channels; c++)
+        TM_CHECK_READ("x", a->x + ((long)c * a->patches + a->p0) * a->d, (a->p1 - a->p0) * a->d);
+    TM_CHECK_WRITE("y", a->y + (long)a->p0 * f, (a->p1 - a->p0) * f);
+    tm_fork(patch_features_worker, (void *)a);
+}

@@ -1,5 +1,6 @@
 /* QuantizeInput: y = sat(rne(x / scale) + 128), true float32 division, NaN -> 0, +-inf saturate. */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -14,4 +15,9 @@ static void quantize_worker(void *arg)
         y[i] = tm_sat_u8(tm_rne(x[i] / scale));
 }
 
-void tm_quantize(const tm_quantize_args_t *a) { tm_fork(quantize_worker, (void *)a); }
+void tm_quantize(const tm_quantize_args_t *a)
+{
+    TM_CHECK_READ("x", a->x + a->start, 4 * (a->end - a->start));
+    TM_CHECK_WRITE("y", a->y + a->start, a->end - a->start);
+    tm_fork(quantize_worker, (void *)a);
+}

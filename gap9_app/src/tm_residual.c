@@ -1,6 +1,7 @@
 /* ResidualAdd: y = sat(rne((f32(a) - 128) * sa + (f32(b) - 128) * sb) + 128): float32 single ops, no FMA
  * (the library is compiled with -ffp-contract=off). */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -12,14 +13,14 @@ static void residual_worker(void *arg)
     uint8_t *y = a->y; /* locals: a store through uint8_t may alias *a, which would force reloads */
     int start, stop;
     tm_core_range(a->start, a->end, &start, &stop);
-#if defined(TM_PLATFORM_PULP_OPEN) && defined(TM_PULP_ZFINX)
+#if defined(TM_PULP_ZFINX) /* Zfinx float unit (tm_xpulp.h) */
     if (tm_xpulp_finite(sa) && tm_xpulp_finite(sb)) { /* the float unit, no calls */
         for (int i = start; i < stop; i++)
             y[i] = tm_xpulp_residual_code(xa[i], xb[i], sa, sb);
         return;
     }
 #endif
-#if defined(TM_PLATFORM_RV32) && !defined(__riscv_flen) /* integer-only rv32: exact fixed-point terms (tm_rv32.h) */
+#if defined(TM_HAVE_RV32_FIXED) && !defined(__riscv_flen) /* integer-only rv32: exact fixed-point terms (tm_rv32.h) */
     tm_rv32_residual_table_t table;
     if (stop > start && tm_rv32_residual_table(sa, sb, &table)) {
         for (int i = start; i < stop; i++)
@@ -36,17 +37,8 @@ static void residual_worker(void *arg)
 
 void tm_residual_add(const tm_residual_args_t *a)
 {
-#if defined(TM_PLATFORM_PULP_OPEN) /* both inputs of the tile into L1 by DMA (one L2 load per element would stall) */
-    tm_residual_args_t t = *a;
-    uint32_t count = (uint32_t)(a->end - a->start);
-    tm_pulp_stage_begin();
-    t.a = tm_pulp_stage_extra(a->a + a->start, count);
-    t.b = tm_pulp_stage_extra(a->b + a->start, count);
-    t.y = tm_pulp_stage_out(a->y + a->start, count);
-    t.end = a->end - a->start, t.start = 0;
-    tm_fork(residual_worker, &t);
-    tm_pulp_stage_out_flush();
-#else
+    TM_CHECK_READ("a", a->a + a->start, a->end - a->start);
+    TM_CHECK_READ("b", a->b + a->start, a->end - a->start);
+    TM_CHECK_WRITE("y", a->y + a->start, a->end - a->start);
     tm_fork(residual_worker, (void *)a);
-#endif
 }

@@ -1,6 +1,7 @@
 /* TokenMean: x (C*P, D) -> y (1, F).  per_channel ("concat", F = C*D): acc[c*D+d] = sum_p (x[c*P+p, d] - 128);
  * otherwise ("mean", F = D): acc[d] = sum_n (x[n, d] - 128).  y = sat(rne(f32(acc) * mult) + 128). */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
@@ -19,4 +20,9 @@ static void token_mean_worker(void *arg)
     }
 }
 
-void tm_token_mean(const tm_token_mean_args_t *a) { tm_fork(token_mean_worker, (void *)a); }
+void tm_token_mean(const tm_token_mean_args_t *a)
+{
+    TM_CHECK_READ("x", a->x, a->channels * a->patches * a->d);
+    TM_CHECK_WRITE("y", a->y + a->f0, a->f1 - a->f0);
+    tm_fork(token_mean_worker, (void *)a);
+}

@@ -23,11 +23,13 @@ def c_float(value, where: str = "") -> str:
 
 @dataclass(frozen=True)
 class CArray:
-    """A constant array: lives in weights.c (L3 on the chip) and weights.bin at `offset`."""
+    """A constant array: in L3 (weights.bin at its offset, TM_L3_<name> in weights.h) or an L2 const array
+    (weights.c), by the rule of memory/schedule.py."""
 
     name: str
     values: np.ndarray  # 1-D, dtype in CTYPES
     owner: str  # the op name, for errors and comments
+    level: str = "L2"  # "L2" or "L3"
 
     @property
     def ctype(self) -> str:

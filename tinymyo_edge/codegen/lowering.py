@@ -13,6 +13,7 @@ from .. import numerics as nx
 from ..errors import TinyMyoError
 from ..ir.program import Op, Program
 from ..memory.plan import MemoryPlan
+from ..memory.schedule import in_l3, layer_transfers
 from ..memory.scratch import scratch_parts
 from ..memory.tiling import Tile
 from .cvalues import CArray, c_float
@@ -57,9 +58,22 @@ class LoweringContext:
         return f"TM_ARENA({ctype}, {self.plan.offsets[self.plan.scratch_name(op)] + offset})"
 
     def const(self, op: Op, what: str, values: np.ndarray) -> str:
+        """The C name of an L2 constant, or the weights.h offset macro (TM_L3_<name>) of an L3 one."""
         name = f"tm_w_{self.idents[id(op)]}_{what}"
-        self.constants.append(CArray(name, np.ascontiguousarray(values).reshape(-1), op.name))
-        return name
+        level = "L3" if in_l3(op, what) else "L2"
+        self.constants.append(CArray(name, np.ascontiguousarray(values).reshape(-1), op.name, level))
+        return f"TM_L3_{name}" if level == "L3" else name
+
+    def stream(self, op: Op, tile: Tile) -> dict:
+        """Template variables every generated tile loop shares: the layer, its L1 buffers, its transfer count."""
+        return {"ident": self.idents[id(op)], "transfers": layer_transfers(op, tile, self.shapes).count,
+                "buffers": [{"name": n, "offset": o, "bytes": b} for n, o, b in tile.buffers],
+                "off": {n: o for n, o, _ in tile.buffers}}
+
+
+def _bytes(ptr: str, const: bool = True) -> str:
+    """A tensor pointer expression as a byte pointer (the transfers address bytes)."""
+    return f"(const uint8_t *)(const void *)({ptr})" if const else f"(uint8_t *)(void *)({ptr})"
 
 
 LOWERINGS: dict[str, Callable[[Op, LoweringContext, Tile], dict]] = {}
@@ -89,8 +103,10 @@ def folded_bias(weight: np.ndarray, bias: np.ndarray, where: str) -> np.ndarray:
 
 @lowering("quantize_input", template="ops/quantize_input.c.j2")
 def lower_quantize(op, ctx, tile):
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output), "scale": c_float(op.scale, op.name),
-            "count": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": 4}],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 1}, "residents": [],
+            "scale": c_float(op.scale, op.name), "units": int(np.prod(ctx.shapes[op.output])),
+            "tile": tile.dims["elements"]}
 
 
 @lowering("reshape", template="")
@@ -105,21 +121,25 @@ def lower_linear(op, ctx, tile):
     dequant = op.kind == "linear_dequant"
     table = getattr(op, "table", None)
     return {
-        "dequant": dequant, "x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-        "w": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
+        **ctx.stream(op, tile), "dequant": dequant, "x": _bytes(ctx.ptr(op.inputs[0])),
+        "y": _bytes(ctx.ptr(op.output), False), "out_bytes": 4 if dequant else 1,
+        "w_l3": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
         "bias": ctx.const(op, "bias", folded_bias(op.weight, op.bias, op.name)),
         "mult": ctx.const(op, "scale" if dequant else "mult",
                           np.asarray(op.scale if dequant else op.multiplier, dtype=np.float32)),
-        "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else "NULL",
-        "rows": rows, "k": k, "m": m, "tile_rows": tile.dims["rows"], "tile_cols": tile.dims["cols"],
+        "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else None,
+        "rows": rows, "k": k, "m": m, "tr": tile.dims["rows"], "tm": tile.dims["cols"],
+        "ncb": -(-m // tile.dims["cols"]), "nrb": -(-rows // tile.dims["rows"]),
     }
 
 
 @lowering("lut", template="ops/lut.c.j2")
 def lower_lut(op, ctx, tile):
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "table": ctx.const(op, "table", np.asarray(op.table, dtype=np.uint8)),
-            "count": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
+    table = ctx.const(op, "table", np.asarray(op.table, dtype=np.uint8))
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": 1}],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 1},
+            "residents": [{"l2": table, "bytes": 256}], "units": int(np.prod(ctx.shapes[op.output])),
+            "tile": tile.dims["elements"]}
 
 
 def _check_layernorm_bound(op, d):
@@ -132,17 +152,20 @@ def _check_layernorm_bound(op, d):
 def lower_layernorm(op, ctx, tile):
     rows, d = ctx.shapes[op.inputs[0]]
     _check_layernorm_bound(op, d)
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "gain": ctx.const(op, "gain", np.asarray(op.gain, dtype=np.float32)),
-            "bias": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.float32)),
-            "rows": rows, "d": d, "tile_rows": tile.dims["rows"]}
+    gain = ctx.const(op, "gain", np.asarray(op.gain, dtype=np.float32))
+    bias = ctx.const(op, "bias", np.asarray(op.bias, dtype=np.float32))
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d}],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": d},
+            "residents": [{"l2": gain, "bytes": 4 * d}, {"l2": bias, "bytes": 4 * d}], "units": rows, "d": d,
+            "tile": tile.dims["rows"]}
 
 
 @lowering("residual_add", template="ops/residual_add.c.j2")
 def lower_residual(op, ctx, tile):
-    return {"a": ctx.ptr(op.inputs[0]), "b": ctx.ptr(op.inputs[1]), "y": ctx.ptr(op.output),
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(name)), "unit": 1} for name in op.inputs[:2]],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 1}, "residents": [],
             "scale_a": c_float(op.scale_a, op.name), "scale_b": c_float(op.scale_b, op.name),
-            "count": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
+            "units": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
 
 
 @lowering("attention", template="ops/attention.c.j2")
@@ -176,29 +199,37 @@ def lower_attention(op, ctx, tile):
 @lowering("token_mean", template="ops/token_mean.c.j2")
 def lower_token_mean(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output), "mult": c_float(op.multiplier, op.name),
-            "channels": op.channels, "patches": n // op.channels, "d": d,
-            "per_channel": int(op.reduction == "concat"), "features": int(np.prod(ctx.shapes[op.output]))}
+    f = int(np.prod(ctx.shapes[op.output]))
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": n * d}],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f}, "residents": [], "units": 1, "tile": 1,
+            "mult": c_float(op.multiplier, op.name), "channels": op.channels, "patches": n // op.channels, "d": d,
+            "per_channel": int(op.reduction == "concat"), "features": f}
 
 
 @lowering("patch_features", template="ops/patch_features.c.j2")
 def lower_patch_features(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output), "mult": c_float(op.multiplier, op.name),
-            "channels": op.channels, "patches": n // op.channels, "d": d,
-            "per_channel": int(op.reduction == "concat"), "tile": tile.dims["patches"]}
+    p, f = ctx.shapes[op.output]
+    x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d, "rows": op.channels, "stride": p * d}
+    return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f},
+            "residents": [], "units": p, "tile": tile.dims["patches"], "mult": c_float(op.multiplier, op.name),
+            "channels": op.channels, "d": d, "per_channel": int(op.reduction == "concat")}
 
 
 @lowering("depthwise_conv1d", "depthwise_conv1d_lut", template="ops/depthwise_conv1d.c.j2")
 def lower_depthwise(op, ctx, tile):
     p, h = ctx.shapes[op.inputs[0]]
     table = getattr(op, "table", None)
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "w": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
-            "bias": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)),
-            "mult": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)),
-            "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else "NULL",
-            "p": p, "h": h, "tile_rows": tile.dims["rows"]}
+    residents = [{"l2": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)), "bytes": 3 * h},
+                 {"l2": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)), "bytes": 4 * h},
+                 {"l2": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)), "bytes": 4 * h}]
+    if table is not None:
+        residents.append({"l2": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)), "bytes": 256})
+    x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": h, "lo": "(u0 > 0 ? u0 - 1 : 0)",
+         "cnt": f"TM_MIN(u0 + n + 1, {p}) - lo"}
+    return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": h},
+            "residents": residents, "units": p, "tile": tile.dims["rows"], "p": p, "h": h,
+            "table": table is not None}
 
 
 @lowering("interpolate", template="ops/interpolate.c.j2")
@@ -208,12 +239,14 @@ def lower_interpolate(op, ctx, tile):
     for idx in (op.index0, op.index1):
         if np.asarray(idx).min(initial=0) < 0 or np.asarray(idx).max(initial=0) >= p:
             raise TinyMyoError(f"layer {op.name!r}: interpolation index outside 0..{p - 1}")
-    return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "i0": ctx.const(op, "index0", np.asarray(op.index0, dtype=np.int32)),
-            "i1": ctx.const(op, "index1", np.asarray(op.index1, dtype=np.int32)),
-            "w0": ctx.const(op, "weight0", np.asarray(op.weight0, dtype=np.float32)),
-            "w1": ctx.const(op, "weight1", np.asarray(op.weight1, dtype=np.float32)),
-            "k": k, "length": length, "tile_rows": tile.dims["rows"]}
+    tables = [ctx.const(op, "index0", np.asarray(op.index0, dtype=np.int32)),
+              ctx.const(op, "index1", np.asarray(op.index1, dtype=np.int32)),
+              ctx.const(op, "weight0", np.asarray(op.weight0, dtype=np.float32)),
+              ctx.const(op, "weight1", np.asarray(op.weight1, dtype=np.float32))]
+    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(t), "unit": 4} for t in tables],
+            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 4 * k},
+            "residents": [{"l2": ctx.ptr(op.inputs[0]), "bytes": 4 * p * k}], "units": length,
+            "tile": tile.dims["rows"], "k": k}
 
 
 def lower_program(program: Program, plan: MemoryPlan) -> tuple[list[OpCall], list[CArray]]:

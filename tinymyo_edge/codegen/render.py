@@ -10,6 +10,7 @@ import jinja2
 from .. import __version__
 from ..ir.program import Program
 from ..memory.plan import MemoryPlan
+from ..memory.tiling import layout_bytes
 from ..resources import resource_dir
 from .cvalues import CArray
 from .lowering import OpCall, lower_program
@@ -65,13 +66,16 @@ def render(program: Program, plan: MemoryPlan, provenance: Provenance) -> Render
     calls, constants = lower_program(program, plan)
     for call in calls:
         call.code = env.get_template(call.template).render(**call.vars).rstrip("\n") if call.template else ""
-    blob, offsets = weights_blob(constants)
+    blob, offsets = weights_blob([c for c in constants if c.level == "L3"])
     head = provenance.comment()
     tin, tout = program.tensors[program.input], program.tensors[program.output]
     common = dict(provenance=head, input_shape=list(tin.shape), output_shape=list(tout.shape),
                   input_size=tin.size, output_size=tout.size, arena_bytes=max(plan.arena_bytes, 16),
                   cores=plan.board.cores, macs=program.macs(), n_ops=len(program.ops),
-                  n_layers=sum(1 for c in calls if c.template))
+                  n_layers=sum(1 for c in calls if c.template), l1_bytes=max(16, max(
+                      (layout_bytes(t.buffers) for t in plan.tiles), default=0)),
+                  slab_bytes=max(16, max((t.slab_bytes for t in plan.tiles), default=0)), l3_bytes=len(blob),
+                  l3_region=max(16, len(blob)))
     files: dict[str, str | bytes] = {
         "network/network.c": env.get_template("network/network.c.j2").render(calls=calls, **common),
         "network/network.h": env.get_template("network/network.h.j2").render(**common),
@@ -82,6 +86,7 @@ def render(program: Program, plan: MemoryPlan, provenance: Provenance) -> Render
         "network/weights.bin": blob,
         "host/main.c": env.get_template("host/main.c.j2").render(**common),
         "host/tm_layer_hooks.h": env.get_template("host/tm_layer_hooks.h.j2").render(**common),
+        "host/tm_xfer_memcpy.c": (resource_dir("gap9_app") / "platform" / "common" / "tm_xfer_memcpy.c").read_text(),
     }
     return Rendered(files, calls, constants)
 

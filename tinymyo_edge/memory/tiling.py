@@ -23,6 +23,32 @@ class Tile:
     l1_bytes: int = 0  # L1 bytes of the tile, double buffering included
     slab_bytes: int = 0  # one weight slab in L2 (0: no weights streamed)
     slabs: int = 0
+    buffers: tuple[tuple[str, int, int], ...] = ()  # the L1 layout: (buffer, offset in the L1 arena, bytes)
+
+    def buffer(self, name: str) -> tuple[int, int]:
+        """(offset, bytes) of an L1 buffer of this tile's layout."""
+        for buf, offset, size in self.buffers:
+            if buf == name:
+                return offset, size
+        raise KeyError(f"layer {self.op!r}: no L1 buffer {name!r}")
+
+
+def layout(parts: list[tuple[str, int]], alignment: int = 16) -> tuple[tuple[str, int, int], ...]:
+    """The L1 arena layout of one layer: buffers back to back, each at an aligned offset. A double-buffered
+    operand is two entries, NAME0 and NAME1."""
+    placed, top = [], 0
+    for name, size in parts:
+        placed.append((name, top, size))
+        top = -(-(top + size) // alignment) * alignment
+    return tuple(placed)
+
+
+def layout_bytes(buffers: tuple[tuple[str, int, int], ...]) -> int:
+    return max((offset + size for _, offset, size in buffers), default=0)
+
+
+def double(name: str, size: int) -> list[tuple[str, int]]:
+    return [(f"{name}0", size), (f"{name}1", size)]
 
 
 TILERS: dict[str, Callable[[Op, dict, Board], Tile]] = {}
@@ -57,13 +83,19 @@ def _largest(limit: int, fits: Callable[[int], bool], step: int = 1) -> int:
 
 @tiler("linear", "linear_lut", "linear_dequant")
 def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
+    """Tiles of tr rows x tm columns. A column block's weights are one slab: L3 -> L2 (double buffered in L2),
+    then L2 -> L1 with its bias and multiplier slices; x row tiles and y tiles double buffered in L1."""
     rows, k = shapes[op.inputs[0]]
     m = op.weight.shape[0]
     out_bytes = 4 if op.kind == "linear_dequant" else 1
-    fixed = 256 if op.kind == "linear_lut" else 0
 
-    def l1(tr: int, tm: int) -> int:  # x tile, weight tile, out tile double buffered; bias + multiplier
-        return 2 * (tr * k + tm * k + tr * tm * out_bytes) + 8 * tm + fixed
+    def parts(tr: int, tm: int) -> list[tuple[str, int]]:
+        table = [("table", 256)] if op.kind == "linear_lut" else []
+        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", 4 * tm)
+                + double("y", tr * tm * out_bytes) + table)
+
+    def l1(tr: int, tm: int) -> int:
+        return layout_bytes(layout(parts(tr, tm), board.alignment))
 
     slab_cols = max(1, min(m, board.weight_slab_bytes // max(1, k)))
     best = None
@@ -74,42 +106,53 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     if best is None:
         raise _refuse(op, l1(1, 1), board, f"1 row x 1 column, K={k}")
     _, tr, tm = best
-    return Tile(op.name, op.kind, {"rows": tr, "cols": tm}, l1(tr, tm), slab_cols * k, -(-m // slab_cols))
+    buffers = layout(parts(tr, tm), board.alignment)
+    return Tile(op.name, op.kind, {"rows": tr, "cols": tm}, layout_bytes(buffers), tm * k, -(-m // tm), buffers)
 
 
 @tiler("layernorm")
 def tile_layernorm(op: Op, shapes: dict, board: Board) -> Tile:
     rows, d = shapes[op.inputs[0]]
-    l1 = lambda tr: 2 * 2 * tr * d + 8 * d  # noqa: E731  x and y tiles double buffered, gain + bias
-    tr = _largest(rows, lambda r: l1(r) <= board.l1_bytes)
+
+    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain + bias resident
+        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d)]
+
+    tr = _largest(rows, lambda r: layout_bytes(layout(parts(r), board.alignment)) <= board.l1_bytes)
     if not tr:
-        raise _refuse(op, l1(1), board, f"1 row of D={d}")
-    return Tile(op.name, op.kind, {"rows": tr}, l1(tr))
+        raise _refuse(op, layout_bytes(layout(parts(1))), board, f"1 row of D={d}")
+    buffers = layout(parts(tr), board.alignment)
+    return Tile(op.name, op.kind, {"rows": tr}, layout_bytes(buffers), buffers=buffers)
 
 
-def _elementwise(op: Op, count: int, bytes_per_element: int, fixed: int, board: Board) -> Tile:
-    l1 = lambda e: 2 * e * bytes_per_element + fixed  # noqa: E731
+def _elementwise(op: Op, count: int, in_bytes: tuple[int, ...], out_bytes: int, resident: tuple[int, ...],
+                 board: Board) -> Tile:
+    """Element tiles: each input and the output double buffered, the resident constants (tables) once."""
+    def parts(e: int) -> list[tuple[str, int]]:
+        streams = [p for i, b in enumerate(in_bytes) for p in double(f"in{i}_", e * b)]
+        return streams + double("out", e * out_bytes) + [(f"res{i}", b) for i, b in enumerate(resident)]
+
     step = 64 if count > 64 else 1
-    e = _largest(count, lambda n: l1(n) <= board.l1_bytes, step)
+    e = _largest(count, lambda n: layout_bytes(layout(parts(n), board.alignment)) <= board.l1_bytes, step)
     if not e:
-        raise _refuse(op, l1(1), board, "1 element")
-    return Tile(op.name, op.kind, {"elements": e}, l1(e))
+        raise _refuse(op, layout_bytes(layout(parts(1))), board, "1 element")
+    buffers = layout(parts(e), board.alignment)
+    return Tile(op.name, op.kind, {"elements": e}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("quantize_input")
 def tile_quantize(op: Op, shapes: dict, board: Board) -> Tile:
     count = _count(shapes[op.inputs[0]])
-    return _elementwise(op, count, 4 + 1, 0, board)
+    return _elementwise(op, count, (4,), 1, (), board)
 
 
 @tiler("lut")
 def tile_lut(op: Op, shapes: dict, board: Board) -> Tile:
-    return _elementwise(op, _count(shapes[op.inputs[0]]), 2, 256, board)
+    return _elementwise(op, _count(shapes[op.inputs[0]]), (1,), 1, (256,), board)
 
 
 @tiler("residual_add")
 def tile_residual(op: Op, shapes: dict, board: Board) -> Tile:
-    return _elementwise(op, _count(shapes[op.inputs[0]]), 3, 0, board)
+    return _elementwise(op, _count(shapes[op.inputs[0]]), (1, 1), 1, (), board)
 
 
 @tiler("reshape")
@@ -132,46 +175,64 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, l1(r))
 
 
+def _fitted(op: Op, board: Board, limit: int, parts, what: str, step: int = 1) -> Tile | tuple:
+    """The largest tile extent t <= limit whose layout parts(t) fits L1, and that layout; refuses otherwise."""
+    fits = lambda t: layout_bytes(layout(parts(t), board.alignment)) <= board.l1_bytes  # noqa: E731
+    t = _largest(limit, fits, step)
+    if not t:
+        raise _refuse(op, layout_bytes(layout(parts(1), board.alignment)), board, what)
+    return t, layout(parts(t), board.alignment)
+
+
 @tiler("token_mean")
 def tile_token_mean(op: Op, shapes: dict, board: Board) -> Tile:
+    """One tile: the whole input (every token of every channel adds into each feature) and the features."""
     n, d = shapes[op.inputs[0]]
     f = _count(shapes[op.output])
-    l1 = lambda tn: 2 * tn * d + 4 * f + f  # noqa: E731  token tiles, int32 sums, output
-    tn = _largest(n, lambda t: l1(t) <= board.l1_bytes)
-    if not tn:
-        raise _refuse(op, l1(1), board, "1 token")
-    return Tile(op.name, op.kind, {"tokens": tn}, l1(tn))
+    single = layout([("in0_0", n * d), ("out0", f)], board.alignment)  # one tile: buffer 1 is buffer 0
+    buffers = single + tuple((name[:-1] + "1", offset, size) for name, offset, size in single)
+    if layout_bytes(buffers) > board.l1_bytes:
+        raise _refuse(op, layout_bytes(buffers), board, f"all {n} tokens x D={d}")
+    return Tile(op.name, op.kind, {"tokens": n}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("patch_features")
 def tile_patch_features(op: Op, shapes: dict, board: Board) -> Tile:
+    """Tiles of tp patches: x of every channel's tp patches (a 2-D load: C rows of tp*D) and y (tp, F)."""
+    n, d = shapes[op.inputs[0]]
     p, f = shapes[op.output]
-    l1 = lambda tp: 2 * 2 * tp * f  # noqa: E731
-    tp = _largest(p, lambda t: l1(t) <= board.l1_bytes)
-    if not tp:
-        raise _refuse(op, l1(1), board, "1 patch")
-    return Tile(op.name, op.kind, {"patches": tp}, l1(tp))
+    c = n // p
+    tp, buffers = _fitted(op, board, p, lambda t: double("in0_", c * t * d) + double("out", t * f), "1 patch")
+    return Tile(op.name, op.kind, {"patches": tp}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("depthwise_conv1d", "depthwise_conv1d_lut")
 def tile_depthwise(op: Op, shapes: dict, board: Board) -> Tile:
+    """Row tiles with a halo of one row each side; weights, bias, multiplier (and table) resident."""
     p, h = shapes[op.inputs[0]]
-    l1 = lambda tp: 2 * ((tp + 2) * h + tp * h) + 11 * h + 256  # noqa: E731  halo of 2 rows; w, bias, mult
-    tp = _largest(p, lambda t: l1(t) <= board.l1_bytes)
-    if not tp:
-        raise _refuse(op, l1(1), board, "1 row")
-    return Tile(op.name, op.kind, {"rows": tp}, l1(tp), 8 * h + 3 * h, 1)
+    table = [("res3", 256)] if op.kind == "depthwise_conv1d_lut" else []
+
+    def parts(tp: int) -> list[tuple[str, int]]:
+        return (double("in0_", min(tp + 2, p) * h) + double("out", tp * h) + [("res0", 3 * h), ("res1", 4 * h),
+                                                                               ("res2", 4 * h)] + table)
+
+    tp, buffers = _fitted(op, board, p, parts, "1 row")
+    return Tile(op.name, op.kind, {"rows": tp}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("interpolate")
 def tile_interpolate(op: Op, shapes: dict, board: Board) -> Tile:
+    """The whole input resident (any output row may read any input row); output rows and their index and
+    weight table slices double buffered."""
     p, k = shapes[op.inputs[0]]
     length = shapes[op.output][0]
-    l1 = lambda tl: 4 * p * k + 2 * 4 * tl * k + 16 * tl  # noqa: E731  whole input resident, out tiles
-    tl = _largest(length, lambda t: l1(t) <= board.l1_bytes)
-    if not tl:
-        raise _refuse(op, l1(1), board, "the whole input and 1 output row")
-    return Tile(op.name, op.kind, {"rows": tl}, l1(tl))
+
+    def parts(tl: int) -> list[tuple[str, int]]:
+        tables = [x for i in range(4) for x in double(f"in{i}_", 4 * tl)]
+        return tables + double("out", 4 * tl * k) + [("res0", 4 * p * k)]
+
+    tl, buffers = _fitted(op, board, length, parts, "the whole input and 1 output row")
+    return Tile(op.name, op.kind, {"rows": tl}, layout_bytes(buffers), buffers=buffers)
 
 
 def _count(shape) -> int:

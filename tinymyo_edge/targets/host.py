@@ -25,6 +25,9 @@ VARIANTS = {
     "sanitize": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
                  "-fno-sanitize-recover=all", "-DTM_PORTABLE_C", "-DTM_DUMP"],
     "bench": ["-O3", "-march=native"],
+    # the checking build (gap9_app/inc/tm_check.h): transfers and kernel ranges checked, copies deferred to the wait
+    "check": ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-DTM_PORTABLE_C",
+              "-DTM_DUMP", "-DTM_CHECK_MEMORY"],
 }
 
 
@@ -38,7 +41,8 @@ def _gcc() -> str:
 def sources(outdir: Path) -> list[Path]:
     outdir = Path(outdir)
     return sorted((outdir / "kernels" / "src").glob("*.c")) + [
-        outdir / "network" / "network.c", outdir / "network" / "weights.c", outdir / "host" / "main.c"]
+        outdir / "network" / "network.c", outdir / "network" / "weights.c", outdir / "host" / "main.c",
+        outdir / "host" / "tm_xfer_memcpy.c"]
 
 
 def include_dirs(outdir: Path) -> list[Path]:
@@ -113,14 +117,20 @@ def compile_host(outdir: Path, variant: str = "validate", cores: int | None = No
     return exe
 
 
+def weights_image(exe: Path) -> Path:
+    """network/weights.bin of the build folder an executable of compile_host belongs to (OUTDIR/.host/<variant>/)."""
+    return Path(exe).parents[2] / "network" / "weights.bin"
+
+
 def run_binary(exe: Path, x: np.ndarray, output_shape: tuple[int, ...], dump: bool = False,
-               timeout: float = 600) -> tuple[np.ndarray, bytes]:
-    """Run the harness on windows x (N, ...) float32; returns outputs (N, *output_shape) and the dump bytes."""
+               timeout: float = 600, weights: Path | None = None) -> tuple[np.ndarray, bytes]:
+    """Run the harness on windows x (N, ...) float32 with the L3 image `weights` (default: the build folder's
+    network/weights.bin); returns outputs (N, *output_shape) and the dump bytes."""
     x = np.ascontiguousarray(x, dtype="<f4")
     with tempfile.TemporaryDirectory(prefix="tm_host_") as tmp:
         tmp = Path(tmp)
         x.tofile(tmp / "in.bin")
-        args = [str(exe), str(tmp / "in.bin"), str(len(x)), str(tmp / "out.bin")]
+        args = [str(exe), str(weights or weights_image(exe)), str(tmp / "in.bin"), str(len(x)), str(tmp / "out.bin")]
         if dump:
             args.append(str(tmp / "dump.bin"))
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
@@ -130,12 +140,13 @@ def run_binary(exe: Path, x: np.ndarray, output_shape: tuple[int, ...], dump: bo
         return y, (tmp / "dump.bin").read_bytes() if dump else b""
 
 
-def bench_binary(exe: Path, x: np.ndarray, repeats: int = 20) -> float:
+def bench_binary(exe: Path, x: np.ndarray, repeats: int = 20, weights: Path | None = None) -> float:
     """Median seconds of one inference of window x (C, T), measured by the harness itself."""
     with tempfile.TemporaryDirectory(prefix="tm_bench_") as tmp:
         path = Path(tmp) / "in.bin"
         np.ascontiguousarray(x, dtype="<f4").tofile(path)
-        proc = subprocess.run([str(exe), "--bench", str(path), str(repeats)], capture_output=True, text=True)
+        proc = subprocess.run([str(exe), "--bench", str(weights or weights_image(exe)), str(path), str(repeats)],
+                              capture_output=True, text=True)
         if proc.returncode:
             raise TinyMyoError(f"benchmark run failed: {proc.stderr}")
         return int(proc.stdout.split()[1]) * 1e-9
