@@ -19,7 +19,7 @@ void tm_transpose_u8(const tm_transpose_args_t *a);
  * (taps outside 0..T-1 are the real zero: skipped); y = requant(acc, mult[m]). Output rows [t0, t1) x channels [m0, m1). */
 typedef struct {
     const uint8_t *x;    /* (T, Cin) */
-    const int8_t *w;     /* (M, k, Cin) */
+    const int8_t *w;     /* (m1 - m0, k, Cin): the weights of channels [m0, m1) (one L3 -> L2 slab) */
     const int32_t *bias;    /* (M) */
     const int32_t *tap_sum; /* (M, k): 128 sum_c w[m, j, c] */
     const float *mult;      /* (M) */

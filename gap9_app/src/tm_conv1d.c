@@ -23,7 +23,7 @@ static void conv1d_worker(void *arg)
             int32_t acc = a->bias[m];
             for (int j = lo; j < hi; j++)
                 acc -= a->tap_sum[m * a->k + j];
-            acc += tm_dot_u8s8(x, a->w + ((long)m * a->k + lo) * a->cin, (hi - lo) * a->cin);
+            acc += tm_dot_u8s8(x, a->w + ((long)(m - a->m0) * a->k + lo) * a->cin, (hi - lo) * a->cin);
             a->y[(long)t * a->m + m] = tm_requant(acc, a->mult[m]);
         }
     }

@@ -23,13 +23,14 @@ def lower_conv1d(op, ctx, tile):
     if worst.max(initial=0) >= nx.INT32_MAX or 255 * 128 * k * cin >= nx.INT32_MAX:  # acc; the u8 x s8 dot
         raise TinyMyoError(f"layer {op.name!r}: int32 accumulator bound exceeded ({int(worst.max())}, Cin {cin})")
     return {"x": ctx.ptr(op.inputs[0]), "y": ctx.ptr(op.output),
-            "w": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
+            **ctx.stream(op, tile), "w_l3": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
             "bias": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)),
             "tap_sum": ctx.const(op, "tap_sum", (nx.ACT_ZERO_POINT * np.asarray(op.weight, np.int64).sum(axis=2))
                                  .astype(np.int32)),
             "mult": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)),
             "t": t, "cin": cin, "m": m, "k": k, "stride": op.stride, "padding": op.padding,
-            "t_out": ctx.shapes[op.output][0], "tile_rows": tile.dims["rows"], "tile_cols": tile.dims["cols"]}
+            "t_out": ctx.shapes[op.output][0], "tile_rows": tile.dims["rows"], "tile_cols": tile.dims["cols"],
+            "ncb": -(-m // tile.dims["cols"]), "slab_row": k * cin}
 
 
 @lowering("rel_attention", template="ops/rel_attention.c.j2")

@@ -36,7 +36,7 @@ def tile_conv1d(op: Op, shapes: dict, board: Board) -> Tile:
     if best is None:
         raise _refuse(op, l1(1, 1), board, f"1 row x 1 channel, k*Cin={k * cin}")
     _, tr, tm = best
-    return Tile(op.name, op.kind, {"rows": tr, "cols": tm}, l1(tr, tm), slab_cols * k * cin, -(-m // slab_cols))
+    return Tile(op.name, op.kind, {"rows": tr, "cols": tm}, l1(tr, tm), tm * k * cin, -(-m // tm))  # slab = tm channels
 
 
 @tiler("rel_attention")
