@@ -39,7 +39,7 @@ typedef struct {
     const float *score_mult;    /* (heads) */
     const float *out_mult;      /* (heads) */
     const int32_t *exp_lut;     /* (heads, 256) */
-    const int16_t *rel_key;     /* (heads, 2W - 1, hd) */
+    const int16_t *rel_key;     /* (2W - 1, hd): the relative keys of head `head` (one L3 -> L2 slab) */
     int32_t *row;               /* scratch (TM_NUM_CORES, N): scores, then exp values, of the core's row */
     int n, d, heads, window, prob_bits;
     int head, r0, r1;

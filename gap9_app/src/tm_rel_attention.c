@@ -16,7 +16,7 @@ static void rel_row(const tm_rel_attention_args_t *a, int i, int32_t *row)
     int32_t top = 0;
     for (int j = lo; j < hi; j++) {
         const uint8_t *k = a->k + (long)j * a->d + h * hd;
-        const int16_t *rel = a->rel_key + ((long)h * (2 * w - 1) + (j - i + w - 1)) * hd;
+        const int16_t *rel = a->rel_key + (long)(j - i + w - 1) * hd;
         int32_t acc = 0;
         for (int c = 0; c < hd; c++)
             acc += ((int32_t)q[c] - TM_ACT_ZERO_POINT) * ((int32_t)k[c] - TM_ACT_ZERO_POINT + rel[c]);

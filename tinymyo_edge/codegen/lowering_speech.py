@@ -46,6 +46,7 @@ def lower_rel_attention(op, ctx, tile):
             "score_mult": ctx.const(op, "score_mult", np.asarray(op.score_mult, dtype=np.float32)),
             "out_mult": ctx.const(op, "out_mult", np.asarray(op.out_mult, dtype=np.float32)),
             "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
-            "rel_key": ctx.const(op, "rel_key", np.asarray(op.rel_key, dtype=np.int16)),
+            **ctx.stream(op, tile), "rel_l3": ctx.const(op, "rel_key", np.asarray(op.rel_key, dtype=np.int16)),
+            "rel_bytes": int(op.rel_key[0].nbytes),
             "row": ctx.scratch(op, "row", "int32_t"), "n": n, "d": d, "heads": op.heads, "window": op.window,
             "prob_bits": op.prob_bits, "tile_rows": tile.dims["rows"]}

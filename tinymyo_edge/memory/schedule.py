@@ -15,7 +15,7 @@ from ..ir.program import Op
 from .tiling import Tile
 
 L3_CONSTANTS = {("linear", "weight"), ("linear_lut", "weight"), ("linear_dequant", "weight"),
-                ("conv1d", "weight")}  # speech (issue 16): L3 -> L2 slabs of output channels
+                ("conv1d", "weight"), ("rel_attention", "rel_key")}  # speech (issue 16): L3 -> L2 slabs
 
 # op kinds whose tile loop network.c generates (transfers + kernels on L1); the others still read L2 directly
 STREAMED_KINDS = ("quantize_input", "lut", "residual_add", "layernorm", "linear", "linear_lut", "linear_dequant",
@@ -82,6 +82,8 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
     if kind == "conv1d":  # L3 -> L2 slabs only; the kernel reads x and the slab in L2 (not streamed to L1 yet)
         m, k, cin = op.weight.shape
         return Transfers(_tiles(m, tile.dims["cols"]), m * k * cin, 0, 0)
+    if kind == "rel_attention":  # one L3 -> L2 slab of relative keys per head; q, k, v read in L2 (not L1 yet)
+        return Transfers(op.heads, int(op.rel_key.nbytes), 0, 0)
     if kind == "interpolate":
         p, k = shapes[op.inputs[0]]
         length = shapes[op.output][0]

@@ -54,4 +54,4 @@ def tile_rel_attention(op: Op, shapes: dict, board: Board) -> Tile:
     r = _largest(n, lambda rr: l1(rr) <= board.l1_bytes, step)
     if not r:
         raise _refuse(op, l1(min(n, board.cores)), board, f"{board.cores} query rows, window {w}, {n} tokens")
-    return Tile(op.name, op.kind, {"rows": r}, l1(r))
+    return Tile(op.name, op.kind, {"rows": r}, l1(r), (2 * w - 1) * hd * 2, op.heads)  # slab: one head's keys
