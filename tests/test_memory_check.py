@@ -36,7 +36,7 @@ def test_checking_build_passes_and_is_exact(tmp_path, cfg):
     x = np.random.default_rng(1).normal(0, 1, (2, config.channels, config.samples)).astype(np.float32)
     build_program(program, tmp_path / "gap9", target="gap9")
     assert_c_equals_golden(tmp_path / "gap9", program, x, "check")
-    tiny = BOARDS["host"].with_changes(l1_bytes=8192, weight_slab_bytes=256, cores=8)
+    tiny = BOARDS["host"].with_changes(l1_bytes=16384, weight_slab_bytes=256, cores=8)
     build_program(program, tmp_path / "tiny", board=tiny)
     assert_c_equals_golden(tmp_path / "tiny", program, x, "check", cores=8)
 
@@ -46,7 +46,7 @@ def small_build(tmp_path_factory):
     """A build whose layers have several tiles (small L1), to plant faults into."""
     root = tmp_path_factory.mktemp("check")
     program = make_random_program(small_config(head="regression"), seed=4)
-    build_program(program, root / "out", board=BOARDS["host"].with_changes(l1_bytes=4096, weight_slab_bytes=128))
+    build_program(program, root / "out", board=BOARDS["host"].with_changes(l1_bytes=8192, weight_slab_bytes=128))
     return root / "out", program
 
 

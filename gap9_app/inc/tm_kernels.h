@@ -75,30 +75,31 @@ typedef struct {
 } tm_residual_args_t;
 void tm_residual_add(const tm_residual_args_t *a);
 
-/* Attention, heads side by side in D. Per head h (hd = D / heads columns):
+/* Attention, heads side by side in D. Per head h (hd = D / heads columns; network.c hands over one head's L1 tiles
+ * with d = hd, heads = 1, head = 0 and the head's tables):
  *   s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h], M), M = 2^prob_bits - 1
  *   (scale 1/M; prob_bits 8: u8, the fast path; 9..TM_PROB_BITS_MAX: uint16 rows in row_i32, scalar loops);
  *   y = requant(sum_j p (v-128), out_mult[h]).
- * tm_attention_prepare(a, h) fills the per-head scratch (all cores); tm_attention_rows(a, h, r0, r1) computes
- * query rows [r0, r1) of head h (a row block: the unit of L1 tiling). */
+ * tm_attention_prepare(a, h, j0, j1) fills the per-head scratch for tokens [j0, j1) (k, v: those rows; all cores);
+ * tm_attention_rows(a, h, r0, r1) computes query rows [r0, r1) of head h (a row block: the unit of L1 tiling). */
 #define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
 #define TM_PROB_BITS_MAX 16 /* widest softmax probabilities the kernel holds (passes/check.py reads this) */
 typedef struct {
-    const uint8_t *q, *k, *v;   /* (N, D) each */
+    const uint8_t *q, *k, *v;   /* (N, D) each; d is their leading dimension (k, v: rows from j0) */
     uint8_t *y;                 /* (N, D) */
     const float *score_mult;    /* (heads) */
     const float *out_mult;      /* (heads) */
     const int32_t *exp_lut;     /* (heads, 256) */
     int8_t *k_s8;               /* scratch (N, hd): k - 128 of the head */
-    int8_t *v_t;                /* scratch (hd, N): (v - 128) transposed */
+    int8_t *v_t;                /* scratch (hd, N): (v - 128) transposed; prob_bits > 8: v as (N, hd) u8 */
     int32_t *k_sum;             /* scratch (N): sum_d (k - 128) */
     uint8_t *row_u8;            /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): scores, then probabilities */
     int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): score accumulators, exp values */
     int n, d, heads;
     int prob_bits;              /* 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
-    int head, r0, r1;           /* set by the calls below */
+    int head, r0, r1, j0, j1;   /* set by the calls below */
 } tm_attention_args_t;
-void tm_attention_prepare(tm_attention_args_t *a, int head);
+void tm_attention_prepare(tm_attention_args_t *a, int head, int j0, int j1);
 void tm_attention_rows(tm_attention_args_t *a, int head, int r0, int r1);
 
 /* TokenMean: x (C*P, D); "concat" (per_channel = 1): acc[c*D+d] = sum_p (x[c*P+p, d] - 128), F = C*D;

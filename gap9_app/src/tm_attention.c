@@ -7,34 +7,46 @@
  * prob_bits 9..16 (M = 2^bits - 1 levels instead of 255): the same with 2 M e[j] + S, probabilities kept as int32
  * rows in the row_i32 scratch and p.v by scalar int32 dot products (rows_wide below). */
 #include "tm_arch.h"
+#include "tm_check.h"
 #include "tm_kernels.h"
 #include "tm_round.h"
 
 #define TM_PROB_TWICE (2 * TM_PROB_LEVELS)
 
-/* Phase 1 (all cores, tokens split): k_s8 = k - 128, k_sum = row sums of k_s8, v_t = (v - 128)^T of head h. */
+/* Phase 1 (all cores, tokens split), tokens [j0, j1) (k and v hold these rows): k_s8 = k - 128, k_sum = row sums
+ * of k_s8; 8-bit probabilities: v_t = (v - 128)^T; wider: v_t holds v itself, row-major (N, hd) u8 (p.v reads four
+ * adjacent columns of it, output_rows_wide). */
 static void prepare_worker(void *arg)
 {
     tm_attention_args_t *a = arg;
     int hd = a->d / a->heads, col = a->head * hd, start, stop;
-    tm_core_range(0, a->n, &start, &stop);
+    tm_core_range(a->j0, a->j1, &start, &stop);
     for (int j = start; j < stop; j++) {
-        const uint8_t *k = a->k + (long)j * a->d + col;
-        const uint8_t *v = a->v + (long)j * a->d + col;
+        const uint8_t *k = a->k + (long)(j - a->j0) * a->d + col;
+        const uint8_t *v = a->v + (long)(j - a->j0) * a->d + col;
         int32_t sum = 0;
         for (int c = 0; c < hd; c++) {
             int8_t ks = (int8_t)((int32_t)k[c] - TM_ACT_ZERO_POINT);
             a->k_s8[(long)j * hd + c] = ks;
             sum += ks;
-            a->v_t[(long)c * a->n + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+            if (a->prob_bits == 8)
+                a->v_t[(long)c * a->n + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+            else
+                ((uint8_t *)a->v_t)[(long)j * hd + c] = v[c];
         }
         a->k_sum[j] = sum;
     }
 }
 
-void tm_attention_prepare(tm_attention_args_t *a, int head)
+void tm_attention_prepare(tm_attention_args_t *a, int head, int j0, int j1)
 {
-    a->head = head;
+    int hd = a->d / a->heads, n = a->n;
+    a->head = head, a->j0 = j0, a->j1 = j1;
+    TM_CHECK_READ("k", a->k + head * hd, TM_SPAN(j1 - j0, hd, a->d));
+    TM_CHECK_READ("v", a->v + head * hd, TM_SPAN(j1 - j0, hd, a->d));
+    TM_CHECK_WRITE("k_s8", a->k_s8 + (long)j0 * hd, (j1 - j0) * hd);
+    TM_CHECK_WRITE("v_t", a->v_t, n * hd);
+    TM_CHECK_WRITE("k_sum", a->k_sum + j0, 4 * (j1 - j0));
     tm_fork(prepare_worker, a);
 }
 
@@ -199,19 +211,19 @@ static void output_rows_wide(const tm_attention_args_t *a, int i, int nr, const 
         for (int r = 0; r < nr; r += 2) {
             uint32_t acc[8];
             int two = r + 1 < nr;
-            dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, a->v + a->head * hd + c, a->d, n, acc);
+            dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, (const uint8_t *)a->v_t + c, hd, n, acc);
             for (int t = 0; t <= two; t++)
                 for (int u = 0; u < 4; u++)
                     y[(long)(r + t) * a->d + c + u] =
                         tm_requant((int32_t)(acc[4 * t + u] - TM_ACT_ZERO_POINT * psum[r + t]), mult);
         }
     for (; c < hd; c++) {
-        const int8_t *v = a->v_t + (long)c * n;
+        const uint8_t *v = (const uint8_t *)a->v_t + c; /* column c of the (N, hd) u8 v */
         for (int r = 0; r < nr; r++) {
             const int32_t *pr = p + (long)r * n;
             int32_t acc = 0;
             for (int j = 0; j < n; j++)
-                acc += pr[j] * v[j];
+                acc += pr[j] * ((int32_t)v[(long)j * hd] - TM_ACT_ZERO_POINT);
             y[(long)r * a->d + c] = tm_requant(acc, mult);
         }
     }
@@ -252,8 +264,19 @@ static void rows_worker(void *arg)
 
 void tm_attention_rows(tm_attention_args_t *a, int head, int r0, int r1)
 {
+    int hd = a->d / a->heads, n = a->n, rows = TM_NUM_CORES * TM_ATTN_ROWS * n;
     a->head = head;
     a->r0 = r0;
     a->r1 = r1;
+    TM_CHECK_READ("q", a->q + (long)r0 * a->d + head * hd, TM_SPAN(r1 - r0, hd, a->d));
+    TM_CHECK_READ("k_s8", a->k_s8, n * hd);
+    TM_CHECK_READ("v_t", a->v_t, n * hd);
+    TM_CHECK_READ("k_sum", a->k_sum, 4 * n);
+    TM_CHECK_READ("exp_lut", a->exp_lut + head * 256, 4 * 256);
+    TM_CHECK_READ("score_mult", a->score_mult + head, 4);
+    TM_CHECK_READ("out_mult", a->out_mult + head, 4);
+    TM_CHECK_WRITE("row_u8", a->row_u8, rows);
+    TM_CHECK_WRITE("row_i32", a->row_i32, 4 * rows);
+    TM_CHECK_WRITE("y", a->y + (long)r0 * a->d + head * hd, TM_SPAN(r1 - r0, hd, a->d));
     tm_fork(rows_worker, a);
 }

@@ -14,7 +14,6 @@ from ..errors import TinyMyoError
 from ..ir.program import Op, Program
 from ..memory.plan import MemoryPlan
 from ..memory.schedule import in_l3, layer_transfers
-from ..memory.scratch import scratch_parts
 from ..memory.tiling import Tile
 from .cvalues import CArray, c_float
 from .names import comment_text, unique_identifiers
@@ -52,10 +51,6 @@ class LoweringContext:
             return "output"
         offset = self.plan.offsets[self.plan.buffer_of(tensor)]
         return f"TM_ARENA({ctype}, {offset})"
-
-    def scratch(self, op: Op, part: str, ctype: str) -> str:
-        offset, _ = scratch_parts(op, self.shapes, self.plan.board.cores)[part]
-        return f"TM_ARENA({ctype}, {self.plan.offsets[self.plan.scratch_name(op)] + offset})"
 
     def const(self, op: Op, what: str, values: np.ndarray) -> str:
         """The C name of an L2 constant, or the weights.h offset macro (TM_L3_<name>) of an L3 one."""
@@ -185,14 +180,13 @@ def lower_attention(op, ctx, tile):
     if lut.max(initial=0) > 0 and (lut.reshape(op.heads, 256)[:, 0] == 0).any():
         raise TinyMyoError(f"layer {op.name!r}: exp_lut[h][0] == 0 would divide by zero in the softmax")
     return {
-        "q": ctx.ptr(op.inputs[0]), "k": ctx.ptr(op.inputs[1]), "v": ctx.ptr(op.inputs[2]), "y": ctx.ptr(op.output),
+        **ctx.stream(op, tile), "q": _bytes(ctx.ptr(op.inputs[0])), "k": _bytes(ctx.ptr(op.inputs[1])),
+        "v": _bytes(ctx.ptr(op.inputs[2])), "y": _bytes(ctx.ptr(op.output), False),
         "score_mult": ctx.const(op, "score_mult", np.asarray(op.score_mult, dtype=np.float32)),
         "out_mult": ctx.const(op, "out_mult", np.asarray(op.out_mult, dtype=np.float32)),
         "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
-        "k_s8": ctx.scratch(op, "k_s8", "int8_t"), "v_t": ctx.scratch(op, "v_t", "int8_t"),
-        "k_sum": ctx.scratch(op, "k_sum", "int32_t"), "row_u8": ctx.scratch(op, "row_u8", "uint8_t"),
-        "row_i32": ctx.scratch(op, "row_i32", "int32_t"),
-        "n": n, "d": d, "heads": op.heads, "prob_bits": op.prob_bits, "tile_rows": tile.dims["rows"],
+        "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": op.prob_bits,
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"],
     }
 
 

@@ -11,6 +11,7 @@ from ..errors import TinyMyoError
 from ..ir.program import Op, Program
 from .board import Board
 from .planner import PLANNERS, Buffer, arena_size, check_plan, live_bytes, plan_linear
+from .schedule import in_l3
 from .scratch import scratch_bytes
 from .tiling import Tile, tile_op
 
@@ -28,7 +29,7 @@ class MemoryPlan:
     live: tuple[int, ...]  # live arena bytes at each op
     tiles: tuple[Tile, ...]  # per op, in program order
     io_bytes: int  # float input + float output (caller buffers, in L2 on the chip)
-    weight_bytes: int  # every constant (L3)
+    weight_bytes: int  # the constants in L3 (the weight matrices; memory/schedule.py)
     op_weight_bytes: tuple[int, ...]
 
     @property
@@ -52,7 +53,8 @@ class MemoryPlan:
 
 
 def op_weight_bytes(op: Op) -> int:
-    return int(sum(v.nbytes for v in vars(op).values() if isinstance(v, np.ndarray)))
+    """Bytes of the op's constants that live in L3 (the weight image; memory/schedule.py has the rule)."""
+    return int(sum(v.nbytes for k, v in vars(op).items() if isinstance(v, np.ndarray) and in_l3(op, k)))
 
 
 def liveness(program: Program, cores: int) -> tuple[list[Buffer], dict[str, str]]:

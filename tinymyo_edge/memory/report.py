@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..ir.program import Program
 from .plan import MemoryPlan
+from .schedule import layer_transfers
 
 
 def report_dict(program: Program, plan: MemoryPlan) -> dict:
@@ -26,12 +27,17 @@ def report_dict(program: Program, plan: MemoryPlan) -> dict:
         "layers": [
             {"name": op.name, "kind": op.kind, "live_l2_bytes": plan.live[i], "l1_bytes": tile.l1_bytes,
              "tile": tile.dims, "slab_bytes": tile.slab_bytes, "slabs": tile.slabs,
-             "weight_bytes": plan.op_weight_bytes[i]}
+             "weight_bytes": plan.op_weight_bytes[i], "transfers": vars(_transfers(program, op, tile)),
+             "l1_buffers": [{"name": n, "offset": o, "bytes": b} for n, o, b in tile.buffers]}
             for i, (op, tile) in enumerate(zip(program.ops, plan.tiles))
         ],
         "buffers": [{"name": buf.name, "size": buf.size, "first": buf.first, "last": buf.last,
                      "offset": plan.offsets[buf.name]} for buf in plan.buffers],
     }
+
+
+def _transfers(program: Program, op, tile):
+    return layer_transfers(op, tile, {name: t.shape for name, t in program.tensors.items()})
 
 
 def _pct(used: int, cap: int) -> str:
@@ -51,11 +57,15 @@ def report_table(program: Program, plan: MemoryPlan) -> str:
     lines.append(f"{'L3':<6}{plan.weight_bytes:>14}{b.l3_bytes:>14}{_pct(plan.weight_bytes, b.l3_bytes):>9}  "
                  f"weights ({b.l3_device})")
     lines.append("")
-    lines.append(f"{'#':>3} {'layer':<36}{'kind':<22}{'live L2':>10}{'L1 tile':>9}{'slab':>8}  tile")
+    lines.append(f"{'#':>3} {'layer':<36}{'kind':<22}{'live L2':>10}{'L1 tile':>9}{'slab':>8}{'xfers':>7}"
+                 f"{'L3>L2':>10}{'L2>L1':>10}{'L1>L2':>10}  tile / L1 buffers (offset:bytes)")
     for i, (op, tile) in enumerate(zip(program.ops, plan.tiles)):
         dims = " ".join(f"{k}={v}" for k, v in tile.dims.items())
+        t = _transfers(program, op, tile)
+        bufs = " ".join(f"{n}@{o}:{b}" for n, o, b in tile.buffers)
         lines.append(f"{i:>3} {op.name[:35]:<36}{op.kind:<22}{plan.live[i]:>10}{tile.l1_bytes:>9}"
-                     f"{tile.slab_bytes:>8}  {dims}")
+                     f"{tile.slab_bytes:>8}{t.count:>7}{t.l3_to_l2:>10}{t.l2_to_l1:>10}{t.l1_to_l2:>10}  {dims}"
+                     + (f" | {bufs}" if bufs else ""))
     return "\n".join(lines) + "\n"
 
 

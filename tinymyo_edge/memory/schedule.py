@@ -19,7 +19,8 @@ L3_CONSTANTS = {("linear", "weight"), ("linear_lut", "weight"), ("linear_dequant
 
 # op kinds whose tile loop network.c generates (transfers + kernels on L1); the others still read L2 directly
 STREAMED_KINDS = ("quantize_input", "lut", "residual_add", "layernorm", "linear", "linear_lut", "linear_dequant",
-                  "token_mean", "patch_features", "depthwise_conv1d", "depthwise_conv1d_lut", "interpolate")
+                  "token_mean", "patch_features", "depthwise_conv1d", "depthwise_conv1d_lut", "interpolate",
+                  "attention")
 
 
 def in_l3(op: Op, what: str) -> bool:
@@ -66,6 +67,10 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         n_in = 2 if kind == "residual_add" else 1
         table = kind == "lut"
         return Transfers(table + tiles * (n_in + 1), 0, count * ins + 256 * table, count)
+    if kind == "attention":
+        n, d = shapes[op.inputs[0]]
+        nkc, nrb = _tiles(n, tile.dims["kv_chunk"]), _tiles(n, tile.dims["rows"])
+        return Transfers(2 + op.heads * (1 + 2 * nkc + 2 * nrb), 0, 8 * op.heads + 1024 * op.heads + 3 * n * d, n * d)
     if kind == "token_mean":
         n, d = shapes[op.inputs[0]]
         return Transfers(2, 0, n * d, _shape_count(shapes[op.output]))

@@ -1,4 +1,5 @@
-"""Scratch memory a kernel needs besides its inputs and output (a kernel-contract fact, see tm_kernels.h)."""
+"""Scratch memory a kernel needs besides its inputs and output (a kernel-contract fact, see tm_kernels.h). It lives
+in the layer's L1 layout (memory/tiling.py), not in the L2 arena."""
 
 from __future__ import annotations
 
@@ -40,5 +41,5 @@ def scratch_parts(op: Op, shapes: dict, cores: int) -> dict[str, tuple[int, int]
 
 
 def scratch_bytes(op: Op, shapes: dict, cores: int) -> int:
-    parts = scratch_parts(op, shapes, cores)
-    return max((off + size for off, size in parts.values()), default=0)
+    """Scratch in the L2 arena: none (every kernel's scratch is part of its L1 tile layout)."""
+    return 0

@@ -162,17 +162,28 @@ def tile_reshape(op: Op, shapes: dict, board: Board) -> Tile:
 
 @tiler("attention")
 def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
-    """Per head: a block of R query rows keeps its R x N scores in L1; K and V of the head stream through L1 in
-    chunks of kc tokens (double buffered); q and out tiles double buffered; k_sum (N int32) resident."""
+    """Per head: K and V stream through L1 in chunks of kc tokens (2-D loads of the head's columns, double
+    buffered) into the head's scratch (k_s8, v, k_sum: memory/scratch.py); then blocks of R query rows (double
+    buffered) give R x hd outputs (double buffered); the per-core score rows, the head's exp table and the
+    multipliers are resident."""
+    from .scratch import scratch_parts
+
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
-    kc = min(n, 64)
-    l1 = lambda r: r * n + 2 * 2 * kc * hd + 2 * 2 * r * hd + 4 * n + 4 * 256  # noqa: E731
+    scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores).items()]
+
+    def parts(r: int, kc: int) -> list[tuple[str, int]]:
+        return (scratch + [("exp_lut", 4 * 256), ("score_mult", 4 * op.heads), ("out_mult", 4 * op.heads)]
+                + double("k", kc * hd) + double("v", kc * hd) + double("q", r * hd) + double("y", r * hd))
+
     step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows
-    r = _largest(n, lambda rr: l1(rr) <= board.l1_bytes, step)
-    if not r:
-        raise _refuse(op, l1(min(n, board.cores)), board, f"{board.cores} query rows x {n} tokens")
-    return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, l1(r))
+    for kc in sorted({min(n, 64), min(n, 16), min(n, 4), 1}, reverse=True):
+        r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, kc), board.alignment)) <= board.l1_bytes, step)
+        if r:
+            buffers = layout(parts(r, kc), board.alignment)
+            return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, layout_bytes(buffers), buffers=buffers)
+    need = layout_bytes(layout(parts(min(n, step), 1), board.alignment))
+    raise _refuse(op, need, board, f"{min(n, step)} query rows x {n} tokens")
 
 
 def _fitted(op: Op, board: Board, limit: int, parts, what: str, step: int = 1) -> Tile | tuple:
