@@ -48,5 +48,5 @@ def lower_rel_attention(op, ctx, tile):
             "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
             **ctx.stream(op, tile), "rel_l3": ctx.const(op, "rel_key", np.asarray(op.rel_key, dtype=np.int16)),
             "rel_bytes": int(op.rel_key[0].nbytes),
-            "row": ctx.scratch(op, "row", "int32_t"), "n": n, "d": d, "heads": op.heads, "window": op.window,
+            "row": f"(int32_t *)(void *)(tm_l1 + {tile.buffer('row')[0]})", "n": n, "d": d, "heads": op.heads, "window": op.window,
             "prob_bits": op.prob_bits, "tile_rows": tile.dims["rows"]}

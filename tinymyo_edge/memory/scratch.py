@@ -26,8 +26,6 @@ def _align(n: int, a: int = 16) -> int:
 
 def scratch_parts(op: Op, shapes: dict, cores: int) -> dict[str, tuple[int, int]]:
     """part -> (offset, bytes) inside the op's scratch buffer; {} when the kernel needs none."""
-    if op.kind == "rel_attention":  # one int32 row of scores / exp values per core
-        return {"row": (0, 4 * cores * shapes[op.inputs[0]][0])}
     if op.kind != "attention":
         return {}
     n, d = shapes[op.inputs[0]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.program import Op
 from .board import Board
-from .tiling import Tile, _largest, _refuse, tiler
+from .tiling import Tile, _largest, _refuse, layout, tiler
 
 
 @tiler("transpose")
@@ -54,4 +54,5 @@ def tile_rel_attention(op: Op, shapes: dict, board: Board) -> Tile:
     r = _largest(n, lambda rr: l1(rr) <= board.l1_bytes, step)
     if not r:
         raise _refuse(op, l1(min(n, board.cores)), board, f"{board.cores} query rows, window {w}, {n} tokens")
-    return Tile(op.name, op.kind, {"rows": r}, l1(r), (2 * w - 1) * hd * 2, op.heads)  # slab: one head's keys
+    buffers = layout([("row", 4 * board.cores * n)], board.alignment)  # the kernel's per-core score rows, in L1
+    return Tile(op.name, op.kind, {"rows": r}, l1(r), (2 * w - 1) * hd * 2, op.heads, buffers)  # slab: a head's keys
