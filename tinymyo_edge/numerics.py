@@ -169,3 +169,52 @@ def exp_lut_bits(tokens: int, prob_max: int = 255) -> int:
         if 2 * prob_max * top + tokens * top <= INT32_MAX and 2 * tokens * top <= INT32_MAX:
             return bits
     raise ValueError(f"{tokens} tokens per softmax row cannot keep the integer sums within int32")
+
+
+# ------------------------------------------------------------------------------------------ speech ops (issue 16)
+REL_KEY_MAX = 2**15 - 1  # relative-position key codes are int16
+
+
+def conv1d_acc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """Time-major Conv1d: x u8 (T, Cin), w s8 (M, k, Cin), bias i32 (M) -> acc int64 (T', M),
+    acc[t, m] = bias[m] + sum_j sum_c w[m, j, c] (x[t*stride + j - padding, c] - 128), padding = real zero (code 128),
+    T' = (T + 2 padding - k) // stride + 1."""
+    xc = np.pad(centered(x), ((padding, padding), (0, 0)))
+    m, k, cin = np.asarray(weight).shape
+    t_out = (xc.shape[0] - k) // stride + 1
+    cols = np.stack([xc[j : j + stride * (t_out - 1) + 1 : stride] for j in range(k)], axis=1)  # (T', k, Cin)
+    return matmul_acc(cols.reshape(t_out, k * cin), np.asarray(weight, np.int64).reshape(m, k * cin).T) \
+        + np.asarray(bias, dtype=np.int64)
+
+
+def relative_window_mask(tokens: int, window: int) -> np.ndarray:
+    """int32 (N, N): 1 where |j - i| < window (the pairs the relative attention sees), else 0."""
+    i = np.arange(tokens)
+    return (np.abs(i[None, :] - i[:, None]) < window).astype(np.int32)
+
+
+def relative_index(tokens: int, window: int) -> np.ndarray:
+    """int64 (N, N): j - i + window - 1 clipped into 0 .. 2 window - 2 (the relative key row of pair i, j)."""
+    i = np.arange(tokens)
+    return np.clip(i[None, :] - i[:, None] + window - 1, 0, 2 * window - 2).astype(np.int64)
+
+
+def relative_scores_acc(qc: np.ndarray, kc: np.ndarray, rel_key: np.ndarray, window: int) -> np.ndarray:
+    """acc[i, j] = sum_d qc[i, d] (kc[j, d] + rel_key[j - i + window - 1, d]) for one head (int64; pairs outside
+    the window get the clipped row: their scores are masked out of the softmax anyway)."""
+    n = qc.shape[0]
+    pos = matmul_acc(qc, np.asarray(rel_key, np.int64).T)  # (N, 2W - 1)
+    return matmul_acc(qc, kc.T) + np.take_along_axis(pos, relative_index(n, window), axis=1)
+
+
+def softmax_int_masked(scores: np.ndarray, lut: np.ndarray, mask: np.ndarray, prob_max: int = 255) -> np.ndarray:
+    """softmax_int over the entries where mask == 1 only; masked entries get probability 0.
+
+    rowmax over the row of scores * mask (u8 scores are >= 0 and every row has an unmasked entry, so this is the
+    max over the unmasked ones); e = lut[rowmax - x] * mask; p = (2 M e + s) / (2 s), truncating."""
+    x = np.asarray(scores, dtype=np.int64) * mask
+    d = x.max(axis=-1, keepdims=True) - x
+    e = np.asarray(lut, dtype=np.int64)[d] * mask
+    s = e.sum(axis=-1, keepdims=True)
+    p = (2 * prob_max * e + s) // (2 * s)
+    return p.astype(np.uint8 if prob_max <= 255 else np.uint16)

@@ -152,4 +152,6 @@ typedef struct {
 } tm_interpolate_args_t;
 void tm_interpolate(const tm_interpolate_args_t *a);
 
+#include "tm_speech_kernels.h" /* the speech family (issue 16) */
+
 #endif /* TM_KERNELS_H */

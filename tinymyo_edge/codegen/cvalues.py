@@ -9,8 +9,8 @@ import numpy as np
 from ..errors import TinyMyoError
 
 _BYTE_ESCAPES = [f"\\x{b:02x}" for b in range(256)]
-CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int32): "int32_t",
-          np.dtype(np.float32): "float"}
+CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int16): "int16_t",
+          np.dtype(np.int32): "int32_t", np.dtype(np.float32): "float"}
 
 
 def c_float(value, where: str = "") -> str:

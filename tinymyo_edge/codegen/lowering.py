@@ -256,3 +256,6 @@ def lower_program(program: Program, plan: MemoryPlan) -> tuple[list[OpCall], lis
         calls.append(OpCall(op, idents[id(op)], comment_text(op.name), TEMPLATES[op.kind] or None, variables,
                             op.macs(shapes), ctx.ptr(op.output), out.nbytes))
     return calls, ctx.constants
+
+
+from . import lowering_speech  # noqa: E402,F401  registers the speech ops (issue 16)

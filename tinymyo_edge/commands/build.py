@@ -112,10 +112,17 @@ def validate_command(outdir, inputs, per_layer, recording, fmt, split, start, sa
 @click.option("--inputs", required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="output .npz (y)")
 @click.option("--force", is_flag=True, help="replace the output file if it exists")
-def run_command(outdir, inputs, out_path, force):
+@click.option("--text", "text_path", type=click.Path(dir_okay=False),
+              help="CTC speech models: also write the greedy-decoded text, one line per window")
+def run_command(outdir, inputs, out_path, force, text_path):
     """Run OUTDIR's host build on INPUTS; writes y (N, *output) to an .npz."""
     y = run_host(outdir, inputs, out_path, force=force)
     click.echo(f"wrote {out_path}: y {list(y.shape)}")
+    if text_path is not None:
+        from ..speech.ctc import write_texts
+
+        write_texts(y, text_path, force=force)
+        click.echo(f"wrote {text_path}: greedy CTC text of {len(y)} windows")
 
 
 COMMANDS = [build_command, validate_command, run_command]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..model.config import HEAD_KINDS, REDUCTIONS
+from ..model.speech import SPEECH_HEADS
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -16,7 +17,8 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--channels", type=int, help="EMG channels C (default 8; read from a concatenating head).")
 @click.option("--samples", type=int, help="Samples per window T (default 1000; not recorded in checkpoints).")
 @click.option("--classes", type=int, help="Classes K (classification) or outputs (regression).")
-@click.option("--head", type=click.Choice(HEAD_KINDS), help="Head kind (default classification).")
+@click.option("--head", type=click.Choice(HEAD_KINDS + SPEECH_HEADS),
+              help="Head kind (default classification); ctc / speech-features: the speech model (EMGTransformer).")
 @click.option("--reduction", type=click.Choice(REDUCTIONS), help="Channel reduction of the head (default concat).")
 @click.option("--dim", type=int, help="Embedding width (default 192).")
 @click.option("--depth", type=int, help="Encoder blocks (default 8).")
@@ -38,6 +40,10 @@ def export_command(checkpoint, samples, heads, opset, dynamic_batch, parity_data
     from ..data.pipeline import check_compatible, load_preprocessing, parse
     from ..model.checkpoint import read_preprocessing
 
+    if sizes.get("head") in SPEECH_HEADS:
+        from .export_speech import export_speech
+
+        return export_speech(checkpoint, samples, heads, parity_data, seed, force, output, sizes)
     model, source = prepare_model(checkpoint, seed=seed, samples=samples, heads=heads, **sizes)
     preprocessing = read_preprocessing(checkpoint) if checkpoint is not None else None
     parity = None

@@ -25,8 +25,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--softmax-bits", type=click.IntRange(8, 16), default=DEFAULT_PROB_BITS, show_default=True,
               help="Probability precision inside attention (8: fastest C kernels; 12 resolves diffuse attention "
                    "over many tokens).")
+@click.option("--checkpoint", type=_PATH, help="Speech models: the checkpoint MODEL was exported from.")
 @click.option("--force", is_flag=True, help="Overwrite the output file (and report folder).")
-def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, softmax_bits, force):
+def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, softmax_bits, checkpoint,
+                     force):
     """Quantize a float TinyMyo ONNX to an int8 ONNX that onnxruntime runs exactly like the integer reference."""
     from ..data import load_windows
     from ..quant import quantize_model
@@ -34,11 +36,27 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
     from ..data.pipeline import load_preprocessing
 
     windows = load_windows(calib)
-    program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
-                             max_windows=max_windows, report_dir=report_dir, force=force, prob_bits=softmax_bits,
-                             calib_preprocessing=load_preprocessing(calib))
+    if _is_speech(model):
+        from ..errors import TinyMyoError
+        from ..quant.speech_api import quantize_speech
+
+        if report_dir is not None:
+            raise TinyMyoError("--report: the per-layer report covers TinyMyo models only, not speech models yet")
+        program = quantize_speech(model, checkpoint, windows.x, output, method=method, percentile=percentile,
+                                  max_windows=max_windows, force=force, prob_bits=softmax_bits)
+    else:
+        program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
+                                 max_windows=max_windows, report_dir=report_dir, force=force,
+                                 prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib))
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
                f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
+
+
+def _is_speech(path: Path) -> bool:
+    from ..export_speech import is_speech_onnx
+    from ..quant.recognize import load_onnx_file
+
+    return is_speech_onnx(load_onnx_file(path))
 
 
 COMMANDS = [quantize_command]

@@ -267,10 +267,80 @@ class Interpolate(Op):
         return (a + b).astype(nx.F32)
 
 
+@dataclass(frozen=True, eq=False)
+class Transpose(Op):
+    """x u8 (R, C) -> u8 (C, R): y[c, r] = x[r, c] (the speech model's channel-major input -> time-major)."""
+
+    kind: ClassVar[str] = "transpose"
+
+    def reference(self, x):
+        return np.ascontiguousarray(np.asarray(x).T)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv1d(Op):
+    """x u8 (T, Cin) time-major -> u8 (T', M): y = requantize(nx.conv1d_acc(x, w, bias, stride, padding), mult[m]);
+    weight s8 (M, k, Cin) tap-major, bias i32 (M), multiplier f32 (M); T' = (T + 2 padding - k) // stride + 1.
+    BatchNorm is folded into weight and bias at export."""
+
+    weight: np.ndarray = field(default=None, repr=False)
+    bias: np.ndarray = field(default=None, repr=False)
+    multiplier: np.ndarray = field(default=None, repr=False)
+    stride: int = 1
+    padding: int = 0
+    kind: ClassVar[str] = "conv1d"
+
+    def reference(self, x):
+        return nx.requantize(nx.conv1d_acc(x, self.weight, self.bias, self.stride, self.padding), self.multiplier)
+
+    def macs(self, shapes):
+        m, k, cin = self.weight.shape
+        return int(np.prod(shapes[self.output][:-1])) * m * k * cin
+
+
+@dataclass(frozen=True, eq=False)
+class RelativeAttention(Op):
+    """Attention with learned relative positions (the speech encoder): q, k, v u8 (N, D) -> u8 (N, D); head h:
+
+    s[i, j] = sat(rne(f32(sum_d (q-128)(k[j]-128 + rel_key[h, j-i+W-1])) * score_mult[h]) + 128)   |j - i| < W
+    p = softmax_int over the window only (pairs with |j - i| >= W get p = 0, as upstream's -1e8 does)
+    o = sat(rne(f32(sum_j p (v-128)) * out_mult[h]) + 128)
+    rel_key i16 (H, 2W-1, hd): the float embeddings in units of the key scale / sqrt(hd), so that the position
+    logits q.E share the q.k accumulator (upstream adds them unscaled to q.k / sqrt(hd)). W = window.
+    """
+
+    heads: int = 1
+    window: int = 1
+    score_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
+    exp_lut: np.ndarray = field(default=None, repr=False)  # i32 (heads, 256)
+    out_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
+    rel_key: np.ndarray = field(default=None, repr=False)  # i16 (heads, 2W-1, hd)
+    prob_bits: int = 8
+    kind: ClassVar[str] = "rel_attention"
+
+    def reference(self, q, k, v):
+        n, d = q.shape
+        hd = d // self.heads
+        mask = nx.relative_window_mask(n, self.window)
+        out = np.empty((n, d), dtype=np.uint8)
+        for h in range(self.heads):
+            cols = slice(h * hd, (h + 1) * hd)
+            acc = nx.relative_scores_acc(nx.centered(q[:, cols]), nx.centered(k[:, cols]), self.rel_key[h], self.window)
+            s = nx.requantize(acc, self.score_mult[h])
+            p = nx.softmax_int_masked(s, self.exp_lut[h], mask, (1 << self.prob_bits) - 1)
+            out[:, cols] = nx.requantize(nx.matmul_acc(p.astype(np.int64), nx.centered(v[:, cols])), self.out_mult[h])
+        return out
+
+    def macs(self, shapes):
+        n, d = shapes[self.inputs[0]]
+        pairs = int(nx.relative_window_mask(n, self.window).sum())
+        return 2 * pairs * d  # scores and p.v over the pairs inside the window
+
+
 OP_KINDS: dict[str, type[Op]] = {
     cls.kind: cls
     for cls in (QuantizeInput, Reshape, Linear, LinearDequant, Lut, LayerNorm, ResidualAdd, Attention, TokenMean,
-                PatchFeatures, DepthwiseConv1d, Interpolate)
+                PatchFeatures, DepthwiseConv1d, Interpolate, Transpose, Conv1d, RelativeAttention)
 }
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ..ir.program import Op
 from .tiling import Tile
 
-L3_CONSTANTS = {("linear", "weight"), ("linear_lut", "weight"), ("linear_dequant", "weight")}
+L3_CONSTANTS = {("linear", "weight"), ("linear_lut", "weight"), ("linear_dequant", "weight"),
+                ("conv1d", "weight"), ("rel_attention", "rel_key")}  # speech (issue 16): L3 -> L2 slabs
 
 # op kinds whose tile loop network.c generates (transfers + kernels on L1); the others still read L2 directly
 STREAMED_KINDS = ("quantize_input", "lut", "residual_add", "layernorm", "linear", "linear_lut", "linear_dequant",
@@ -83,6 +84,11 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         tiles = _tiles(p, tp)
         halo = sum(min(u0 + tp + 1, p) - max(u0 - 1, 0) for u0 in range(0, p, tp)) * h
         return Transfers(3 + table + 2 * tiles, 0, 11 * h + 256 * table + halo, p * h)
+    if kind == "conv1d":  # L3 -> L2 slabs only; the kernel reads x and the slab in L2 (not streamed to L1 yet)
+        m, k, cin = op.weight.shape
+        return Transfers(_tiles(m, tile.dims["cols"]), m * k * cin, 0, 0)
+    if kind == "rel_attention":  # one L3 -> L2 slab of relative keys per head; q, k, v read in L2 (not L1 yet)
+        return Transfers(op.heads, int(op.rel_key.nbytes), 0, 0)
     if kind == "interpolate":
         p, k = shapes[op.inputs[0]]
         length = shapes[op.output][0]

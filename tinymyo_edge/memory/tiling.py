@@ -257,3 +257,6 @@ def tile_op(op: Op, shapes: dict, board: Board) -> Tile:
     if op.kind not in TILERS:
         raise TinyMyoError(f"layer {op.name!r}: no L1 tiler for op kind {op.kind!r}")
     return TILERS[op.kind](op, shapes, board)
+
+
+from . import tiling_speech  # noqa: E402,F401  registers the speech ops (issue 16)

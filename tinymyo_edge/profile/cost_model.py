@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MATMUL_KINDS = ("linear", "linear_lut", "linear_dequant", "attention")
+MATMUL_KINDS = ("linear", "linear_lut", "linear_dequant", "attention", "conv1d", "rel_attention")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,9 @@ CYCLES_PER_ELEMENT: dict[str, float] = {
     "depthwise_conv1d": 12.0,  # 3 MACs + requantisation
     "depthwise_conv1d_lut": 14.0,
     "interpolate": 6.0,
+    "conv1d": 8.0,  # per output, as linear (the MACs are counted at mac_per_cycle)
+    "rel_attention": 8.0,  # as attention; its scores (pairs inside the window) by softmax_cycles_per_score
+    "transpose": 2.0,
 }
 
 COST_MODELS: dict[str, CostModel] = {

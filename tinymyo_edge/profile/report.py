@@ -97,6 +97,13 @@ def layer_work(op: Op, program: Program, memory_layer: dict) -> LayerWork:
         l1 = q + (k + v) * row_tiles + out.nbytes + weights
         tiles = row_tiles * op.heads
         scores = op.heads * n * n
+    elif op.kind == "rel_attention":  # keys of the window only: k/v re-read once per row tile, rel_key per head
+        n, d = shapes[op.inputs[0]]
+        rows = dims.get("rows", n)
+        row_tiles = _tiles(n, rows)
+        l1 = 2 * n * d + 2 * min(n, rows + 2 * op.window - 2) * d * row_tiles + op.rel_key.nbytes
+        tiles = row_tiles * op.heads
+        scores = op.macs(shapes) // (2 * shapes[op.inputs[0]][1]) * op.heads
     else:
         (unit, size), = list(dims.items())[:1] or [("elements", 0)]
         extent = {"elements": out.size, "tokens": shapes[op.inputs[0]][0]}.get(unit, out.shape[0])

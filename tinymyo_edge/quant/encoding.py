@@ -61,8 +61,13 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
     "interpolate": (1, (_f("index0", "int32"), _f("index1", "int32"), _f("weight0", "float32"),
                         _f("weight1", "float32")), ()),
+    "transpose": (1, (), ()),
+    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ("stride", "padding")),
+    "rel_attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
+                          _f("rel_key", "int16")), ("heads", "window", "prob_bits")),
 }
-_HELPERS = {"token_mean": ("group_shape", "sum_shape"), "patch_features": ("group_shape", "sum_shape")}
+_HELPERS = {"token_mean": ("group_shape", "sum_shape"), "patch_features": ("group_shape", "sum_shape"),
+            "conv1d": ("pads", "im2col_index", "cols_shape"), "rel_attention": ("rel_index", "window_mask")}
 
 
 # ------------------------------------------------------------------------------------------------ function bodies
@@ -210,6 +215,48 @@ def _body_interpolate(b: _Body, cfg: dict) -> None:
     b.op("Add", [a, c], "y")
 
 
+def _body_transpose(b: _Body, cfg: dict) -> None:
+    b.op("Transpose", ["x0"], "y", perm=[1, 0])
+
+
+def _body_conv1d(b: _Body, cfg: dict) -> None:
+    """im2col by Pad (code 128 = real zero) + Gather of the tap rows, then MatMulInteger u8 x s8 (exact), int32 bias,
+    and the requantisation."""
+    xp = b.op("Pad", ["x0", "pads", b.const(nx.ACT_ZERO_POINT, np.uint8)], mode="constant")
+    cols = b.op("Reshape", [b.op("Gather", [xp, "im2col_index"], axis=0), "cols_shape"])
+    wt = b.op("Transpose", [b.op("Reshape", ["weight", b.const([0, -1], np.int64)])], perm=[1, 0])
+    acc = b.op("MatMulInteger", [cols, wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
+    b.requant(b.op("Cast", [b.op("Add", [acc, "bias"])], to=TP.FLOAT), "multiplier", "y")
+
+
+def _body_rel_attention(b: _Body, cfg: dict) -> None:
+    """Per head: int32 MatMuls q.k^T and q.rel_key^T, the relative scores gathered to absolute pairs
+    (GatherElements with rel_index), requantised; integer softmax restricted to window_mask; exact int32 p.v."""
+    heads, hd = cfg["heads"], cfg["head_dim"]
+    cols, last = b.const([1], np.int64), b.const([-1], np.int64)
+    outs = []
+    for h in range(heads):
+        lo, hi = b.const([h * hd], np.int64), b.const([(h + 1) * hd], np.int64)
+        qc, kc, vc = (b.centered_i32(b.op("Slice", [t, lo, hi, cols])) for t in ("x0", "x1", "x2"))
+        hidx = b.const(h, np.int64)
+        rel = b.op("Cast", [b.op("Gather", ["rel_key", hidx], axis=0)], to=TP.INT32)
+        pos = b.op("MatMul", [qc, b.op("Transpose", [rel], perm=[1, 0])])
+        acc = b.op("Add", [b.op("MatMul", [qc, b.op("Transpose", [kc], perm=[1, 0])]),
+                           b.op("GatherElements", [pos, "rel_index"], axis=1)])
+        s = b.requant(b.op("Cast", [acc], to=TP.FLOAT), b.op("Gather", ["score_mult", hidx], axis=0), f"s{h}")
+        si = b.op("Mul", [b.op("Cast", [s], to=TP.INT32), "window_mask"])
+        d = b.op("Sub", [b.op("ReduceMax", [si], axes=[-1], keepdims=1), si])
+        lut = b.op("Gather", ["exp_lut", hidx], axis=0)
+        e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
+        e = b.op("Mul", [e, "window_mask"])
+        total = b.op("ReduceSum", [e, last], keepdims=1)
+        num = b.op("Add", [b.op("Mul", [e, b.const(2 * ((1 << cfg["prob_bits"]) - 1), np.int32)]), total])
+        prob = b.op("Div", [num, b.op("Mul", [total, b.const(2, np.int32)])])
+        acc = b.op("MatMul", [prob, vc])
+        outs.append(b.requant(b.op("Cast", [acc], to=TP.FLOAT), b.op("Gather", ["out_mult", hidx], axis=0), f"o{h}"))
+    b.op("Concat", outs, "y", axis=1)
+
+
 _BODIES = {name[len("_body_"):]: fn for name, fn in globals().items() if name.startswith("_body_") and
            name[len("_body_"):] in SCHEMA}
 
@@ -234,6 +281,15 @@ _ONNX_DTYPE = {DType.U8: TP.UINT8, DType.F32: TP.FLOAT}
 def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     if op.kind not in _HELPERS:
         return {}
+    if op.kind == "conv1d":
+        m, k, cin = op.weight.shape
+        t_out = shapes[op.output][0]
+        rows = (np.arange(t_out)[:, None] * op.stride + np.arange(k)[None, :]).reshape(-1)
+        return {"pads": np.array([op.padding, 0, op.padding, 0], np.int64), "im2col_index": rows.astype(np.int64),
+                "cols_shape": np.array([t_out, k * cin], np.int64)}
+    if op.kind == "rel_attention":
+        n = shapes[op.inputs[0]][0]
+        return {"rel_index": nx.relative_index(n, op.window), "window_mask": nx.relative_window_mask(n, op.window)}
     n, d = shapes[op.inputs[0]]
     c = op.channels
     p = n // c
@@ -261,7 +317,7 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
                     producer: str = "tinymyo-edge") -> onnx.ModelProto:
     """Program -> int8 ONNX (one function node per IR op). `output_shape` is the float model's output shape."""
     shapes = {name: t.shape for name, t in program.tensors.items()}
-    attention = [op for op in program.ops if op.kind == "attention"]
+    attention = [op for op in program.ops if op.kind in ("attention", "rel_attention")]
     cfg = {"heads": attention[0].heads if attention else 1,
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
     if len({(op.heads, op.prob_bits, shapes[op.inputs[0]]) for op in attention}) > 1:

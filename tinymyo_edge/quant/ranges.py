@@ -71,6 +71,13 @@ def program_bounds(program: Program) -> list[Bound]:
                 out.append(Bound(op.name, "probabilities held in 16 bits", pmax, 1 << 16, "uint16"))
             if int(np.min(op.exp_lut[:, 0])) < 1:
                 out.append(Bound(op.name, "softmax sum >= lut[0] >= 1 (no division by zero)", 0, 0, "int32"))
+        elif op.kind == "conv1d":
+            m, k, cin = op.weight.shape
+            acc = _matmul_bound(k * cin, 128, op.bias)
+            out.append(Bound(op.name, f"accumulator k*Cin*128*128 + |bias| (k*Cin={k * cin})", acc, INT32_LIMIT,
+                             "int32"))
+        elif op.kind == "rel_attention":
+            out += _rel_attention_bounds(op, shape)
         elif op.kind == "layernorm":
             d = shape[-1]
             c = (d - 1) * 255
@@ -88,6 +95,50 @@ def program_bounds(program: Program) -> list[Bound]:
             out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, F32_EXACT,
                              "int32, exact in float32"))
     return out
+
+
+def _rel_attention_bounds(op, shape) -> list[Bound]:
+    """Scores: q (|.| <= 128) times k + rel_key (|.| <= 128 + max|rel_key|); softmax sums over the window (at most
+    2W - 1 and at most N pairs per row); p.v as attention."""
+    n, d = shape
+    hd = d // op.heads
+    rel = int(np.max(np.abs(np.asarray(op.rel_key, np.int64)), initial=0))
+    row = min(n, 2 * op.window - 1)
+    top = int(np.max(op.exp_lut))
+    pmax = (1 << op.prob_bits) - 1
+    out = [
+        Bound(op.name, f"score accumulator head_dim*128*(128 + max|rel_key|) (head_dim={hd}, max|rel_key|={rel})",
+              hd * 128 * (128 + rel), INT32_LIMIT, "int32"),
+        Bound(op.name, f"softmax 2*{pmax}*e + sum, sum <= pairs per row*lut[0] (pairs={row})",
+              2 * pmax * top + row * top, INT32_LIMIT, "int32"),
+        Bound(op.name, "softmax 2*sum", 2 * row * top, INT32_LIMIT, "int32"),
+        Bound(op.name, f"p.v accumulator 128*sum(p), sum(p) <= {pmax} + pairs/2 (pairs={row})", 128 * (pmax + row),
+              INT32_LIMIT, "int32"),
+    ]
+    if int(np.min(op.exp_lut[:, 0])) < 1:
+        out.append(Bound(op.name, "softmax sum >= lut[0] >= 1 (no division by zero)", 0, 0, "int32"))
+    return out
+
+
+def check_speech_sizes(tokens: int, dim: int, heads: int, hidden: int, window: int, prob_bits: int = 8) -> None:
+    """check_sizes for the speech model: conv accumulators (k*Cin <= 3*dim), the windowed softmax of at most
+    min(N, 2W - 1) pairs per row, and the relative-key score accumulator with int16 keys."""
+    problems = []
+    hd = dim // heads
+    row = min(tokens, 2 * window - 1)
+    try:
+        nx.exp_lut_bits(row, (1 << prob_bits) - 1)
+    except ValueError as exc:
+        problems.append(str(exc))
+    k = max(3 * dim, hidden)
+    for what, value in ((f"conv/linear accumulator K={k}", k * 128 * 128),
+                        (f"relative score accumulator head_dim={hd}", hd * 128 * (128 + nx.REL_KEY_MAX)),
+                        (f"p.v accumulator for {row} pairs", 128 * ((1 << prob_bits) - 1 + row)),
+                        (f"LayerNorm c*2^{nx.LN_FRAC_BITS} for dim {dim}", ((dim - 1) * 255) << nx.LN_FRAC_BITS)):
+        if value >= INT32_LIMIT:
+            problems.append(f"{what}: {value} >= {INT32_LIMIT}")
+    if problems:
+        raise TinyMyoError("the integer speech model would overflow, refusing it: " + "; ".join(problems))
 
 
 def check_ranges(program: Program) -> list[Bound]:

@@ -45,6 +45,15 @@ class NetworkCode:
     run: str = "tm_network_run"  # void run(const float *input, float *output)
     input_size_macro: str = "TM_INPUT_SIZE"
     output_size_macro: str = "TM_OUTPUT_SIZE"
+    ctc_alphabet: str = ""  # a CTC speech model: its characters (blank excluded); the app prints the greedy text
+
+    @property
+    def ctc(self) -> bool:
+        return bool(self.ctc_alphabet)
+
+    @property
+    def ctc_blank(self) -> int:
+        return len(self.ctc_alphabet)
 
     @property
     def classify(self) -> bool:
@@ -70,7 +79,18 @@ def network_code_in(outdir: Path, program: Program) -> NetworkCode:
     flash = tuple(p.relative_to(outdir).as_posix() for p in sorted((outdir / "network").glob("*.bin")))
     return NetworkCode(sources=tuple(network + kernels), include_dirs=("network", "kernels/inc"),
                        input_shape=tuple(program.tensors[program.input].shape),
-                       output_shape=tuple(program.tensors[program.output].shape), flash_files=flash)
+                       output_shape=tuple(program.tensors[program.output].shape), flash_files=flash,
+                       ctc_alphabet=_ctc_alphabet(program))
+
+
+def _ctc_alphabet(program: Program) -> str:
+    """The characters of a CTC speech program (quant.speech_builder records its config), else ""."""
+    text = program.metadata.get("speech_config")
+    if not text or json.loads(text).get("head") != "ctc":
+        return ""
+    from ..model.speech import CTC_CHARS
+
+    return CTC_CHARS
 
 
 # The GAP9 SDK build's platform layer (paths relative to OUTDIR): the shared files, the GAP9 SDK files and the PMSIS
