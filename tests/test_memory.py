@@ -75,6 +75,36 @@ def test_refusal_names_layer_and_level_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "float": 4}
+
+
+def _weights_c_bytes(path) -> int:
+    """Bytes of the const arrays weights.c keeps in L2, read off the generated declarations (4-byte aligned)."""
+    import re
+
+    total = 0
+    for ctype, count in re.findall(r"^const (\w+) \w+\[(\d+)\]", path.read_text(), flags=re.M):
+        total += -(-C_SIZES[ctype] * int(count) // 4) * 4
+    return total
+
+
+def test_l2_constants_count_against_l2(tmp_path):
+    """weights.c's constants (biases, multipliers, tables) live in L2 beside the arena, slabs and I/O: a board
+    with room for the plan but not for them is refused naming a layer, before anything is written."""
+    program = make_random_program(small_config(head="regression"), seed=3)
+    result = build_program(program, tmp_path / "fits", board="gap9")
+    constants = _weights_c_bytes(tmp_path / "fits" / "network" / "weights.c")
+    assert constants > 0
+    assert json.loads((tmp_path / "fits" / "build.json").read_text())["l2_constant_bytes"] == constants
+    need = result.plan.l2_bytes + constants
+    build_program(program, tmp_path / "exact", board=BOARDS["gap9"].with_changes(l2_bytes=need))
+    out = tmp_path / "short"
+    with pytest.raises(TinyMyoError, match=r"layer '.+' does not fit L2 of board gap9: .* L2 constants "
+                                           + str(constants)):
+        build_program(program, out, board=BOARDS["gap9"].with_changes(l2_bytes=need - 1))
+    assert not out.exists()
+
+
 def test_report_forms(tmp_path):
     program, _ = run_passes(make_random_program(small_config(head="regression"), seed=2))
     plan = plan_memory(program, BOARDS["gap9"])

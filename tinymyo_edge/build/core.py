@@ -17,6 +17,7 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_dir, check_writable
 from ..ir.program import Program
 from ..memory import Board, MemoryPlan, get_board, plan_memory
+from ..memory.plan import check_l2_constants
 from ..memory.report import ascii_plan, plot_plan, report_dict, report_table
 from ..passes import run_passes
 from ..resources import resource_dir
@@ -84,6 +85,8 @@ def _build(program: Program, outdir: Path, target: str, board, force: bool, plan
     command = shlex.join(sys.argv) if sys.argv and sys.argv[0] else "python"
     prov = Provenance(command, model_name, _sha256(model_bytes), target, board.name)
     rendered = render(lowered, plan, prov)
+    l2_constants = check_l2_constants(plan, [(c.owner, c.values.nbytes) for c in rendered.constants
+                                             if c.level == "L2"])  # refuses before anything is written
     table = report_table(lowered, plan)
     with atomic_dir(outdir, force=force) as tmp:
         for rel, content in rendered.files.items():
@@ -110,7 +113,7 @@ def _build(program: Program, outdir: Path, target: str, board, force: bool, plan
             "input": {"name": program.input, "shape": list(program.tensors[program.input].shape)},
             "output": {"name": program.output, "shape": list(program.tensors[program.output].shape)},
             "layers": dump_layers(lowered, rendered.calls), "macs": lowered.macs(),
-            "arena_bytes": plan.arena_bytes, "command": command,
+            "arena_bytes": plan.arena_bytes, "l2_constant_bytes": l2_constants, "command": command,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         if target == "gap9":  # the application around the network code (main.c, Makefile, CMake/Kconfig, platform/)

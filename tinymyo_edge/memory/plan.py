@@ -111,3 +111,21 @@ def _check_fits(program: Program, plan: MemoryPlan) -> None:
             f"layer {program.ops[peak].name!r} does not fit L2 of board {board.name}: arena {plan.arena_bytes} + "
             f"weight slabs {plan.slab_region_bytes} + I/O {plan.io_bytes} = {plan.l2_bytes} bytes > {board.l2_bytes} "
             f"(live activations peak at this layer: {plan.live[peak]} bytes)")
+
+
+def check_l2_constants(plan: MemoryPlan, constants: list[tuple[str, int]]) -> int:
+    """The L2-resident constants (weights.c: (owner layer, bytes) each; the lowering knows their final C types)
+    share L2 with the arena, the slabs and the I/O: refuse, naming the layer with the most, when they do not fit
+    together. Returns their total (each array 4-byte aligned, as weights.c places them)."""
+    total = sum(-(-size // 4) * 4 for _, size in constants)
+    board = plan.board
+    if plan.l2_bytes + total > board.l2_bytes:
+        per_layer: dict[str, int] = {}
+        for owner, size in constants:
+            per_layer[owner] = per_layer.get(owner, 0) + size
+        worst = max(per_layer, key=per_layer.__getitem__)
+        raise TinyMyoError(
+            f"layer {worst!r} does not fit L2 of board {board.name}: arena {plan.arena_bytes} + weight slabs "
+            f"{plan.slab_region_bytes} + I/O {plan.io_bytes} + L2 constants {total} (this layer's: "
+            f"{per_layer[worst]}) = {plan.l2_bytes + total} bytes > {board.l2_bytes}")
+    return total
