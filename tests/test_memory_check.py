@@ -16,7 +16,8 @@ from program_factory import make_random_program, small_config
 from test_build import GRID, assert_c_equals_golden
 from tinymyo_edge.build import build_program
 from tinymyo_edge.errors import TinyMyoError
-from tinymyo_edge.memory import BOARDS
+from tinymyo_edge.memory import BOARDS, plan_memory
+from tinymyo_edge.passes import run_passes
 from tinymyo_edge.model.config import TinyMyoConfig
 from tinymyo_edge.targets.host import compile_host, run_binary
 
@@ -113,3 +114,17 @@ def test_missing_or_short_weight_image_is_refused(small_build, tmp_path, damage)
     with pytest.raises(TinyMyoError, match="exit 2") as err:
         run_binary(compile_host(out, "validate"), x, tuple(program.tensors[program.output].shape), weights=weights)
     assert "weight image" in str(err.value) and str(weights) in str(err.value)
+
+
+@pytest.mark.parametrize("prob_bits", [8, 16])
+def test_checking_build_of_800_tokens_streams_key_chunks_exactly(tmp_path, prob_bits):
+    """800 tokens (16 x 1000, the NinaPro DB5 shape; a narrow one-block model to stay fast) on a small L1: several
+    query-row blocks and key chunks per head, every transfer and kernel range checked, == golden at every layer."""
+    config = TinyMyoConfig(channels=16, samples=1000, dim=24, heads=3, depth=1, classes=4)
+    program = make_random_program(config, seed=prob_bits, prob_bits=prob_bits)
+    board = BOARDS["host"].with_changes(l1_bytes=65536, cores=8)
+    tiles = [t for t in plan_memory(run_passes(program)[0], board).tiles if t.kind == "attention"]
+    assert tiles and all(t.dims["kv_chunk"] < 800 and t.dims["rows"] < 800 for t in tiles)
+    x = np.random.default_rng(prob_bits).normal(0, 1, (1, config.channels, config.samples)).astype(np.float32)
+    build_program(program, tmp_path / "out", board=board)
+    assert_c_equals_golden(tmp_path / "out", program, x, "check", cores=8)

@@ -75,32 +75,34 @@ typedef struct {
 } tm_residual_args_t;
 void tm_residual_add(const tm_residual_args_t *a);
 
-/* Attention, heads side by side in D. Per head h (hd = D / heads columns; network.c hands over one head's L1 tiles
- * with d = hd, heads = 1, head = 0 and the head's tables):
+/* Attention on L1 tiles. network.c hands over one head (d = hd, heads = 1, head = 0 and the head's tables), one block
+ * of query rows [r0, r1) of q / y, and K then V in chunks of at most kc keys:
  *   s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h], M), M = 2^prob_bits - 1
- *   (scale 1/M; prob_bits 8: u8, the fast path; 9..TM_PROB_BITS_MAX: uint16 rows in row_i32, scalar loops);
- *   y = requant(sum_j p (v-128), out_mult[h]).
- * tm_attention_prepare(a, h, j0, j1) fills the per-head scratch for tokens [j0, j1) (k, v: those rows; all cores);
- * tm_attention_rows(a, h, r0, r1) computes query rows [r0, r1) of head h (a row block: the unit of L1 tiling). */
+ *   (scale 1/M; prob_bits 8: u8 rows, the fast path; 9..TM_PROB_BITS_MAX: uint16 rows);  y = requant(sum_j p (v-128)).
+ * tm_attention_keys(a, j0, j1): scores of the block against keys [j0, j1) (k holds those rows) into the score rows;
+ * tm_attention_softmax(a): the block's score rows (all N keys present) -> probabilities, in place;
+ * tm_attention_values(a, j0, j1): acc += p . v over values [j0, j1) (v holds those rows); j1 == n: y = requant(acc).
+ * Only a chunk's int32 score accumulators live (row_i32), so L1 does not grow with N * hd. */
 #define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
 #define TM_PROB_BITS_MAX 16 /* widest softmax probabilities the kernel holds (passes/check.py reads this) */
 typedef struct {
-    const uint8_t *q, *k, *v;   /* (N, D) each; d is their leading dimension (k, v: rows from j0) */
-    uint8_t *y;                 /* (N, D) */
+    const uint8_t *q, *k, *v;   /* q: block rows; k, v: chunk rows from j0; d is their leading dimension */
+    uint8_t *y;                 /* block rows, leading dimension d */
     const float *score_mult;    /* (heads) */
     const float *out_mult;      /* (heads) */
     const int32_t *exp_lut;     /* (heads, 256) */
-    int8_t *k_s8;               /* scratch (N, hd): k - 128 of the head */
-    int8_t *v_t;                /* scratch (hd, N): (v - 128) transposed; prob_bits > 8: v as (N, hd) u8 */
-    int32_t *k_sum;             /* scratch (N): sum_d (k - 128) */
-    uint8_t *row_u8;            /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): scores, then probabilities */
-    int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, N): score accumulators, exp values */
-    int n, d, heads;
+    int8_t *kv_s8;              /* scratch (kc, hd): k - 128 of the chunk; prob_bits 8: (hd, kc) (v - 128)^T */
+    int32_t *k_sum;             /* scratch (kc): sum_d (k - 128) of the chunk's keys */
+    uint8_t *p;                 /* scratch (rows, N): scores then probabilities, u8 (prob_bits 8) or uint16 */
+    int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score accumulators */
+    int32_t *acc;               /* scratch (rows, hd): p . v accumulators of the block (mod 2^32) */
+    int n, d, heads, kc;
     int prob_bits;              /* 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
-    int head, r0, r1, j0, j1;   /* set by the calls below */
+    int head, r0, r1, j0, j1;   /* r0, r1: the block's rows; j0, j1: set by the calls below */
 } tm_attention_args_t;
-void tm_attention_prepare(tm_attention_args_t *a, int head, int j0, int j1);
-void tm_attention_rows(tm_attention_args_t *a, int head, int r0, int r1);
+void tm_attention_keys(tm_attention_args_t *a, int j0, int j1);
+void tm_attention_softmax(tm_attention_args_t *a);
+void tm_attention_values(tm_attention_args_t *a, int j0, int j1);
 
 /* TokenMean: x (C*P, D); "concat" (per_channel = 1): acc[c*D+d] = sum_p (x[c*P+p, d] - 128), F = C*D;
  * "mean": acc[d] = sum_n (x[n, d] - 128), F = D.  y = requant(acc, mult). Features [f0, f1). */

@@ -1,11 +1,14 @@
-/* Attention, one head at a time, query rows in blocks (numerics.softmax_int, ir.Attention):
+/* Attention, one head and one block of query rows at a time, K and V streamed in key chunks (numerics.softmax_int,
+ * ir.Attention):
  *   s[i,j] = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)
  *          computed as sum_d q (k-128) - 128 sum_d (k-128): one u8 x s8 dot product per score;
  *   e[j] = exp_lut[h][rowmax - s[i,j]];  S = sum_j e[j] (int32: the build proves N * lut[0] + 510 lut[0] < 2^31);
  *   p[j] = (510 e[j] + S) / (2 S)  (truncating = round half up of 255 e / S; by tm_divide), u8 scale 1/255;
  *   y[i,h*hd+c] = sat(rne(f32(sum_j p[j] (v[j]-128)) * out_mult[h]) + 128).
- * prob_bits 9..16 (M = 2^bits - 1 levels instead of 255): the same with 2 M e[j] + S, probabilities kept as int32
- * rows in the row_i32 scratch and p.v by scalar int32 dot products (rows_wide below). */
+ * prob_bits 9..16 (M = 2^bits - 1 levels instead of 255): the same with 2 M e[j] + S, scores and probabilities as
+ * uint16 rows, p.v by scalar dot products on the u8 v chunk (values_wide below).
+ * Every sum is an integer sum, so splitting the keys into chunks changes no bit: the score of (i, j) needs key j
+ * only, and p.v accumulates over the chunks in acc (int32; the wide path mod 2^32, its true value fits int32). */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
@@ -13,103 +16,119 @@
 
 #define TM_PROB_TWICE (2 * TM_PROB_LEVELS)
 
-/* Phase 1 (all cores, tokens split), tokens [j0, j1) (k and v hold these rows): k_s8 = k - 128, k_sum = row sums
- * of k_s8; 8-bit probabilities: v_t = (v - 128)^T; wider: v_t holds v itself, row-major (N, hd) u8 (p.v reads four
- * adjacent columns of it, output_rows_wide). */
-static void prepare_worker(void *arg)
+static int head_dim(const tm_attention_args_t *a) { return a->d / a->heads; }
+
+/* All cores, keys of the chunk split: kv_s8 = k - 128 (row-major (nj, hd)), k_sum = its row sums. */
+static void keys_prepare_worker(void *arg)
 {
     tm_attention_args_t *a = arg;
-    int hd = a->d / a->heads, col = a->head * hd, start, stop;
-    tm_core_range(a->j0, a->j1, &start, &stop);
+    int hd = head_dim(a), col = a->head * hd, start, stop;
+    tm_core_range(0, a->j1 - a->j0, &start, &stop);
     for (int j = start; j < stop; j++) {
-        const uint8_t *k = a->k + (long)(j - a->j0) * a->d + col;
-        const uint8_t *v = a->v + (long)(j - a->j0) * a->d + col;
+        const uint8_t *k = a->k + (long)j * a->d + col;
         int32_t sum = 0;
         for (int c = 0; c < hd; c++) {
             int8_t ks = (int8_t)((int32_t)k[c] - TM_ACT_ZERO_POINT);
-            a->k_s8[(long)j * hd + c] = ks;
+            a->kv_s8[(long)j * hd + c] = ks;
             sum += ks;
-            if (a->prob_bits == 8)
-                a->v_t[(long)c * a->n + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
-            else
-                ((uint8_t *)a->v_t)[(long)j * hd + c] = v[c];
         }
         a->k_sum[j] = sum;
     }
 }
 
-void tm_attention_prepare(tm_attention_args_t *a, int head, int j0, int j1)
-{
-    int hd = a->d / a->heads, n = a->n;
-    a->head = head, a->j0 = j0, a->j1 = j1;
-    TM_CHECK_READ("k", a->k + head * hd, TM_SPAN(j1 - j0, hd, a->d));
-    TM_CHECK_READ("v", a->v + head * hd, TM_SPAN(j1 - j0, hd, a->d));
-    TM_CHECK_WRITE("k_s8", a->k_s8 + (long)j0 * hd, (j1 - j0) * hd);
-    TM_CHECK_WRITE("v_t", a->v_t, n * hd);
-    TM_CHECK_WRITE("k_sum", a->k_sum + j0, 4 * (j1 - j0));
-    tm_fork(prepare_worker, a);
-}
-
-/* Scores of query rows i..i+nr-1 (nr <= 4): int32 accumulators into acc (row t at acc + t*n), 4 keys at a time,
- * then requantised row by row into s (row t at s + t*n) by a vectorisable loop. */
-static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc, uint8_t *s, float mult, int hd)
+/* Scores of block rows i..i+nr-1 (nr <= 4) against the chunk's nj keys: int32 accumulators into acc (row t at
+ * acc + t*kc), 4 keys at a time, then requantised into the score rows (row i at p + i*n, columns from j0). */
+static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc, float mult, int hd)
 {
     const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
-    const int32_t *ksum = a->k_sum;
-    int n = a->n;
+    const int8_t *ks = a->kv_s8;
+    int n = a->n, kc = a->kc, nj = a->j1 - a->j0;
     int j = 0;
     if (nr == 4) { /* the common case: whole 4 x 4 blocks */
-#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 query rows interleaved once for all keys (tm_rv32.h) */
+#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 query rows interleaved once for the chunk's keys (tm_rv32.h) */
         uint8_t qp[TM_PACKED_ROWS_MAX];
         int packed = 4 * hd <= TM_PACKED_ROWS_MAX;
         if (packed)
             tm_pack_rows4(q, a->d, hd, qp);
 #endif
-        for (; j + 4 <= n; j += 4) {
+        for (; j + 4 <= nj; j += 4) {
             int32_t blk[16];
 #if defined(TM_HAVE_PACKED_ROWS)
             if (packed)
-                tm_dot_u8s8_4x4_packed(qp, a->k_s8 + (long)j * hd, hd, hd, blk);
+                tm_dot_u8s8_4x4_packed(qp, ks + (long)j * hd, hd, hd, blk);
             else
 #endif
-                tm_dot_u8s8_4x4(q, a->d, a->k_s8 + (long)j * hd, hd, hd, blk);
+                tm_dot_u8s8_4x4(q, a->d, ks + (long)j * hd, hd, hd, blk);
             for (int t = 0; t < 4; t++)
                 for (int c = 0; c < 4; c++)
-                    acc[(long)t * n + j + c] = blk[4 * t + c];
+                    acc[(long)t * kc + j + c] = blk[4 * t + c];
         }
     }
-    for (; j < n; j += 4) {
-        int nk = TM_MIN(4, n - j);
+    for (; j < nj; j += 4) {
+        int nk = TM_MIN(4, nj - j);
         for (int r = 0; r < (nr == 4 ? 1 : nr); r++) {
             int32_t blk[16];
-            tm_dot_u8s8_4x4(q + (long)r * a->d, nr == 4 ? a->d : 0, a->k_s8 + (long)j * hd, nk == 4 ? hd : 0, hd, blk);
+            tm_dot_u8s8_4x4(q + (long)r * a->d, nr == 4 ? a->d : 0, ks + (long)j * hd, nk == 4 ? hd : 0, hd, blk);
             for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
                 for (int c = 0; c < nk; c++)
-                    acc[(long)(r + t) * n + j + c] =
+                    acc[(long)(r + t) * kc + j + c] =
                         c == 0 || nk == 4 ? blk[4 * t + c]
-                                          : tm_dot_u8s8(q + (long)(r + t) * a->d, a->k_s8 + (long)(j + c) * hd, hd);
+                                          : tm_dot_u8s8(q + (long)(r + t) * a->d, ks + (long)(j + c) * hd, hd);
         }
     }
     for (int r = 0; r < nr; r++) {
-        const int32_t *row = acc + (long)r * n;
-        uint8_t *out = s + (long)r * n;
-        for (int j = 0; j < n; j++)
-            out[j] = tm_requant(row[j] - TM_ACT_ZERO_POINT * ksum[j], mult);
+        const int32_t *row = acc + (long)r * kc;
+        if (a->prob_bits == 8) {
+            uint8_t *out = a->p + (long)(i + r) * n + a->j0;
+            for (int c = 0; c < nj; c++)
+                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], mult);
+        } else {
+            uint16_t *out = (uint16_t *)(void *)a->p + (long)(i + r) * n + a->j0;
+            for (int c = 0; c < nj; c++)
+                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], mult);
+        }
     }
 }
 
-/* In place: scores s (u8) -> probabilities (u8, scale 1/255); e is scratch. */
-static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t *restrict lut, int n)
+/* All cores, the block's rows split: scores against the chunk, four rows at a time. */
+static void keys_worker(void *arg)
+{
+    const tm_attention_args_t *a = arg;
+    int hd = head_dim(a), start, stop;
+    int32_t *acc = a->row_i32 + (long)tm_core_id() * TM_ATTN_ROWS * a->kc;
+    tm_core_range(a->r0, a->r1, &start, &stop);
+    for (int i = start; i < stop; i += TM_ATTN_ROWS)
+        score_rows(a, i, TM_MIN(TM_ATTN_ROWS, stop - i), acc, a->score_mult[a->head], hd);
+}
+
+static long row_bytes(const tm_attention_args_t *a) { return (long)a->n * (a->prob_bits == 8 ? 1 : 2); }
+
+void tm_attention_keys(tm_attention_args_t *a, int j0, int j1)
+{
+    int hd = head_dim(a), nj = j1 - j0;
+    a->j0 = j0, a->j1 = j1;
+    TM_CHECK_READ("k", a->k + a->head * hd, TM_SPAN(nj, hd, a->d));
+    TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
+    TM_CHECK_READ("score_mult", a->score_mult + a->head, 4);
+    TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
+    TM_CHECK_WRITE("k_sum", a->k_sum, 4 * nj);
+    TM_CHECK_WRITE("row_i32", a->row_i32, 4 * TM_NUM_CORES * TM_ATTN_ROWS * a->kc);
+    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+    tm_fork(keys_prepare_worker, a);
+    tm_fork(keys_worker, a);
+}
+
+/* In place: scores s (u8) -> probabilities (u8, scale 1/255); the table read twice instead of an e[] row. */
+static void softmax_row(uint8_t *restrict s, const int32_t *restrict lut, int n)
 {
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
         rowmax = s[j] > rowmax ? s[j] : rowmax;
-/* 32-bit RISC-V (GAP9, pulp-open, rv32): the table read twice instead of an e[] row, the division by one mulhu */
-#if defined(__riscv) && __riscv_xlen == 32
-    (void)e;
     for (int j = 0; j < n; j++)
         sum += lut[rowmax - s[j]];
-    tm_divisor_t d = tm_divisor((uint32_t)(2 * sum));
+    tm_divisor_t d = tm_divisor((uint32_t)(2 * sum)); /* exact: the numerators are < 2^31 (bound proven) */
+/* 32-bit RISC-V (GAP9, pulp-open, rv32): the division by one mulhu */
+#if defined(__riscv) && __riscv_xlen == 32
     if (d.shift >= 32 && (d.mult >> 32) == 0) { /* tm_divide with the low product word dropped: one mulhu */
         uint32_t m32 = (uint32_t)d.mult;
         int sh = d.shift - 32;
@@ -119,55 +138,14 @@ static void softmax_row(uint8_t *restrict s, int32_t *restrict e, const int32_t 
         }
         return;
     }
+#endif
     for (int j = 0; j < n; j++)
         s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * lut[rowmax - s[j]] + sum), d);
-    return;
-#endif
-    for (int j = 0; j < n; j++)
-        e[j] = lut[rowmax - s[j]];
-    for (int j = 0; j < n; j++)
-        sum += e[j];
-    tm_divisor_t div = tm_divisor((uint32_t)(2 * sum)); /* exact: the numerators are < 2^31 (bound proven) */
-    for (int j = 0; j < n; j++)
-        s[j] = (uint8_t)tm_divide((uint32_t)(TM_PROB_TWICE * e[j] + sum), div);
 }
 
-/* Outputs of rows i..i+nr-1 from their probabilities p (row t in p + t*n), 4 head columns at a time. */
-static void output_rows(const tm_attention_args_t *a, int i, int nr, const uint8_t *p, float mult, int hd)
-{
-    int n = a->n;
-    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
-#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
-    uint8_t pp[TM_PACKED_ROWS_MAX];
-    int packed = nr == 4 && 4 * n <= TM_PACKED_ROWS_MAX;
-    if (packed)
-        tm_pack_rows4(p, n, n, pp);
-#endif
-    for (int c = 0; c < hd; c += 4) {
-        int nc = TM_MIN(4, hd - c);
-        for (int r = 0; r < nr; r++) {
-            int32_t acc[16];
-            if (nr == 4 && r > 0)
-                break;
-#if defined(TM_HAVE_PACKED_ROWS)
-            if (packed && nc == 4)
-                tm_dot_u8s8_4x4_packed(pp, a->v_t + (long)c * n, n, n, acc);
-            else
-#endif
-                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, a->v_t + (long)c * n, nc == 4 ? n : 0, n, acc);
-            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
-                for (int u = 0; u < nc; u++) {
-                    int32_t v = u == 0 || nc == 4 ? acc[4 * t + u]
-                                                  : tm_dot_u8s8(p + (long)(r + t) * n, a->v_t + (long)(c + u) * n, n);
-                    y[(long)(r + t) * a->d + c + u] = tm_requant(v, mult);
-                }
-        }
-    }
-}
-
-/* prob_bits 9..16: p[j] = (2 M e[j] + S) / (2 S) into int32 p (the lowering proves 2 M lut[0] + N lut[0] < 2^31). */
-static void softmax_row_wide(const uint8_t *restrict s, int32_t *restrict p, const int32_t *restrict lut, int n,
-                             uint32_t twice_max)
+/* prob_bits 9..16, in place: scores -> p[j] = (2 M e[j] + S) / (2 S) (the lowering proves 2 M lut[0] + N lut[0] <
+ * 2^31; p <= M < 2^16). */
+static void softmax_row_wide(uint16_t *restrict s, const int32_t *restrict lut, int n, uint32_t twice_max)
 {
     int32_t rowmax = 0, sum = 0;
     for (int j = 0; j < n; j++)
@@ -176,107 +154,170 @@ static void softmax_row_wide(const uint8_t *restrict s, int32_t *restrict p, con
         sum += lut[rowmax - s[j]];
     tm_divisor_t div = tm_divisor((uint32_t)(2 * sum));
     for (int j = 0; j < n; j++)
-        p[j] = (int32_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
+        s[j] = (uint16_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
+}
+
+static void softmax_worker(void *arg)
+{
+    const tm_attention_args_t *a = arg;
+    int start, stop;
+    const int32_t *lut = a->exp_lut + a->head * 256;
+    uint32_t twice_max = 2u * ((1u << a->prob_bits) - 1u);
+    tm_core_range(a->r0, a->r1, &start, &stop);
+    for (int i = start; i < stop; i++) {
+        if (a->prob_bits == 8)
+            softmax_row(a->p + (long)i * a->n, lut, a->n);
+        else
+            softmax_row_wide((uint16_t *)(void *)a->p + (long)i * a->n, lut, a->n, twice_max);
+    }
+}
+
+void tm_attention_softmax(tm_attention_args_t *a)
+{
+    TM_CHECK_READ("exp_lut", a->exp_lut + a->head * 256, 4 * 256);
+    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+    tm_fork(softmax_worker, a);
+}
+
+/* prob_bits 8, all cores, values of the chunk split: kv_s8 = (v - 128)^T, (hd, nj). */
+static void values_prepare_worker(void *arg)
+{
+    tm_attention_args_t *a = arg;
+    int hd = head_dim(a), col = a->head * hd, nj = a->j1 - a->j0, start, stop;
+    tm_core_range(0, nj, &start, &stop);
+    for (int j = start; j < stop; j++) {
+        const uint8_t *v = a->v + (long)j * a->d + col;
+        for (int c = 0; c < hd; c++)
+            a->kv_s8[(long)c * nj + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+    }
+}
+
+/* prob_bits 8: acc (row r at acc + r*hd) += p . (v - 128) over the chunk for rows i..i+nr-1, 4 head columns at a
+ * time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
+static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
+{
+    int n = a->n, nj = a->j1 - a->j0;
+    const uint8_t *p = a->p + (long)i * n + a->j0;
+    const int8_t *vt = a->kv_s8;
+    int32_t *acc = a->acc + (long)i * hd;
+#if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
+    uint8_t pp[TM_PACKED_ROWS_MAX];
+    int packed = nr == 4 && 4 * nj <= TM_PACKED_ROWS_MAX;
+    if (packed)
+        tm_pack_rows4(p, n, nj, pp);
+#endif
+    for (int c = 0; c < hd; c += 4) {
+        int nc = TM_MIN(4, hd - c);
+        for (int r = 0; r < (nr == 4 ? 1 : nr); r++) {
+            int32_t blk[16];
+#if defined(TM_HAVE_PACKED_ROWS)
+            if (packed && nc == 4)
+                tm_dot_u8s8_4x4_packed(pp, vt + (long)c * nj, nj, nj, blk);
+            else
+#endif
+                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, vt + (long)c * nj, nc == 4 ? nj : 0, nj, blk);
+            for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
+                for (int u = 0; u < nc; u++)
+                    acc[(long)(r + t) * hd + c + u] +=
+                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, vt + (long)(c + u) * nj, nj);
+        }
+    }
 }
 
 /* acc[4 t + u] = sum_j p_t[j] v[j * vstride + u] (u = 0..3: 4 adjacent u8 columns of v, one pointer with immediate
  * offsets) for 2 probability rows (p1 may equal p0): 6 loads for 8 products, the 8 sums in registers. Unsigned: the
- * sums of p v_u8 <= 255 (M + N/2) are exact mod 2^32; the caller subtracts 128 sum(p). */
-static void dot_wide_2x4(const int32_t *restrict p0, const int32_t *restrict p1, const uint8_t *restrict v, int vstride,
-                         int n, uint32_t acc[8])
+ * sums of p v_u8 are exact mod 2^32; the caller subtracts 128 sum(p) once all chunks are in. */
+static void dot_wide_2x4(const uint16_t *restrict p0, const uint16_t *restrict p1, const uint8_t *restrict v,
+                         int vstride, int n, uint32_t acc[8])
 {
     uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
     for (int j = 0; j < n; j++, v += vstride) {
-        uint32_t x = (uint32_t)p0[j], z = (uint32_t)p1[j], w0 = v[0], w1 = v[1], w2 = v[2], w3 = v[3];
+        uint32_t x = p0[j], z = p1[j], w0 = v[0], w1 = v[1], w2 = v[2], w3 = v[3];
         a0 += x * w0, a1 += x * w1, a2 += x * w2, a3 += x * w3;
         b0 += z * w0, b1 += z * w1, b2 += z * w2, b3 += z * w3;
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-/* prob_bits 9..16: y = requant(sum_j p[j] (v[j] - 128)); |sum| <= 128 (M + N/2) < 2^31 (quant/ranges.py, lowering).
- * 2 rows x 4 head columns at a time from the u8 v (sum p v - 128 sum p), one v^T column per leftover column. */
-static void output_rows_wide(const tm_attention_args_t *a, int i, int nr, const int32_t *p, float mult, int hd)
+/* prob_bits 9..16: acc += sum_j p[j] v[j] over the chunk (u8 v straight from its L1 tile), 2 rows x 4 head
+ * columns at a time, one column per leftover column. */
+static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int hd)
 {
-    int n = a->n;
-    uint8_t *y = a->y + (long)i * a->d + a->head * hd;
-    uint32_t psum[TM_ATTN_ROWS];
-    for (int r = 0; r < nr; r++) {
-        psum[r] = 0;
-        for (int j = 0; j < n; j++)
-            psum[r] += (uint32_t)p[(long)r * n + j];
-    }
+    int n = a->n, nj = a->j1 - a->j0;
+    const uint16_t *p = (const uint16_t *)(const void *)a->p + (long)i * n + a->j0;
+    const uint8_t *v = a->v + a->head * hd;
+    uint32_t *acc = (uint32_t *)(void *)(a->acc + (long)i * hd);
     int c = 0;
     for (; c + 4 <= hd; c += 4)
         for (int r = 0; r < nr; r += 2) {
-            uint32_t acc[8];
+            uint32_t blk[8];
             int two = r + 1 < nr;
-            dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, (const uint8_t *)a->v_t + c, hd, n, acc);
+            dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, v + c, a->d, nj, blk);
             for (int t = 0; t <= two; t++)
                 for (int u = 0; u < 4; u++)
-                    y[(long)(r + t) * a->d + c + u] =
-                        tm_requant((int32_t)(acc[4 * t + u] - TM_ACT_ZERO_POINT * psum[r + t]), mult);
+                    acc[(long)(r + t) * hd + c + u] += blk[4 * t + u];
         }
-    for (; c < hd; c++) {
-        const uint8_t *v = (const uint8_t *)a->v_t + c; /* column c of the (N, hd) u8 v */
+    for (; c < hd; c++)
         for (int r = 0; r < nr; r++) {
-            const int32_t *pr = p + (long)r * n;
-            int32_t acc = 0;
-            for (int j = 0; j < n; j++)
-                acc += pr[j] * ((int32_t)v[(long)j * hd] - TM_ACT_ZERO_POINT);
-            y[(long)r * a->d + c] = tm_requant(acc, mult);
+            uint32_t sum = 0;
+            for (int j = 0; j < nj; j++)
+                sum += (uint32_t)p[(long)r * n + j] * v[(long)j * a->d + c];
+            acc[(long)r * hd + c] += sum;
         }
+}
+
+/* Rows i..i+nr-1 once every chunk is in: y = requant(acc) (wide: acc - 128 sum(p); |sum| <= 128 (M + N/2) < 2^31,
+ * quant/ranges.py, lowering). */
+static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
+{
+    float mult = a->out_mult[a->head];
+    for (int r = i; r < i + nr; r++) {
+        uint32_t psum = 0;
+        if (a->prob_bits != 8) {
+            const uint16_t *p = (const uint16_t *)(const void *)a->p + (long)r * a->n;
+            for (int j = 0; j < a->n; j++)
+                psum += p[j];
+        }
+        uint8_t *y = a->y + (long)r * a->d + a->head * hd;
+        const int32_t *acc = a->acc + (long)r * hd;
+        for (int c = 0; c < hd; c++)
+            y[c] = tm_requant((int32_t)((uint32_t)acc[c] - TM_ACT_ZERO_POINT * psum), mult);
     }
 }
 
-/* prob_bits 9..16, rows i..i+nr-1: scores as on the 8-bit path, then the probabilities overwrite their (consumed)
- * int32 accumulators in acc (row t at acc + t*n). */
-static void rows_wide(const tm_attention_args_t *a, int i, int nr, int32_t *acc, uint8_t *s, const int32_t *lut, int hd)
-{
-    uint32_t twice_max = 2u * ((1u << a->prob_bits) - 1u);
-    score_rows(a, i, nr, acc, s, a->score_mult[a->head], hd);
-    for (int r = 0; r < nr; r++)
-        softmax_row_wide(s + (long)r * a->n, acc + (long)r * a->n, lut, a->n, twice_max);
-    output_rows_wide(a, i, nr, acc, a->out_mult[a->head], hd);
-}
-
-/* Phase 2 (all cores, query rows of the block split): scores, softmax and outputs, four rows at a time. */
-static void rows_worker(void *arg)
+static void values_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
-    int hd = a->d / a->heads, core = tm_core_id(), start, stop;
-    uint8_t *rows = a->row_u8 + (long)core * TM_ATTN_ROWS * a->n;
-    int32_t *acc = a->row_i32 + (long)core * TM_ATTN_ROWS * a->n;
-    const int32_t *lut = a->exp_lut + a->head * 256;
+    int hd = head_dim(a), start, stop;
     tm_core_range(a->r0, a->r1, &start, &stop);
+    if (a->j0 == 0)
+        for (long x = (long)start * hd; x < (long)stop * hd; x++)
+            a->acc[x] = 0;
     for (int i = start; i < stop; i += TM_ATTN_ROWS) {
         int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
-        if (a->prob_bits != 8) {
-            rows_wide(a, i, nr, acc, rows, lut, hd);
-            continue;
-        }
-        score_rows(a, i, nr, acc, rows, a->score_mult[a->head], hd);
-        for (int r = 0; r < nr; r++)
-            softmax_row(rows + (long)r * a->n, acc, lut, a->n);
-        output_rows(a, i, nr, rows, a->out_mult[a->head], hd);
+        if (a->prob_bits == 8)
+            values_rows(a, i, nr, hd);
+        else
+            values_rows_wide(a, i, nr, hd);
+        if (a->j1 == a->n)
+            finish_rows(a, i, nr, hd);
     }
 }
 
-void tm_attention_rows(tm_attention_args_t *a, int head, int r0, int r1)
+void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
 {
-    int hd = a->d / a->heads, n = a->n, rows = TM_NUM_CORES * TM_ATTN_ROWS * n;
-    a->head = head;
-    a->r0 = r0;
-    a->r1 = r1;
-    TM_CHECK_READ("q", a->q + (long)r0 * a->d + head * hd, TM_SPAN(r1 - r0, hd, a->d));
-    TM_CHECK_READ("k_s8", a->k_s8, n * hd);
-    TM_CHECK_READ("v_t", a->v_t, n * hd);
-    TM_CHECK_READ("k_sum", a->k_sum, 4 * n);
-    TM_CHECK_READ("exp_lut", a->exp_lut + head * 256, 4 * 256);
-    TM_CHECK_READ("score_mult", a->score_mult + head, 4);
-    TM_CHECK_READ("out_mult", a->out_mult + head, 4);
-    TM_CHECK_WRITE("row_u8", a->row_u8, rows);
-    TM_CHECK_WRITE("row_i32", a->row_i32, 4 * rows);
-    TM_CHECK_WRITE("y", a->y + (long)r0 * a->d + head * hd, TM_SPAN(r1 - r0, hd, a->d));
-    tm_fork(rows_worker, a);
+    int hd = head_dim(a), nj = j1 - j0, rows = a->r1 - a->r0;
+    a->j0 = j0, a->j1 = j1;
+    TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
+    TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
+    TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
+    if (a->prob_bits == 8) {
+        TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
+        tm_fork(values_prepare_worker, a);
+    }
+    if (j1 == a->n) {
+        TM_CHECK_READ("out_mult", a->out_mult + a->head, 4);
+        TM_CHECK_WRITE("y", a->y + (long)a->r0 * a->d + a->head * hd, TM_SPAN(rows, hd, a->d));
+    }
+    tm_fork(values_worker, a);
 }

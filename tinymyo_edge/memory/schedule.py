@@ -70,7 +70,9 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
     if kind == "attention":
         n, d = shapes[op.inputs[0]]
         nkc, nrb = _tiles(n, tile.dims["kv_chunk"]), _tiles(n, tile.dims["rows"])
-        return Transfers(2 + op.heads * (1 + 2 * nkc + 2 * nrb), 0, 8 * op.heads + 1024 * op.heads + 3 * n * d, n * d)
+        # per head: its table, per block q, y and K then V in chunks (K and V read once per block)
+        return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0,
+                         8 * op.heads + 1024 * op.heads + n * d + 2 * nrb * n * d, n * d)
     if kind == "token_mean":
         n, d = shapes[op.inputs[0]]
         return Transfers(2, 0, n * d, _shape_count(shapes[op.output]))

@@ -162,28 +162,33 @@ def tile_reshape(op: Op, shapes: dict, board: Board) -> Tile:
 
 @tiler("attention")
 def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
-    """Per head: K and V stream through L1 in chunks of kc tokens (2-D loads of the head's columns, double
-    buffered) into the head's scratch (k_s8, v, k_sum: memory/scratch.py); then blocks of R query rows (double
-    buffered) give R x hd outputs (double buffered); the per-core score rows, the head's exp table and the
-    multipliers are resident."""
+    """Per head, blocks of R query rows (q, y: one buffer each, templates/ops/attention.c.j2) against K, then V,
+    streamed in chunks of kc keys (2-D loads of the head's columns, double buffered); the block's score rows, one
+    chunk's scratch (memory/scratch.py), the head's exp table and the multipliers are resident. Of the (R, kc)
+    that fit, the one with the largest R kc / (R + kc): K and V are read once per block (N / R) in chunks that
+    each cost a transfer and two forks (N / kc)."""
     from .scratch import scratch_parts
 
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
-    scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores).items()]
 
     def parts(r: int, kc: int) -> list[tuple[str, int]]:
-        return (scratch + [("exp_lut", 4 * 256), ("score_mult", 4 * op.heads), ("out_mult", 4 * op.heads)]
-                + double("k", kc * hd) + double("v", kc * hd) + double("q", r * hd) + double("y", r * hd))
+        scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores, r, kc).items()]
+        return (scratch + [("exp_lut", 4 * 256), ("score_mult", 4 * op.heads), ("out_mult", 4 * op.heads),
+                           ("q", r * hd), ("y", r * hd)] + double("kv", kc * hd))
 
     step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows
-    for kc in sorted({min(n, 64), min(n, 16), min(n, 4), 1}, reverse=True):
+    best = None
+    for kc in sorted({min(n, c) for c in (128, 64, 32, 16, 4, 1)}, reverse=True):
         r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, kc), board.alignment)) <= board.l1_bytes, step)
-        if r:
-            buffers = layout(parts(r, kc), board.alignment)
-            return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, layout_bytes(buffers), buffers=buffers)
-    need = layout_bytes(layout(parts(min(n, step), 1), board.alignment))
-    raise _refuse(op, need, board, f"{min(n, step)} query rows x {n} tokens")
+        if r and (best is None or r * kc / (r + kc) > best[0]):
+            best = (r * kc / (r + kc), r, kc)
+    if best is None:
+        need = layout_bytes(layout(parts(min(n, step), 1), board.alignment))
+        raise _refuse(op, need, board, f"{min(n, step)} query rows x {n} tokens, 1-key chunks")
+    _, r, kc = best
+    buffers = layout(parts(r, kc), board.alignment)
+    return Tile(op.name, op.kind, {"rows": r, "kv_chunk": kc}, layout_bytes(buffers), buffers=buffers)
 
 
 def _fitted(op: Op, board: Board, limit: int, parts, what: str, step: int = 1) -> Tile | tuple:
