@@ -253,17 +253,20 @@ def test_greedy_ctc_in_c_equals_python(tmp_path):
 
 # ------------------------------------------------------------------------------------------------- memory
 def test_four_second_utterance_is_planned_or_refused_with_the_reason():
-    """4 s at 1 kHz -> 500 tokens at dim 192 (one block, the same per-block buffers as eight): the gap9 plan
-    fits; the same program on a board with 256 kB of L2 is refused by the planner, naming L2."""
-    cfg = SpeechConfig(samples=4000, depth=1)
-    torch.manual_seed(0)
-    program = build_speech_program(SpeechModel(cfg).eval(), np.random.default_rng(0).standard_normal(
-        (1, 8, 4000)).astype(np.float32), progress=False)
-    program, _ = run_passes(program)
-    plan = plan_memory(program, BOARDS["gap9"])
+    """4 s at 1 kHz -> 500 tokens at dim 192 (one block, the same per-block buffers as eight): the front end's
+    full-rate activations (three live 2000 x 192 tensors) exceed GAP9's usable L2 once the runtime's reserves are
+    kept (memory/board.py), so the planner refuses it naming the layer and L2; 3 s (375 tokens) fits."""
+    def program_of(samples):
+        cfg = SpeechConfig(samples=samples, depth=1)
+        torch.manual_seed(0)
+        program = build_speech_program(SpeechModel(cfg).eval(), np.random.default_rng(0).standard_normal(
+            (1, 8, samples)).astype(np.float32), progress=False)
+        return run_passes(program)[0]
+
+    with pytest.raises(TinyMyoError, match=r"layer 'conv_blocks\.0\.\w+' does not fit L2 of board gap9"):
+        plan_memory(program_of(4000), BOARDS["gap9"])
+    plan = plan_memory(program_of(3000), BOARDS["gap9"])
     assert plan.l2_bytes <= BOARDS["gap9"].l2_bytes and plan.l1_peak <= BOARDS["gap9"].l1_bytes
-    with pytest.raises(TinyMyoError, match="L2"):
-        plan_memory(program, BOARDS["gap9"].with_changes(l2_bytes=256 * 1024))
 
 
 # ---------------------------------------------------------------------------------------- trained, end to end

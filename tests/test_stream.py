@@ -311,7 +311,7 @@ def test_app_refuses_empty_or_truncated_raw_file(stream_app, tmp_path, size, mes
 @pytest.mark.parametrize("source", ["file", "ads1298"])
 def test_gap9_stream_paths_compile_against_the_published_pmsis_api(stream_app, source):
     """main.c (async cluster, double buffer) and the GAP9 sample sources with TM_PLATFORM_GAP9, -Wall -Wextra
-    -Werror, against tests/gap9_sdk_stub plus the published PMSIS signatures (tests/stream_sdk_stub). Not the SDK."""
+    -Werror, against tests/pmsis_decls (public-header declarations) plus the published PMSIS signatures (tests/stream_sdk_stub). Not the SDK."""
     import shutil
     from pathlib import Path
 
@@ -322,7 +322,7 @@ def test_gap9_stream_paths_compile_against_the_published_pmsis_api(stream_app, s
     for src in ("main.c", "src/tm_source_gap9.c", "src/tm_stream.c"):
         proc = subprocess.run([gcc, "-std=c11", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-DTM_PLATFORM_GAP9",
                                '-DTM_INPUT_FILE="rec.bin"', '-DTM_OUTPUT_FILE=""', *flags,
-                               f"-I{stubs / 'gap9_sdk_stub'}", "-include",
+                               f"-I{stubs / 'pmsis_decls'}", "-include",
                                str(stubs / "stream_sdk_stub" / "pmsis_stream_extra.h"), "-I.", "-Isrc", "-Iplatform",
                                "-I../network", "-I../kernels/inc", "-include", "platform/tm_layer_hooks.h", src],
                               cwd=outdir / "stream", capture_output=True, text=True)

@@ -1,7 +1,7 @@
-/* Test stub: the PMSIS calls the streaming app's GAP9 paths make beyond tests/gap9_sdk_stub/pmsis.h, declared with
+/* Test stub: the PMSIS calls the streaming app's GAP9 paths make beyond tests/pmsis_decls/pmsis.h (which declares pi_task_t), declared with
  * the PUBLISHED signatures (not from what our code calls), so that those paths compile in CI (-fsyntax-only).
  * It proves nothing about the SDK itself. Sources (GreenWaves-Technologies/pmsis_api):
- *   include/pmsis/task.h @ 17500b77f16e851b9695ba2c45ae72b338fa1452: pi_task_t, pi_task_block, pi_task_wait_on
+ *   include/pmsis/task.h @ 17500b77f16e851b9695ba2c45ae72b338fa1452: pi_task_block, pi_task_wait_on
  *   include/pmsis/cluster/cluster_sync/fc_to_cl_delegate.h @ fb84b7fa397ca2721afcde94b80de84292487c3f:
  *     int pi_cluster_send_task_to_cl_async(struct pi_device *device, struct pi_cluster_task *cl_task,
  *                                          pi_task_t *async_task)
@@ -11,7 +11,6 @@
 #define STREAM_SDK_STUB_EXTRA_H
 #include "pmsis.h"
 
-typedef struct pi_task { int done; } pi_task_t; /* opaque in the SDK; its fields are never used by the app */
 pi_task_t *pi_task_block(pi_task_t *task);
 void pi_task_wait_on(pi_task_t *task);
 int pi_cluster_send_task_to_cl_async(struct pi_device *device, struct pi_cluster_task *cl_task, pi_task_t *async_task);
