@@ -74,7 +74,7 @@ def _in_layer(text: str, layer: str, old: str, new: str) -> str:
 
 
 def test_deleted_wait_is_caught(small_build, tmp_path):
-    msg = _planted(small_build, tmp_path, lambda t: _in_layer(t, "blocks_0_mlp_fc1", "tm_xfer_wait(&xt[s]);", ""))
+    msg = _planted(small_build, tmp_path, lambda t: _in_layer(t, "blocks_0_mlp_fc1", "tm_xfer_wait(&xf->xt[s]);", ""))
     assert "memory check failed in layer blocks_0_mlp_fc1" in msg and "pending" in msg
 
 
