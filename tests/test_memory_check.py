@@ -128,3 +128,22 @@ def test_checking_build_of_800_tokens_streams_key_chunks_exactly(tmp_path, prob_
     x = np.random.default_rng(prob_bits).normal(0, 1, (1, config.channels, config.samples)).astype(np.float32)
     build_program(program, tmp_path / "out", board=board)
     assert_c_equals_golden(tmp_path / "out", program, x, "check", cores=8)
+
+
+@pytest.mark.parametrize("reduction", ["concat", "mean"])
+def test_checking_build_streams_token_mean_in_tiles_crossing_channels(tmp_path, reduction):
+    """token_mean on an L1 too small for its input (120 tokens of 3 channels x 40 patches): several token tiles
+    streamed double buffered, tiles ending inside a channel, the int32 accumulators resident across tiles; every
+    transfer and kernel range checked, the transfer count planned, == golden at every layer."""
+    config = small_config(channels=3, samples=400, reduction=reduction)
+    program = make_random_program(config, seed=7)
+    board = BOARDS["host"].with_changes(l1_bytes=1856, weight_slab_bytes=256, cores=1)
+    (tile,) = [t for t in plan_memory(run_passes(program)[0], board).tiles if t.kind == "token_mean"]
+    n, p, t = 120, 40, tile.dims["tokens"]
+    starts = range(0, n, t)
+    assert len(starts) >= 3
+    assert any(n0 < c * p < n0 + t for n0 in starts for c in range(1, 3))  # a tile holds two channels' tokens
+    assert any(n0 % p for n0 in starts)  # a tile starts inside a channel
+    x = np.random.default_rng(7).normal(0, 1, (1, config.channels, config.samples)).astype(np.float32)
+    build_program(program, tmp_path / "out", board=board)
+    assert_c_equals_golden(tmp_path / "out", program, x, "check")

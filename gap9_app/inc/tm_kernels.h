@@ -105,15 +105,19 @@ void tm_attention_softmax(tm_attention_args_t *a);
 void tm_attention_values(tm_attention_args_t *a, int j0, int j1);
 
 /* TokenMean: x (C*P, D); "concat" (per_channel = 1): acc[c*D+d] = sum_p (x[c*P+p, d] - 128), F = C*D;
- * "mean": acc[d] = sum_n (x[n, d] - 128), F = D.  y = requant(acc, mult). Features [f0, f1). */
+ * "mean": acc[d] = sum_n (x[n, d] - 128), F = D.  y = requant(acc, mult). Streamed in token tiles:
+ * accumulate adds the tile of tokens [n0, n0 + tokens) (any range, it may cross channels) into acc (first: acc
+ * starts at 0); requant writes y from acc after the last tile. */
 typedef struct {
-    const uint8_t *x; /* (C*P, D) */
+    const uint8_t *x; /* the tile's tokens (tokens, D) */
+    int32_t *acc;     /* (F) accumulators, resident across tiles */
     uint8_t *y;       /* (1, F) */
     float mult;
-    int channels, patches, d, per_channel;
-    int f0, f1;
+    int patches, d, per_channel, features;
+    int n0, tokens, first;
 } tm_token_mean_args_t;
-void tm_token_mean(const tm_token_mean_args_t *a);
+void tm_token_mean_accumulate(const tm_token_mean_args_t *a);
+void tm_token_mean_requant(const tm_token_mean_args_t *a);
 
 /* PatchFeatures: x (C*P, D) -> y (P, F). "concat": y[p, c*D+d] = x[c*P+p, d];
  * "mean": y[p, d] = requant(sum_c (x[c*P+p, d] - 128), mult). Patches [p0, p1). */

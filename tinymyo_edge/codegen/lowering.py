@@ -193,11 +193,10 @@ def lower_attention(op, ctx, tile):
 @lowering("token_mean", template="ops/token_mean.c.j2")
 def lower_token_mean(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
-    f = int(np.prod(ctx.shapes[op.output]))
-    return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": n * d}],
-            "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f}, "residents": [], "units": 1, "tile": 1,
-            "mult": c_float(op.multiplier, op.name), "channels": op.channels, "patches": n // op.channels, "d": d,
-            "per_channel": int(op.reduction == "concat"), "features": f}
+    return {**ctx.stream(op, tile), "x": _bytes(ctx.ptr(op.inputs[0])), "y": _bytes(ctx.ptr(op.output), False),
+            "n": n, "d": d, "tile": tile.dims["tokens"], "mult": c_float(op.multiplier, op.name),
+            "patches": n // op.channels, "per_channel": int(op.reduction == "concat"),
+            "features": int(np.prod(ctx.shapes[op.output]))}
 
 
 @lowering("patch_features", template="ops/patch_features.c.j2")

@@ -74,8 +74,8 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0,
                          8 * op.heads + 1024 * op.heads + n * d + 2 * nrb * n * d, n * d)
     if kind == "token_mean":
-        n, d = shapes[op.inputs[0]]
-        return Transfers(2, 0, n * d, _shape_count(shapes[op.output]))
+        n, d = shapes[op.inputs[0]]  # token tiles in, the features out once
+        return Transfers(_tiles(n, tile.dims["tokens"]) + 1, 0, n * d, _shape_count(shapes[op.output]))
     if kind == "patch_features":
         n, d = shapes[op.inputs[0]]
         p, f = shapes[op.output]

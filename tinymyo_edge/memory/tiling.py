@@ -202,14 +202,13 @@ def _fitted(op: Op, board: Board, limit: int, parts, what: str, step: int = 1) -
 
 @tiler("token_mean")
 def tile_token_mean(op: Op, shapes: dict, board: Board) -> Tile:
-    """One tile: the whole input (every token of every channel adds into each feature) and the features."""
+    """Tiles of t tokens (any t: a tile may cross channels) double buffered; the F int32 accumulators and the F
+    output codes resident (the output is stored once, after the last tile)."""
     n, d = shapes[op.inputs[0]]
     f = _count(shapes[op.output])
-    single = layout([("in0_0", n * d), ("out0", f)], board.alignment)  # one tile: buffer 1 is buffer 0
-    buffers = single + tuple((name[:-1] + "1", offset, size) for name, offset, size in single)
-    if layout_bytes(buffers) > board.l1_bytes:
-        raise _refuse(op, layout_bytes(buffers), board, f"all {n} tokens x D={d}")
-    return Tile(op.name, op.kind, {"tokens": n}, layout_bytes(buffers), buffers=buffers)
+    parts = lambda t: double("x", t * d) + [("acc", 4 * f), ("y", f)]  # noqa: E731
+    t, buffers = _fitted(op, board, n, parts, f"1 token of D={d} and {f} int32 accumulators")
+    return Tile(op.name, op.kind, {"tokens": t}, layout_bytes(buffers), buffers=buffers)
 
 
 @tiler("patch_features")
