@@ -21,6 +21,8 @@ void t_rne(const float *x, float *y, int n) { for (int i = 0; i < n; i++) y[i] =
 void t_sat(const float *x, uint8_t *y, int n) { for (int i = 0; i < n; i++) y[i] = tm_sat_u8(x[i]); }
 void t_requant(const int32_t *acc, const float *m, uint8_t *y, int n)
 { for (int i = 0; i < n; i++) y[i] = tm_requant(acc[i], m[i]); }
+void t_requant_fixed(const int32_t *acc, const int32_t *m, const int32_t *s, int zp, uint8_t *y, int n)
+{ for (int i = 0; i < n; i++) y[i] = tm_requant_fixed(acc[i], m[i], s[i], zp); }
 void t_divide(const uint32_t *num, const uint32_t *den, uint32_t *q, int n)
 { for (int i = 0; i < n; i++) q[i] = tm_divide(num[i], tm_divisor(den[i])); }
 """

@@ -63,6 +63,41 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: int = ACT_ZE
     return saturate_u8(round_half_even(f).astype(np.float64) + zero_point)
 
 
+def round_shift(a: np.ndarray, shift) -> np.ndarray:
+    """floor((a + 2**(shift-1)) / 2**shift) for int64 a and shift >= 1 (per element or broadcast): round half up.
+    C: `(a + ((int64_t)1 << (s - 1))) >> s` with an arithmetic shift; ONNX: _Body.round_shift."""
+    a = np.asarray(a, dtype=np.int64)
+    s = np.asarray(shift, dtype=np.int64)
+    return (a + (np.int64(1) << (s - 1))) >> s
+
+
+FIXED_MULT_BITS = 31  # fixed-point multipliers M: 2**30 <= M < 2**31 (int32), value M / 2**S
+FIXED_SHIFT_MAX = 62  # the product acc * M and its rounding stay within int64 for |acc| < 2**31
+
+
+def fixed_multiplier(m) -> tuple[np.ndarray, np.ndarray]:
+    """Real multipliers m > 0 -> (M int64, S int64) with M / 2**S the nearest value of 31 significant bits.
+    Multipliers below 2**-31 get S = 62 and a smaller M (0 only when m < 2**-63)."""
+    m = np.atleast_1d(np.asarray(m, dtype=np.float64))
+    if np.any(~np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"fixed_multiplier: multipliers must be finite and > 0, got {m}")
+    exp = np.floor(np.log2(m)).astype(np.int64)
+    shift = np.clip(FIXED_MULT_BITS - 1 - exp, 1, FIXED_SHIFT_MAX)
+    mult = np.floor(m * np.exp2(shift.astype(np.float64)) + 0.5).astype(np.int64)
+    carry = mult >= (1 << FIXED_MULT_BITS)  # m just below a power of two rounds up to 2**31
+    mult = np.where(carry, mult >> 1, mult)
+    shift = np.where(carry, shift - 1, shift)
+    if np.any(shift < 1):
+        raise ValueError(f"fixed_multiplier: multiplier {m.max()} >= 2**30 is out of range")
+    return mult, shift
+
+
+def requantize_fixed(acc: np.ndarray, mult, shift, zero_point: int = ACT_ZERO_POINT) -> np.ndarray:
+    """int32 accumulator -> uint8, integer only: sat(round_shift(acc * M, S) + zp); acc * M in int64."""
+    return saturate_u8(round_shift(np.asarray(acc, dtype=np.int64) * np.asarray(mult, dtype=np.int64), shift)
+                       + zero_point)
+
+
 def dequantize_acc(acc: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """int32 accumulator -> float32 output: f32(acc) * scale (one float32 multiply)."""
     return (np.asarray(acc).astype(F32) * np.asarray(scale, dtype=F32)).astype(F32)

@@ -62,6 +62,18 @@ static inline uint8_t tm_requant(int32_t acc, float multiplier)
 }
 #endif
 
+/* numerics.round_shift / requantize_fixed: integer-only requantisation by a fixed-point multiplier M / 2^S
+ * (2^30 <= M < 2^31, 1 <= S <= 62): code = sat(floor((acc * M + 2^(S-1)) / 2^S) + zp). The product is int64 (one
+ * mul + mulh on rv32); >> on a negative int64 is an arithmetic shift with gcc (documented implementation-defined
+ * behaviour; C23 makes it standard). */
+static inline int64_t tm_round_shift64(int64_t a, int shift) { return (a + ((int64_t)1 << (shift - 1))) >> shift; }
+
+static inline uint8_t tm_requant_fixed(int32_t acc, int32_t mult, int shift, int zero_point)
+{
+    int64_t r = tm_round_shift64((int64_t)acc * mult, shift) + zero_point;
+    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
 /* Exact floor(n / d) for 0 <= n < 2^31 and 1 <= d < 2^31 by one multiply: the division by a row-invariant divisor
  * (softmax) becomes a 64-bit multiply and shift (Granlund-Montgomery: s = 31 + ceil(log2 d), m = ceil(2^s / d),
  * then m d - 2^s < d <= 2^(s-31), which makes (n m) >> s exact for every n < 2^31; m < 2^32, n m < 2^63). */

@@ -96,6 +96,28 @@ class _Body:
         y = self.op("Mul", [acc_float, multiplier])
         return self.op("QuantizeLinear", [y, self.const(1.0, np.float32), self.const(nx.ACT_ZERO_POINT, np.uint8)], out)
 
+    def pow2(self, shift: str) -> str:
+        """2**shift as int64 for int64 0 <= shift <= 62: Pow in float64 is exact for these (BitShift would need
+        unsigned inputs at this opset)."""
+        p = self.op("Pow", [self.const(2.0, np.float64), self.op("Cast", [shift], to=TP.DOUBLE)])
+        return self.op("Cast", [p], to=TP.INT64)
+
+    def round_shift(self, a: str, shift: str) -> str:
+        """numerics.round_shift on int64: floor((a + 2**(s-1)) / 2**s). Div truncates toward zero, so a negative
+        remainder steps the quotient down by one (Less + Cast bool)."""
+        d = self.pow2(shift)
+        t = self.op("Add", [a, self.op("Div", [d, self.const(2, np.int64)])])
+        q = self.op("Div", [t, d])
+        low = self.op("Less", [self.op("Sub", [t, self.op("Mul", [q, d])]), self.const(0, np.int64)])
+        return self.op("Sub", [q, self.op("Cast", [low], to=TP.INT64)])
+
+    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str, zero_point: int = nx.ACT_ZERO_POINT) -> str:
+        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64)."""
+        r = self.round_shift(self.op("Mul", [self.op("Cast", [acc_int], to=TP.INT64), mult]), shift)
+        r = self.op("Clip", [self.op("Add", [r, self.const(zero_point, np.int64)]), self.const(0, np.int64),
+                             self.const(255, np.int64)])
+        return self.op("Cast", [r], out, to=TP.UINT8)
+
     def centered_i32(self, x: str) -> str:
         return self.op("Sub", [self.op("Cast", [x], to=TP.INT32), self.const(nx.ACT_ZERO_POINT, np.int32)])
 
