@@ -54,10 +54,15 @@ class _Builder:
         return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, multiplier=self.mult(m, k))
 
     def layernorm(self, name, x, rows, d):
-        gamma = self.rng.uniform(0.5, 1.5, size=d)
-        gain = (gamma / (2**nx.LN_FRAC_BITS * self.rng.uniform(0.02, 0.04))).astype(F32)
-        bias = self.rng.uniform(-10, 10, size=d).astype(F32)
-        return self.add(LayerNorm, name, [x], (rows, d), gain=gain, bias=bias)
+        gain = self.rng.uniform(0.5, 1.5, size=d) / self.rng.uniform(0.02, 0.04)  # gamma / s_out
+        bias = self.rng.uniform(-10, 10, size=d)  # beta / s_out
+        g, b, s = nx.layernorm_affine(gain, bias, d, nx.LN_FRAC_BITS, name)
+        return self.add(LayerNorm, name, [x], (rows, d), gain=g, bias=b, shift=s,
+                        recip_bits=nx.layernorm_recip_bits(d), frac_bits=nx.LN_FRAC_BITS)
+
+    def residual(self, name, a, b, shape):
+        ma, mb, t = nx.residual_constants(self.rng.uniform(0.5, 1.0), self.rng.uniform(0.5, 1.0), name)
+        return self.add(ResidualAdd, name, [a, b], shape, mult_a=ma, mult_b=mb, shift=t)
 
     def lut(self, name, x, shape, function):
         fn = nx.gelu_lut if function == "gelu" else nx.silu_lut
@@ -90,14 +95,12 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
         a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
                   exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits)
         a = b.linear(f"{blk}.attn.proj", a, n, d, d)
-        x = b.add(ResidualAdd, f"{blk}.add1", [x, a], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add1", x, a, (n, d))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
         h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
         h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu")
         h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
-        x = b.add(ResidualAdd, f"{blk}.add2", [x, h], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add2", x, h, (n, d))
     x = b.layernorm("norm", x, n, d)
     _add_head(b, cfg, x)
     return Program(tensors=b.tensors, ops=tuple(b.ops), input=x_in, output=b.ops[-1].output,

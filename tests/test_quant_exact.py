@@ -32,6 +32,7 @@ PINNED = {  # NUMERICS.md section 2, plus data movement (shape/reshape/slice/con
     "ReduceMax", "Max", "GatherElements", "Gather", "Cast", "Sqrt", "Floor", "Reshape", "Shape", "Slice", "Concat",
     "Transpose", "Pad", "Unsqueeze", "Constant", "ConstantOfShape",
     "MatMul",  # int32 x int32 only (p.v with prob_bits > 8): exact integer sums, bounded by ranges.py
+    "Clip", "Less", "Pow",  # _Body.round_shift / requant_fixed: integer clamp and floor step, 2^s exact in float64
 }
 FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "DequantizeLinear", "Sigmoid", "Exp"}
 

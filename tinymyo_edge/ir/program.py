@@ -136,26 +136,38 @@ class Lut(Op):
 
 @dataclass(frozen=True, eq=False)
 class LayerNorm(Op):
-    """x u8 (R, D) -> u8 (R, D): integer statistics, one float affine step (numerics.layernorm_int)."""
+    """x u8 (R, D) -> u8 (R, D), integer only (numerics.layernorm_fixed): integer statistics, one reciprocal
+    R = floor(2^recip_bits / sd) per row, n = round_shift(c R, recip_bits - frac_bits), then per channel
+    y = sat(round_shift(n gain[i] + bias[i], shift[i]) + zero_point). The input zero point cancels in c = D x - sum x."""
 
-    gain: np.ndarray = field(default=None, repr=False)  # f32 (D): gamma / (2**14 * s_out)
-    bias: np.ndarray = field(default=None, repr=False)  # f32 (D): beta / s_out
+    gain: np.ndarray = field(default=None, repr=False)  # i32 (D): round(gamma / s_out * 2^(shift - frac_bits))
+    bias: np.ndarray = field(default=None, repr=False)  # i32 (D): round(beta / s_out * 2^shift)
+    shift: np.ndarray = field(default=None, repr=False)  # i32 (D): 1..numerics.LN_SHIFT_MAX
+    recip_bits: int = 0  # K
+    frac_bits: int = nx.LN_FRAC_BITS  # F
+    zero_point: int = nx.ACT_ZERO_POINT  # of the output
     kind: ClassVar[str] = "layernorm"
 
     def reference(self, x):
-        return nx.layernorm_int(x, self.gain, self.bias)
+        return nx.layernorm_fixed(x, self.gain, self.bias, self.shift, self.recip_bits, self.frac_bits,
+                                  self.zero_point)
 
 
 @dataclass(frozen=True, eq=False)
 class ResidualAdd(Op):
-    """a u8, b u8 (same shape) -> u8: sat(rne((a-128) ra + (b-128) rb) + 128) in float32 single operations."""
+    """a u8, b u8 (same shape) -> u8, integer only (numerics.residual_fixed):
+    y = sat(round_shift((a - zero_a) mult_a + (b - zero_b) mult_b, shift) + zero_y), mult / 2^shift = s_in / s_out."""
 
-    scale_a: float = 1.0
-    scale_b: float = 1.0
+    mult_a: int = 0
+    mult_b: int = 0
+    shift: int = 1
+    zero_a: int = nx.ACT_ZERO_POINT
+    zero_b: int = nx.ACT_ZERO_POINT
+    zero_y: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "residual_add"
 
     def reference(self, a, b):
-        return nx.residual_add(a, b, self.scale_a, self.scale_b)
+        return nx.residual_fixed(a, b, self.mult_a, self.mult_b, self.shift, self.zero_a, self.zero_b, self.zero_y)
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import numerics as nx
+from ..errors import TinyMyoError
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
@@ -126,17 +127,31 @@ class ProgramBuilder:
     def layernorm(self, name: str, x: str, prefix: str) -> str:
         gamma, beta = self.p(prefix + ".weight"), self.p(prefix + ".bias")
         s_out = self.scale_for(_layernorm(self.deq(x), gamma, beta))
-        gain = (gamma / (2.0**nx.LN_FRAC_BITS * s_out)).astype(F32)
-        op = LayerNorm(name, (x,), name, gain=gain, bias=(beta / s_out).astype(F32))
+        dim = self.tensors[x].shape[-1]
+        info = self.act(name, self.tensors[x].shape, s_out)
+        try:
+            gain, bias, shift = nx.layernorm_affine(gamma / np.float64(info.scale), beta / np.float64(info.scale),
+                                                    dim, nx.LN_FRAC_BITS, name)
+            recip = nx.layernorm_recip_bits(dim, nx.LN_FRAC_BITS)
+        except ValueError as exc:
+            raise TinyMyoError(str(exc)) from exc
+        op = LayerNorm(name, (x,), name, gain=gain, bias=bias, shift=shift, recip_bits=recip,
+                       frac_bits=nx.LN_FRAC_BITS, zero_point=info.zero_point)
         self.calibration[name] = {"scale": _f32(s_out)}
-        return self.push(op, self.act(name, self.tensors[x].shape, s_out))
+        return self.push(op, info)
 
     def residual(self, name: str, a: str, b: str) -> str:
         s_out = self.scale_for(self.deq(a) + self.deq(b))
-        sa, sb = self.tensors[a].scale, self.tensors[b].scale
-        op = ResidualAdd(name, (a, b), name, scale_a=_f32(sa / s_out), scale_b=_f32(sb / s_out))
+        info = self.act(name, self.tensors[a].shape, s_out)
+        ta, tb = self.tensors[a], self.tensors[b]
+        try:
+            ma, mb, t = nx.residual_constants(ta.scale / info.scale, tb.scale / info.scale, name)
+        except ValueError as exc:
+            raise TinyMyoError(str(exc)) from exc
+        op = ResidualAdd(name, (a, b), name, mult_a=ma, mult_b=mb, shift=t, zero_a=ta.zero_point,
+                         zero_b=tb.zero_point, zero_y=info.zero_point)
         self.calibration[name] = {"scale": _f32(s_out)}
-        return self.push(op, self.act(name, self.tensors[a].shape, s_out))
+        return self.push(op, info)
 
     def lut(self, name: str, x: str, function: str) -> str:
         fn, make = {"gelu": (_gelu, nx.gelu_lut), "silu": (_silu, nx.silu_lut)}[function]

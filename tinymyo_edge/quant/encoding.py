@@ -38,11 +38,16 @@ META_FORMAT, META_TENSORS, META_IO, META_PROGRAM = ("tinymyo_edge.format", "tiny
 class Field:
     name: str
     dtype: np.dtype
-    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body
+    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body;
+    #                       a Python int with an integer dtype: a 0-d initializer of that dtype, used as is
 
 
 def _f(name, dtype, scalar=False):
     return Field(name, np.dtype(dtype), scalar)
+
+
+def _float_scalar(f: Field) -> bool:
+    return f.scalar and f.dtype.kind == "f"
 
 
 # kind -> (number of activation inputs, constant fields in input order, node attributes)
@@ -52,8 +57,10 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
-    "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
-    "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
+    "layernorm": (1, (_f("gain", "int32"), _f("bias", "int32"), _f("shift", "int32"), _f("recip_bits", "int32", True),
+                      _f("frac_bits", "int32", True), _f("zero_point", "int32", True)), ()),
+    "residual_add": (2, tuple(_f(n, "int32", True) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b",
+                                                              "zero_y")), ()),
     "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
                   ("heads", "prob_bits")),
     "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
@@ -150,24 +157,34 @@ def _body_lut(b: _Body, cfg: dict) -> None:
 
 
 def _body_layernorm(b: _Body, cfg: dict) -> None:
+    """numerics.layernorm_fixed: int32 sums (sum x, sum x^2: D * 255^2 < 2^31, ranges.py), int64 statistics and
+    reciprocal per row (var < 2^52: the double Sqrt + Floor is the exact isqrt), int64 per element (the values are
+    int32-bounded, ranges.py; int64 here only avoids Casts)."""
     axes = b.const([-1], np.int64)
     xi = b.op("Cast", ["x0"], to=TP.INT32)
     dim64 = b.op("Gather", [b.op("Shape", ["x0"]), b.const(-1, np.int64)], axis=0)
-    c = b.op("Sub", [b.op("Mul", [xi, b.op("Cast", [dim64], to=TP.INT32)]), b.op("ReduceSum", [xi, axes], keepdims=1)])
-    c64 = b.op("Cast", [c], to=TP.INT64)
-    var = b.op("Div", [b.op("ReduceSum", [b.op("Mul", [c64, c64]), axes], keepdims=1), dim64])
+    s = b.op("Cast", [b.op("ReduceSum", [xi, axes], keepdims=1)], to=TP.INT64)
+    q = b.op("Cast", [b.op("ReduceSum", [b.op("Mul", [xi, xi]), axes], keepdims=1)], to=TP.INT64)
+    var = b.op("Sub", [b.op("Mul", [q, dim64]), b.op("Mul", [s, s])])
     root = b.op("Floor", [b.op("Sqrt", [b.op("Cast", [var], to=TP.DOUBLE)])])
     sd = b.op("Max", [b.op("Cast", [root], to=TP.INT64), b.const(1, np.int64)])
-    n = b.op("Div", [b.op("Mul", [c, b.const(1 << nx.LN_FRAC_BITS, np.int32)]), b.op("Cast", [sd], to=TP.INT32)])
-    t = b.op("Add", [b.op("Mul", [b.op("Cast", [n], to=TP.FLOAT), "gain"]), "bias"])
-    b.op("QuantizeLinear", [t, b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    k = b.op("Cast", ["recip_bits"], to=TP.INT64)
+    recip = b.op("Div", [b.pow2(k), sd])  # non-negative operands: truncation = floor
+    c = b.op("Sub", [b.op("Mul", [b.op("Cast", ["x0"], to=TP.INT64), dim64]), s])
+    n = b.round_shift(b.op("Mul", [c, recip]), b.op("Sub", [k, b.op("Cast", ["frac_bits"], to=TP.INT64)]))
+    u = b.op("Add", [b.op("Mul", [n, b.op("Cast", ["gain"], to=TP.INT64)]), b.op("Cast", ["bias"], to=TP.INT64)])
+    r = b.op("Add", [b.round_shift(u, b.op("Cast", ["shift"], to=TP.INT64)), b.op("Cast", ["zero_point"], to=TP.INT64)])
+    r = b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])
+    b.op("Cast", [r], "y", to=TP.UINT8)
 
 
 def _body_residual_add(b: _Body, cfg: dict) -> None:
-    zp = b.const(float(nx.ACT_ZERO_POINT), np.float32)
-    fa = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.FLOAT), zp]), "scale_a"])
-    fb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.FLOAT), zp]), "scale_b"])
-    b.op("QuantizeLinear", [b.op("Add", [fa, fb]), b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    """numerics.residual_fixed in int64 (the sum is int32-bounded, ranges.py)."""
+    i64 = {n: b.op("Cast", [n], to=TP.INT64) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b", "zero_y")}
+    ta = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.INT64), i64["zero_a"]]), i64["mult_a"]])
+    tb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.INT64), i64["zero_b"]]), i64["mult_b"]])
+    r = b.op("Add", [b.round_shift(b.op("Add", [ta, tb]), i64["shift"]), i64["zero_y"]])
+    b.op("Cast", [b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])], "y", to=TP.UINT8)
 
 
 def _body_attention(b: _Body, cfg: dict) -> None:
@@ -287,10 +304,10 @@ def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     n_act, fields, attrs = SCHEMA[kind]
     body = _Body()
     for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
-        if f.scalar:
+        if _float_scalar(f):
             body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
     _BODIES[kind](body, cfg)
-    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.scalar else "") for f in fields]
+    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if _float_scalar(f) else "") for f in fields]
     inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
                             [oh.make_opsetid("", OPSET), oh.make_opsetid("com.microsoft", 1)], attributes=list(attrs))
@@ -325,7 +342,12 @@ def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray
 def _field_value(op: Op, field: Field) -> np.ndarray:
     value = getattr(op, field.name)
     arr = np.asarray(value)
-    if field.scalar:
+    if field.scalar and not _float_scalar(field):
+        info = np.iinfo(field.dtype)
+        if not isinstance(value, (int, np.integer)) or not info.min <= int(value) <= info.max:
+            raise TinyMyoError(f"{op.name}: field {field.name} = {value!r} is not an integer that fits {field.dtype}")
+        arr = np.array(int(value), dtype=field.dtype).reshape(())
+    elif field.scalar:
         arr = np.array(value, dtype=field.dtype).reshape(())
     if arr.dtype != field.dtype:
         cast = arr.astype(field.dtype)
@@ -420,7 +442,7 @@ def onnx_to_program(model: onnx.ModelProto, path: str | Path = "<model>") -> Pro
             arr = inits[name]
             if arr.dtype != field.dtype:
                 raise TinyMyoError(f"{path}: node {node.name!r}: {field.name} has dtype {arr.dtype}, expected {field.dtype}")
-            values[field.name] = float(arr) if field.scalar else arr
+            values[field.name] = (float(arr) if _float_scalar(field) else int(arr)) if field.scalar else arr
         if node.op_type == "reshape":
             values["shape"] = tuple(int(v) for v in values["shape"])
         for a in node.attribute:

@@ -79,14 +79,9 @@ def program_bounds(program: Program) -> list[Bound]:
         elif op.kind == "rel_attention":
             out += _rel_attention_bounds(op, shape)
         elif op.kind == "layernorm":
-            d = shape[-1]
-            c = (d - 1) * 255
-            out += [
-                Bound(op.name, f"c = D*x - sum(x), |c| <= (D-1)*255 (D={d})", c, INT32_LIMIT, "int32"),
-                Bound(op.name, "sum(c^2) <= D*c^2", d * c * c, INT64_LIMIT, "int64"),
-                Bound(op.name, "var = sum(c^2)/D for an exact double sqrt", c * c, DOUBLE_EXACT, "double"),
-                Bound(op.name, f"c * 2^{nx.LN_FRAC_BITS}", c << nx.LN_FRAC_BITS, INT32_LIMIT, "int32"),
-            ]
+            out += layernorm_bounds(op, shape[-1])
+        elif op.kind == "residual_add":
+            out += residual_bounds(op)
         elif op.kind == "token_mean":
             n, d = shape
             count = n // op.channels if op.reduction == "concat" else n
@@ -95,6 +90,56 @@ def program_bounds(program: Program) -> list[Bound]:
             out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, F32_EXACT,
                              "int32, exact in float32"))
     return out
+
+
+def layernorm_bounds(op, d: int) -> list[Bound]:
+    """numerics.layernorm_fixed over D codes: sums, statistics, the reciprocal, c R and the per-channel affine
+    (|n| <= ratio bound * 2^F, numerics.layernorm_ratio_bound), each in the type the ONNX body and C hold it in."""
+    k, f = int(op.recip_bits), int(op.frac_bits)
+    ratio = nx.layernorm_ratio_bound(d)
+    n_max = ratio << f
+    gain = np.abs(np.asarray(op.gain, np.int64))
+    bias = np.abs(np.asarray(op.bias, np.int64))
+    shift = np.asarray(op.shift, np.int64)
+    affine = int(np.max(n_max * gain + bias + (np.int64(1) << (shift - 1)), initial=0))
+    s_ok = shift.size == d and int(shift.min(initial=1)) >= 1 and int(shift.max(initial=1)) <= nx.LN_SHIFT_MAX
+    return [
+        Bound(op.name, f"sum(x^2) <= D*255^2 (D={d})", d * 255 * 255, INT32_LIMIT, "int32"),
+        Bound(op.name, f"c = D*x - sum(x), |c| <= (D-1)*255 (D={d})", (d - 1) * 255, INT32_LIMIT, "int32"),
+        Bound(op.name, "D*sum(x^2) <= D^2*255^2", d * d * 255 * 255, INT64_LIMIT, "int64"),
+        Bound(op.name, "var = D*sum(x^2) - sum(x)^2 <= D^2*255^2/4, exact double sqrt", d * d * 255 * 255 // 4,
+              DOUBLE_EXACT, "double"),
+        Bound(op.name, f"reciprocal R = floor(2^K / sd) <= 2^K (K={k})", 1 << k, INT32_LIMIT, "int32"),
+        Bound(op.name, f"shift of c*R: K - F >= 1 (K={k}, F={f})", 0 if k - f >= 1 else 1, 1, "shift"),
+        Bound(op.name, f"|c*R| + 2^(K-F-1) < |c|/sd bound {ratio} * 2^K (K={k}, F={f})",
+              ratio * (1 << k) + (1 << max(k - f - 1, 0)), INT32_LIMIT, "int32"),
+        Bound(op.name, f"|n*G + B| + 2^(S-1), |n| <= {ratio} * 2^F", affine, INT32_LIMIT, "int32"),
+        Bound(op.name, f"per-channel shifts S in 1..{nx.LN_SHIFT_MAX}, one per feature", 0 if s_ok else 1, 1,
+              "shift"),
+    ]
+
+
+def residual_bounds(op) -> list[Bound]:
+    """numerics.residual_fixed: |a - za|, |b - zb| <= 255 for any u8 codes and zero points in 0..255."""
+    zps = (op.zero_a, op.zero_b, op.zero_y)
+    acc = 255 * (abs(int(op.mult_a)) + abs(int(op.mult_b))) + (1 << max(int(op.shift) - 1, 0))
+    return [
+        Bound(op.name, f"|(a-za)*Ra + (b-zb)*Rb| + 2^(T-1) <= 255*(|Ra|+|Rb|) + 2^(T-1) (T={op.shift})", acc,
+              INT32_LIMIT, "int32"),
+        Bound(op.name, f"shift T={op.shift} in 1..30, zero points {zps} in 0..255",
+              0 if 1 <= op.shift <= 30 and all(0 <= z <= 255 for z in zps) else 1, 1, "shift / u8"),
+    ]
+
+
+def _ln_size_problem(dim: int) -> str | None:
+    """The size-only LayerNorm check (the constants are bounded per op by layernorm_bounds)."""
+    if dim * 255 * 255 >= INT32_LIMIT:
+        return f"LayerNorm int32 sum(x^2) for dim {dim}: {dim * 255 * 255} >= {INT32_LIMIT}"
+    try:
+        nx.layernorm_recip_bits(dim)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _rel_attention_bounds(op, shape) -> list[Bound]:
@@ -133,10 +178,11 @@ def check_speech_sizes(tokens: int, dim: int, heads: int, hidden: int, window: i
     k = max(3 * dim, hidden)
     for what, value in ((f"conv/linear accumulator K={k}", k * 128 * 128),
                         (f"relative score accumulator head_dim={hd}", hd * 128 * (128 + nx.REL_KEY_MAX)),
-                        (f"p.v accumulator for {row} pairs", 128 * ((1 << prob_bits) - 1 + row)),
-                        (f"LayerNorm c*2^{nx.LN_FRAC_BITS} for dim {dim}", ((dim - 1) * 255) << nx.LN_FRAC_BITS)):
+                        (f"p.v accumulator for {row} pairs", 128 * ((1 << prob_bits) - 1 + row))):
         if value >= INT32_LIMIT:
             problems.append(f"{what}: {value} >= {INT32_LIMIT}")
+    if _ln_size_problem(dim):
+        problems.append(_ln_size_problem(dim))
     if problems:
         raise TinyMyoError("the integer speech model would overflow, refusing it: " + "; ".join(problems))
 
@@ -167,8 +213,9 @@ def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat
         (f"softmax sums for {tokens} tokens", 2 * pmax * top + tokens * top, INT32_LIMIT),
         (f"softmax 2*sum for {tokens} tokens", 2 * tokens * top, INT32_LIMIT),
         (f"p.v accumulator for {tokens} tokens", 128 * (pmax + tokens), INT32_LIMIT),
-        (f"LayerNorm c*2^{nx.LN_FRAC_BITS} for dim {dim}", ((dim - 1) * 255) << nx.LN_FRAC_BITS, INT32_LIMIT),
     ]
     problems += [f"{what}: {value} >= {limit}" for what, value, limit in checks if value >= limit]
+    if _ln_size_problem(dim):
+        problems.append(_ln_size_problem(dim))
     if problems:
         raise TinyMyoError("the integer model would overflow, refusing it: " + "; ".join(problems))
