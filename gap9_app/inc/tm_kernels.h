@@ -54,23 +54,29 @@ typedef struct {
 } tm_lut_args_t;
 void tm_lut(const tm_lut_args_t *a);
 
-/* LayerNorm over D: c = D x - sum(x); var = sum(c^2) / D (int64); sd = max(1, isqrt(var));
- * n = (c << LN_FRAC_BITS) / sd (truncating, int32); y = sat(rne(f32(n) * gain + bias) + 128). Rows [r0, r1). */
+/* LayerNorm over D, integer only (numerics.layernorm_fixed): s = sum x, var = D sum x^2 - s^2, sd = max(1, isqrt(var)),
+ * R = floor(2^K / sd) per row; n = round_shift((D x - s) R, K - F); y = sat(((n gain + bias_half) >> shift) + zp),
+ * bias_half = bias + 2^(shift - 1). Rows [r0, r1). */
 typedef struct {
-    const uint8_t *x;    /* (R, D) */
-    const float *gain;   /* (D) */
-    const float *bias;   /* (D) */
-    uint8_t *y;          /* (R, D) */
+    const uint8_t *x;          /* (R, D) */
+    const int32_t *gain;       /* (D) */
+    const int32_t *bias_half;  /* (D) */
+    const int32_t *shift;      /* (D) */
+    uint8_t *y;                /* (R, D) */
     int d;
+    int recip_bits, frac_bits; /* K, F */
+    int zero_point;            /* of y */
     int r0, r1;
 } tm_layernorm_args_t;
 void tm_layernorm(const tm_layernorm_args_t *a);
 
-/* ResidualAdd: y = sat(rne((f32(a)-128) sa + (f32(b)-128) sb) + 128), three float ops, no FMA. [start, end). */
+/* ResidualAdd, integer only (numerics.residual_fixed): y = sat(((a mult_a + b mult_b + offset) >> shift) + zero_y),
+ * offset = 2^(shift-1) - zero_a mult_a - zero_b mult_b. Elements [start, end). */
 typedef struct {
     const uint8_t *a, *b; /* (count) each */
     uint8_t *y;           /* (count) */
-    float scale_a, scale_b;
+    int32_t mult_a, mult_b, offset;
+    int shift, zero_y;
     int start, end;
 } tm_residual_args_t;
 void tm_residual_add(const tm_residual_args_t *a);

@@ -9,6 +9,9 @@
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp_norm.h"
+#endif
 
 /* floor(sqrt(v)), bit by bit: exact for every uint64 (no float, no libm). */
 static uint32_t isqrt_u64(uint64_t v)

@@ -6,6 +6,9 @@
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp_norm.h"
+#endif
 
 static void residual_worker(void *arg)
 {

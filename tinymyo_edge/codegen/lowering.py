@@ -137,21 +137,42 @@ def lower_lut(op, ctx, tile):
             "tile": tile.dims["elements"]}
 
 
-def _check_layernorm_bound(op, d):
-    if d * 255 * (1 << nx.LN_FRAC_BITS) >= nx.INT32_MAX:
-        raise TinyMyoError(f"layer {op.name!r}: LayerNorm over D={d} overflows the int32 (c << {nx.LN_FRAC_BITS}) "
-                           f"of the C kernel (D must be <= {nx.INT32_MAX // (255 << nx.LN_FRAC_BITS)})")
+def layernorm_bias_half(op) -> np.ndarray:
+    """int32 bias + 2^(shift - 1): the rounding term of round_shift folded into the bias (the C kernel's bias_half).
+    Refused unless the proven affine bound (quant/ranges.py) holds, which keeps it in int32."""
+    from ..quant.ranges import layernorm_bounds
+
+    d = len(np.asarray(op.gain).reshape(-1))
+    bad = [b for b in layernorm_bounds(op, d) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: LayerNorm constants out of the C kernel's int32 range: "
+                           + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit}" for b in bad))
+    shift = np.asarray(op.shift, dtype=np.int64)
+    return (np.asarray(op.bias, dtype=np.int64) + (np.int64(1) << (shift - 1))).astype(np.int32)
+
+
+def residual_offset(op) -> int:
+    """2^(T-1) - za Ra - zb Rb: the C kernel's one additive constant (|.| < 2^31 by the proven bound, ranges.py)."""
+    from ..quant.ranges import residual_bounds
+
+    bad = [b for b in residual_bounds(op) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: ResidualAdd constants out of the C kernel's int32 range: "
+                           + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit}" for b in bad))
+    return (1 << (op.shift - 1)) - op.zero_a * op.mult_a - op.zero_b * op.mult_b
 
 
 @lowering("layernorm", template="ops/layernorm.c.j2")
 def lower_layernorm(op, ctx, tile):
     rows, d = ctx.shapes[op.inputs[0]]
-    _check_layernorm_bound(op, d)
-    gain = ctx.const(op, "gain", np.asarray(op.gain, dtype=np.float32))
-    bias = ctx.const(op, "bias", np.asarray(op.bias, dtype=np.float32))
+    bias_half = ctx.const(op, "bias_half", layernorm_bias_half(op))
+    gain = ctx.const(op, "gain", np.asarray(op.gain, dtype=np.int32))
+    shift = ctx.const(op, "shift", np.asarray(op.shift, dtype=np.int32))
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d}],
             "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": d},
-            "residents": [{"l2": gain, "bytes": 4 * d}, {"l2": bias, "bytes": 4 * d}], "units": rows, "d": d,
+            "residents": [{"l2": gain, "bytes": 4 * d}, {"l2": bias_half, "bytes": 4 * d},
+                          {"l2": shift, "bytes": 4 * d}], "units": rows, "d": d,
+            "recip_bits": int(op.recip_bits), "frac_bits": int(op.frac_bits), "zero_point": int(op.zero_point),
             "tile": tile.dims["rows"]}
 
 
@@ -159,7 +180,8 @@ def lower_layernorm(op, ctx, tile):
 def lower_residual(op, ctx, tile):
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(name)), "unit": 1} for name in op.inputs[:2]],
             "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 1}, "residents": [],
-            "scale_a": c_float(op.scale_a, op.name), "scale_b": c_float(op.scale_b, op.name),
+            "mult_a": int(op.mult_a), "mult_b": int(op.mult_b), "offset": residual_offset(op),
+            "shift": int(op.shift), "zero_y": int(op.zero_y),
             "units": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
 
 

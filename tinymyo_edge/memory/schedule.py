@@ -59,7 +59,7 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
                          m * k + 8 * m + ncb * rows * k + 256 * table, rows * m * out)
     if kind == "layernorm":
         rows, d = shapes[op.inputs[0]]
-        return Transfers(2 + 2 * _tiles(rows, tile.dims["rows"]), 0, 8 * d + rows * d, rows * d)
+        return Transfers(3 + 2 * _tiles(rows, tile.dims["rows"]), 0, 12 * d + rows * d, rows * d)  # 3 residents
     if kind in ("quantize_input", "lut", "residual_add"):
         count = _shape_count(shapes[op.inputs[0]])
         ins = {"quantize_input": 4, "lut": 1, "residual_add": 2}[kind]

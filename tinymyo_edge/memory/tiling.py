@@ -114,8 +114,8 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
 def tile_layernorm(op: Op, shapes: dict, board: Board) -> Tile:
     rows, d = shapes[op.inputs[0]]
 
-    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain + bias resident
-        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d)]
+    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain, bias, shift resident
+        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d), ("res2", 4 * d)]
 
     tr = _largest(rows, lambda r: layout_bytes(layout(parts(r), board.alignment)) <= board.l1_bytes)
     if not tr:
