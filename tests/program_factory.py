@@ -51,7 +51,9 @@ class _Builder:
         w, b = self.weight(m, k), self.bias(m, k)
         if dequant:
             return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
-        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, multiplier=self.mult(m, k))
+        mult, shift = nx.fixed_multiplier(self.mult(m, k).astype(np.float64))
+        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, mult=mult.astype(np.int32),
+                        shift=shift.astype(np.int32))
 
     def layernorm(self, name, x, rows, d):
         gamma = self.rng.uniform(0.5, 1.5, size=d)

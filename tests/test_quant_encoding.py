@@ -52,6 +52,12 @@ def test_random_programs_of_every_head(head, reduction):
     _check(program, inputs)
 
 
+def _fixed(multipliers) -> dict:
+    """Linear's integer requantisation constants for real multipliers (powers of two: exact, ties at .5)."""
+    mult, shift = nx.fixed_multiplier(np.asarray(multipliers, np.float64))
+    return {"mult": mult.astype(np.int32), "shift": shift.astype(np.int32)}
+
+
 def test_rounding_ties_in_every_requantisation():
     """Scales of 1/2 and 1/4 make odd accumulators land exactly on .5: round half to even must agree everywhere."""
     c, t, patch, m = 2, 8, 4, 6
@@ -65,8 +71,8 @@ def test_rounding_ties_in_every_requantisation():
     ops = (QuantizeInput("q", ("input",), "q", scale=0.5),
            Reshape("p", ("q",), "p", shape=(n, patch)),
            Linear("a", ("p",), "a", weight=w, bias=rng.integers(-5, 6, m).astype(np.int32),
-                  multiplier=np.array([0.5, 0.25, 0.5, 0.125, 1.0, 0.5], np.float32)),
-           Linear("b", ("p",), "b", weight=w[::-1].copy(), bias=np.zeros(m, np.int32), multiplier=np.full(m, 0.5, np.float32)),
+                  **_fixed([0.5, 0.25, 0.5, 0.125, 1.0, 0.5])),
+           Linear("b", ("p",), "b", weight=w[::-1].copy(), bias=np.zeros(m, np.int32), **_fixed([0.5] * m)),
            ResidualAdd("r", ("a", "b"), "r", scale_a=0.5, scale_b=0.25),
            TokenMean("pool", ("r",), "pool", channels=c, reduction="mean", multiplier=0.5),
            LinearDequant("y", ("pool",), "y", weight=rng.integers(-127, 128, (3, m)).astype(np.int8),

@@ -19,15 +19,17 @@ typedef struct {
 } tm_quantize_args_t;
 void tm_quantize(const tm_quantize_args_t *a);
 
-/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];  y = table[requant(acc, mult[m])].
+/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];
+ * y = table[tm_requant_fixed(acc, rq[2m], rq[2m+1], zero_point)] (integer only: round_shift(acc * M, S) + zp).
  * bias_folded = bias - 128 sum_k w[m,k] (folded offline: x is used as u8). Tile rows [r0,r1) x columns [m0,m1). */
 typedef struct {
     const uint8_t *x;        /* (R, K) */
     const int8_t *w;         /* (M, K) */
     const int32_t *bias;     /* (M) zero point folded */
-    const float *mult;       /* (M) */
+    const int32_t *rq;       /* (M, 2): fixed-point multiplier M, shift S per column */
     const uint8_t *table;    /* (256) or NULL */
     uint8_t *y;              /* (R, M) */
+    int zero_point;          /* output zero point (0..255) */
     int k, m;
     int r0, r1, m0, m1;
 } tm_linear_args_t;

@@ -87,18 +87,24 @@ class Reshape(Op):
 
 @dataclass(frozen=True, eq=False)
 class Linear(Op):
-    """x u8 (R, K) -> u8 (R, M): y = sat(rne(f32(bias + sum_k (x-128) w[m,k]) * mult[m]) + 128).
+    """x u8 (R, K) -> u8 (R, M), integer only: acc = bias + sum_k (x-128) w[m,k] (int32);
+    y = sat(round_shift(acc * mult[m], shift[m]) + zero_point) (numerics.requantize_fixed, int64 product).
 
-    weight s8 (M, K) per-output-channel symmetric, bias i32 (M), multiplier f32 (M).
+    weight s8 (M, K) per-output-channel symmetric; bias i32 (M) with the input's zero point folded in (an input of
+    zero point z adds -(z - 128) sum_k w[m, k], so the kernel keeps the (x - 128) form); mult i32 (M) in
+    [2**30, 2**31) and shift i32 (M) in 1..62 from numerics.fixed_multiplier(s_x s_w[m] / s_y); zero_point is the
+    output tensor's (TensorInfo.zero_point).
     """
 
     weight: np.ndarray = field(default=None, repr=False)
     bias: np.ndarray = field(default=None, repr=False)
-    multiplier: np.ndarray = field(default=None, repr=False)
+    mult: np.ndarray = field(default=None, repr=False)
+    shift: np.ndarray = field(default=None, repr=False)
+    zero_point: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "linear"
 
     def reference(self, x):
-        return nx.requantize(nx.linear_acc(x, self.weight, self.bias), self.multiplier)
+        return nx.requantize_fixed(nx.linear_acc(x, self.weight, self.bias), self.mult, self.shift, self.zero_point)
 
     def macs(self, shapes):
         rows = int(np.prod(shapes[self.inputs[0]][:-1]))

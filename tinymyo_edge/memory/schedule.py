@@ -55,8 +55,9 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         out = 4 if kind == "linear_dequant" else 1
         ncb, nrb = _tiles(m, tile.dims["cols"]), _tiles(rows, tile.dims["rows"])
         table = kind == "linear_lut"
+        coeff = 4 if kind == "linear_dequant" else 8  # per column: f32 scale, or the int32 (M, S) pair
         return Transfers(4 * ncb + 2 * ncb * nrb + table, m * k,
-                         m * k + 8 * m + ncb * rows * k + 256 * table, rows * m * out)
+                         m * k + (4 + coeff) * m + ncb * rows * k + 256 * table, rows * m * out)
     if kind == "layernorm":
         rows, d = shapes[op.inputs[0]]
         return Transfers(2 + 2 * _tiles(rows, tile.dims["rows"]), 0, 8 * d + rows * d, rows * d)

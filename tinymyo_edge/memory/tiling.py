@@ -88,10 +88,11 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     rows, k = shapes[op.inputs[0]]
     m = op.weight.shape[0]
     out_bytes = 4 if op.kind == "linear_dequant" else 1
+    mult_bytes = 4 if op.kind == "linear_dequant" else 8  # f32 scale, or the int32 (M, S) pair of tm_requant_fixed
 
     def parts(tr: int, tm: int) -> list[tuple[str, int]]:
         table = [("table", 256)] if op.kind == "linear_lut" else []
-        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", 4 * tm)
+        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", mult_bytes * tm)
                 + double("y", tr * tm * out_bytes) + table)
 
     def l1(tr: int, tm: int) -> int:

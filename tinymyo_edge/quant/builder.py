@@ -21,7 +21,7 @@ from .. import numerics as nx
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
-from .calibrate import DEFAULT_PERCENTILE, activation_scale, bias_codes, weight_scales
+from .calibrate import DEFAULT_PERCENTILE, activation_scale, bias_codes, fold_input_zero_point, weight_scales
 
 # Softmax probability precision of `quantize` (Attention.prob_bits): 8-bit probabilities round most of diffuse
 # attention over hundreds of tokens to 0 (93 % top-1 agreement with float on a trained 400-token TinyMyo against
@@ -109,17 +109,19 @@ class ProgramBuilder:
 
     # ------------------------------------------------------------------------------------------------- layers
     def linear(self, name: str, x: str, weight: np.ndarray, bias: np.ndarray, *, dequant: bool = False) -> str:
-        s_x = self.tensors[x].scale
+        s_x, z_x = self.tensors[x].scale, self.tensors[x].zero_point
         wq, sw = weight_scales(weight)
         acc_scale = (F32(s_x) * sw).astype(F32)
-        bq = bias_codes(bias, acc_scale, name)
+        bq = fold_input_zero_point(bias_codes(bias, acc_scale, name), wq, z_x, name)
         rows = self.tensors[x].shape[0]
         if dequant:
             op = LinearDequant(name, (x,), name, weight=wq, bias=bq, scale=acc_scale)
             return self.push(op, TensorInfo(name, (rows, weight.shape[0]), DType.F32))
         target = self.deq(x) @ weight.T + bias
         s_out = self.scale_for(target)
-        op = Linear(name, (x,), name, weight=wq, bias=bq, multiplier=nx.requant_multiplier(s_x, sw, s_out))
+        mult, shift = nx.fixed_multiplier(float(s_x) * sw.astype(np.float64) / float(s_out))
+        op = Linear(name, (x,), name, weight=wq, bias=bq, mult=mult.astype(np.int32), shift=shift.astype(np.int32),
+                    zero_point=nx.ACT_ZERO_POINT)
         self.calibration[name] = {"scale": _f32(s_out), "weight_scale_max": float(sw.max())}
         return self.push(op, self.act(name, (rows, weight.shape[0]), s_out))
 

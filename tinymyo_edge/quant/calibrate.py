@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TinyMyoError
+from ..numerics import ACT_ZERO_POINT
 
 METHODS = ("mse", "percentile", "minmax")
 DEFAULT_PERCENTILE = 99.99
@@ -64,3 +65,16 @@ def bias_codes(bias: np.ndarray, acc_scale: np.ndarray, what: str) -> np.ndarray
         raise TinyMyoError(f"{what}: a bias is {np.max(np.abs(q)):.3g} accumulator units, beyond the int32 range "
                            "the range proof allows (input or weight scale far too small for this bias)")
     return q.astype(np.int32)
+
+
+def fold_input_zero_point(bias: np.ndarray, weight: np.ndarray, zero_point: int, what: str) -> np.ndarray:
+    """int32 bias of a matmul whose input codes have zero point z, for the kernel's (x - 128) form:
+    sum_k (x - z) w = sum_k (x - 128) w - (z - 128) sum_k w, so bias' = bias - (z - 128) sum_k w[m, k].
+    Refused beyond 2**30 (the bound quant/ranges.py and the C bias folding assume): |z - 128| <= 128 adds at most
+    128 * 127 K."""
+    w = np.asarray(weight, np.int64).reshape(np.shape(weight)[0], -1)
+    folded = np.asarray(bias, np.int64) - (int(zero_point) - ACT_ZERO_POINT) * w.sum(axis=1)
+    if np.any(np.abs(folded) > 2**30):
+        raise TinyMyoError(f"{what}: the bias with the input zero point {zero_point} folded in is "
+                           f"{np.max(np.abs(folded)):.3g} accumulator units, beyond the 2**30 the range proof allows")
+    return folded.astype(np.int32)

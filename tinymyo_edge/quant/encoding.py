@@ -38,7 +38,11 @@ META_FORMAT, META_TENSORS, META_IO, META_PROGRAM = ("tinymyo_edge.format", "tiny
 class Field:
     name: str
     dtype: np.dtype
-    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body
+    scalar: bool = False  # a Python number in the IR: a 0-d initializer; a float64 one is cast to float32 in the body
+
+    @property
+    def float_scalar(self) -> bool:
+        return self.scalar and self.dtype.kind == "f"
 
 
 def _f(name, dtype, scalar=False):
@@ -49,7 +53,8 @@ def _f(name, dtype, scalar=False):
 SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "quantize_input": (1, (_f("scale", "float64", True),), ()),
     "reshape": (1, (_f("shape", "int64"),), ()),
-    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32"),
+                   _f("zero_point", "int64", True)), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
     "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
@@ -111,10 +116,13 @@ class _Body:
         low = self.op("Less", [self.op("Sub", [t, self.op("Mul", [q, d])]), self.const(0, np.int64)])
         return self.op("Sub", [q, self.op("Cast", [low], to=TP.INT64)])
 
-    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str, zero_point: int = nx.ACT_ZERO_POINT) -> str:
-        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64)."""
+    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str,
+                      zero_point: int | str = nx.ACT_ZERO_POINT) -> str:
+        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64;
+        zero_point a constant, or the name of an int64 tensor)."""
         r = self.round_shift(self.op("Mul", [self.op("Cast", [acc_int], to=TP.INT64), mult]), shift)
-        r = self.op("Clip", [self.op("Add", [r, self.const(zero_point, np.int64)]), self.const(0, np.int64),
+        zp = zero_point if isinstance(zero_point, str) else self.const(zero_point, np.int64)
+        r = self.op("Clip", [self.op("Add", [r, zp]), self.const(0, np.int64),
                              self.const(255, np.int64)])
         return self.op("Cast", [r], out, to=TP.UINT8)
 
@@ -131,10 +139,12 @@ def _body_reshape(b: _Body, cfg: dict) -> None:
 
 
 def _body_linear(b: _Body, cfg: dict) -> None:
-    one, zp = b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)
-    wzp = b.op("ConstantOfShape", [b.op("Shape", ["multiplier"])],
-               value=numpy_helper.from_array(np.zeros(1, np.int8)))
-    b.op("QGemm", ["x0", one, zp, "weight", "multiplier", wzp, "bias", one, zp], "y", domain="com.microsoft", transB=1)
+    """MatMulInteger u8 x s8 (exact int32), the int32 bias (input zero point folded in), then the integer
+    requantisation by the per-channel fixed-point multiplier (int32 initializers, int64 arithmetic)."""
+    wt = b.op("Transpose", ["weight"], perm=[1, 0])
+    acc = b.op("MatMulInteger", ["x0", wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
+    mult, shift = (b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift"))
+    b.requant_fixed(b.op("Add", [acc, "bias"]), mult, shift, "y", "zero_point")
 
 
 def _body_linear_dequant(b: _Body, cfg: dict) -> None:
@@ -287,10 +297,10 @@ def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     n_act, fields, attrs = SCHEMA[kind]
     body = _Body()
     for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
-        if f.scalar:
+        if f.float_scalar:
             body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
     _BODIES[kind](body, cfg)
-    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.scalar else "") for f in fields]
+    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.float_scalar else "") for f in fields]
     inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
                             [oh.make_opsetid("", OPSET), oh.make_opsetid("com.microsoft", 1)], attributes=list(attrs))
@@ -420,7 +430,7 @@ def onnx_to_program(model: onnx.ModelProto, path: str | Path = "<model>") -> Pro
             arr = inits[name]
             if arr.dtype != field.dtype:
                 raise TinyMyoError(f"{path}: node {node.name!r}: {field.name} has dtype {arr.dtype}, expected {field.dtype}")
-            values[field.name] = float(arr) if field.scalar else arr
+            values[field.name] = (float(arr) if field.float_scalar else int(arr)) if field.scalar else arr
         if node.op_type == "reshape":
             values["shape"] = tuple(int(v) for v in values["shape"])
         for a in node.attribute:
