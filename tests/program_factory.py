@@ -7,6 +7,8 @@ table and multiplier is random: these programs test exactness of the lowering, n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tinymyo_edge import numerics as nx
@@ -14,8 +16,10 @@ from tinymyo_edge.ir.program import (Attention, DepthwiseConv1d, DType, Interpol
                                      LinearDequant, Lut, PatchFeatures, Program, QuantizeInput, Reshape,
                                      ResidualAdd, TensorInfo, TokenMean)
 from tinymyo_edge.model.config import TinyMyoConfig
+from tinymyo_edge.quant.calibrate import fold_input_zero_point
 
 F32 = np.float32
+GELU_ZERO_POINT = 19  # the GELU output is one-sided: fc2 reads it with this zero point (folded into its bias)
 
 
 class _Builder:
@@ -48,7 +52,8 @@ class _Builder:
         return (base * self.rng.uniform(0.5, 2.0, size=m)).astype(F32)
 
     def linear(self, name, x, rows, k, m, dequant=False):
-        w, b = self.weight(m, k), self.bias(m, k)
+        w = self.weight(m, k)
+        b = fold_input_zero_point(self.bias(m, k), w, self.tensors[x].zero_point, name)
         if dequant:
             return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
         mult, shift = nx.fixed_multiplier(self.mult(m, k).astype(np.float64))
@@ -61,10 +66,14 @@ class _Builder:
         bias = self.rng.uniform(-10, 10, size=d).astype(F32)
         return self.add(LayerNorm, name, [x], (rows, d), gain=gain, bias=bias)
 
-    def lut(self, name, x, shape, function):
+    def lut(self, name, x, shape, function, zero_point=nx.ACT_ZERO_POINT):
+        """zero_point: of the output (an asymmetric GELU output, as the quantizer makes it for fc2)."""
         fn = nx.gelu_lut if function == "gelu" else nx.silu_lut
-        table = fn(float(self.rng.uniform(0.02, 0.06)), float(self.rng.uniform(0.01, 0.04)))
-        return self.add(Lut, name, [x], shape, table=table, function=function)
+        s_out = float(self.rng.uniform(0.01, 0.04)) * (0.5 if zero_point != nx.ACT_ZERO_POINT else 1.0)
+        table = fn(float(self.rng.uniform(0.02, 0.06)), s_out, nx.ACT_ZERO_POINT, zero_point)
+        out = self.add(Lut, name, [x], shape, table=table, function=function)
+        self.tensors[out] = dataclasses.replace(self.tensors[out], scale=s_out, zero_point=zero_point)
+        return out
 
 
 def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
@@ -96,7 +105,7 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
                   scale_b=float(b.rng.uniform(0.5, 1.0)))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
         h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
-        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu")
+        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu", zero_point=GELU_ZERO_POINT)
         h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
         x = b.add(ResidualAdd, f"{blk}.add2", [x, h], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
                   scale_b=float(b.rng.uniform(0.5, 1.0)))

@@ -21,7 +21,8 @@ from .. import numerics as nx
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
-from .calibrate import DEFAULT_PERCENTILE, activation_scale, bias_codes, fold_input_zero_point, weight_scales
+from .calibrate import (DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes, fold_input_zero_point,
+                        weight_scales)
 
 # Softmax probability precision of `quantize` (Attention.prob_bits): 8-bit probabilities round most of diffuse
 # attention over hundreds of tokens to 0 (93 % top-1 agreement with float on a trained 400-token TinyMyo against
@@ -30,6 +31,9 @@ DEFAULT_PROB_BITS = 12
 
 F32 = np.float32
 INPUT = "input"
+# Lut outputs calibrated one-sided (asymmetric zero point): GELU feeds only fc2, a Linear (zero point folded into its
+# bias). SiLU stays symmetric: the depthwise conv after regressor.1 pads with code 128 (real zero) per tap.
+ONE_SIDED = ("gelu",)
 _SCORE_SEARCH = np.geomspace(1.0, 0.04, 16)  # score clip candidates as fractions of max |score|
 _SCORE_WINDOWS = 2  # windows whose q.k^T rows choose the score scale
 
@@ -101,8 +105,8 @@ class ProgramBuilder:
         self.values[op.output] = np.stack([op.reference(*(v[w] for v in inputs)) for w in range(len(inputs[0]))])
         return op.output
 
-    def act(self, name: str, shape: tuple[int, ...], scale: float) -> TensorInfo:
-        return TensorInfo(name, tuple(shape), DType.U8, _f32(scale), nx.ACT_ZERO_POINT)
+    def act(self, name: str, shape: tuple[int, ...], scale: float, zero_point: int = nx.ACT_ZERO_POINT) -> TensorInfo:
+        return TensorInfo(name, tuple(shape), DType.U8, _f32(scale), int(zero_point))
 
     def p(self, key: str) -> np.ndarray:
         return self.params[key]
@@ -141,12 +145,18 @@ class ProgramBuilder:
         return self.push(op, self.act(name, self.tensors[a].shape, s_out))
 
     def lut(self, name: str, x: str, function: str) -> str:
+        """The table maps input codes (the input's zero point) to output codes; a one-sided output (GELU) gets an
+        asymmetric range (calibrate.activation_range) that its only consumer, fc2, folds into its bias."""
         fn, make = {"gelu": (_gelu, nx.gelu_lut), "silu": (_silu, nx.silu_lut)}[function]
-        s_x = self.tensors[x].scale
-        s_out = self.scale_for(fn(self.deq(x)))
-        op = Lut(name, (x,), name, table=make(s_x, s_out), function=function)
-        self.calibration[name] = {"scale": _f32(s_out)}
-        return self.push(op, self.act(name, self.tensors[x].shape, s_out))
+        s_x, z_x = self.tensors[x].scale, self.tensors[x].zero_point
+        target = fn(self.deq(x))
+        if function in ONE_SIDED:
+            s_out, z_out = activation_range(target, self.method, self.percentile)
+        else:
+            s_out, z_out = self.scale_for(target), nx.ACT_ZERO_POINT
+        op = Lut(name, (x,), name, table=make(s_x, s_out, z_x, z_out), function=function)
+        self.calibration[name] = {"scale": _f32(s_out), "zero_point": int(z_out)}
+        return self.push(op, self.act(name, self.tensors[x].shape, s_out, z_out))
 
     def attention(self, name: str, q: str, k: str, v: str) -> str:
         heads, (n, d) = self.cfg.heads, self.tensors[q].shape
