@@ -56,9 +56,18 @@ class _Builder:
         b = fold_input_zero_point(self.bias(m, k), w, self.tensors[x].zero_point, name)
         if dequant:
             return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
-        mult, shift = nx.fixed_multiplier(self.mult(m, k).astype(np.float64))
-        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, mult=mult.astype(np.int32),
-                        shift=shift.astype(np.int32))
+        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, **self.fixed(self.mult(m, k)))
+
+    @staticmethod
+    def fixed(multipliers) -> dict:
+        """Per-channel int32 mult/shift of real multipliers (numerics.fixed_multiplier)."""
+        mult, shift = nx.fixed_multiplier(np.asarray(multipliers, np.float64))
+        return {"mult": mult.astype(np.int32), "shift": shift.astype(np.int32)}
+
+    @staticmethod
+    def fixed_scalar(multiplier) -> dict:
+        mult, shift = nx.fixed_multiplier(float(multiplier))
+        return {"mult": int(mult[0]), "shift": int(shift[0])}
 
     def layernorm(self, name, x, rows, d):
         gamma = self.rng.uniform(0.5, 1.5, size=d)
@@ -122,16 +131,16 @@ def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:
     elif cfg.head == "classification":
         count = p if cfg.reduction == "concat" else n
         x = b.add(TokenMean, "model_head.mean", [x], (1, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / count))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / count))
         b.linear("model_head.classifier", x, 1, f, cfg.classes, dequant=True)
     else:
         hid = cfg.reg_hidden
         x = b.add(PatchFeatures, "model_head.features", [x], (p, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / c))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / c))
         x = b.linear("model_head.regressor.0", x, p, f, hid)
         x = b.lut("model_head.regressor.1", x, (p, hid), "silu")
         x = b.add(DepthwiseConv1d, "model_head.regressor.3", [x], (p, hid), weight=b.weight(hid, 3),
-                  bias=b.bias(hid, 3), multiplier=b.mult(hid, 3))
+                  bias=b.bias(hid, 3), **b.fixed(b.mult(hid, 3)))
         x = b.lut("model_head.regressor.4", x, (p, hid), "silu")
         x = b.linear("model_head.regressor.5", x, p, hid, cfg.classes, dequant=True)
         i0, i1, w0, w1 = interpolation_table(p, cfg.reg_target_len)

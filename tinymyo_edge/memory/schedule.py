@@ -86,7 +86,7 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         tp, table = tile.dims["rows"], kind == "depthwise_conv1d_lut"
         tiles = _tiles(p, tp)
         halo = sum(min(u0 + tp + 1, p) - max(u0 - 1, 0) for u0 in range(0, p, tp)) * h
-        return Transfers(3 + table + 2 * tiles, 0, 11 * h + 256 * table + halo, p * h)
+        return Transfers(3 + table + 2 * tiles, 0, 15 * h + 256 * table + halo, p * h)  # w 3h, bias 4h, (M, S) 8h
     if kind == "conv1d":  # L3 -> L2 slabs only; the kernel reads x and the slab in L2 (not streamed to L1 yet)
         m, k, cin = op.weight.shape
         return Transfers(_tiles(m, tile.dims["cols"]), m * k * cin, 0, 0)

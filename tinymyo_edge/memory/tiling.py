@@ -224,13 +224,13 @@ def tile_patch_features(op: Op, shapes: dict, board: Board) -> Tile:
 
 @tiler("depthwise_conv1d", "depthwise_conv1d_lut")
 def tile_depthwise(op: Op, shapes: dict, board: Board) -> Tile:
-    """Row tiles with a halo of one row each side; weights, bias, multiplier (and table) resident."""
+    """Row tiles with a halo of one row each side; weights, bias, (M, S) pairs (and table) resident."""
     p, h = shapes[op.inputs[0]]
     table = [("res3", 256)] if op.kind == "depthwise_conv1d_lut" else []
 
     def parts(tp: int) -> list[tuple[str, int]]:
         return (double("in0_", min(tp + 2, p) * h) + double("out", tp * h) + [("res0", 3 * h), ("res1", 4 * h),
-                                                                               ("res2", 4 * h)] + table)
+                                                                               ("res2", 8 * h)] + table)
 
     tp, buffers = _fitted(op, board, p, parts, "1 row")
     return Tile(op.name, op.kind, {"rows": tp}, layout_bytes(buffers), buffers=buffers)

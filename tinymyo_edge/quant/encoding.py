@@ -61,13 +61,15 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
     "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
                   ("heads", "prob_bits")),
-    "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "patch_features": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "token_mean": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "patch_features": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+                         ()),
     "interpolate": (1, (_f("index0", "int32"), _f("index1", "int32"), _f("weight0", "float32"),
                         _f("weight1", "float32")), ()),
     "transpose": (1, (), ()),
-    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ("stride", "padding")),
+    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+               ("stride", "padding")),
     "rel_attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
                           _f("rel_key", "int16")), ("heads", "window", "prob_bits")),
 }
@@ -218,15 +220,15 @@ def _body_group_sum(b: _Body, axis: int, keepdims: int) -> str:
 
 
 def _body_token_mean(b: _Body, cfg: dict) -> None:
-    b.requant(b.op("Cast", [_body_group_sum(b, 0, 1)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 0, 1), "mult", "shift", "y")
 
 
 def _body_patch_features(b: _Body, cfg: dict) -> None:
-    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (the multiplier is unused)
+    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (mult, shift unused)
         g = b.op("Reshape", ["x0", "group_shape"])
         b.op("Reshape", [b.op("Transpose", [g], perm=[1, 0, 2]), "sum_shape"], "y")
         return
-    b.requant(b.op("Cast", [_body_group_sum(b, 1, 0)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 1, 0), "mult", "shift", "y")
 
 
 def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
@@ -237,7 +239,7 @@ def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
     for j, end in enumerate((-2, -1, np.iinfo(np.int64).max)):
         tap = b.op("Slice", [xp, b.const([j], np.int64), b.const([end], np.int64), rows])
         acc = b.op("Add", [acc, b.op("Mul", [tap, b.op("Gather", [w, b.const(j, np.int64)], axis=1)])])
-    b.requant(b.op("Cast", [acc], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(acc, *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_interpolate(b: _Body, cfg: dict) -> None:
@@ -253,12 +255,12 @@ def _body_transpose(b: _Body, cfg: dict) -> None:
 
 def _body_conv1d(b: _Body, cfg: dict) -> None:
     """im2col by Pad (code 128 = real zero) + Gather of the tap rows, then MatMulInteger u8 x s8 (exact), int32 bias,
-    and the requantisation."""
+    and the integer requantisation."""
     xp = b.op("Pad", ["x0", "pads", b.const(nx.ACT_ZERO_POINT, np.uint8)], mode="constant")
     cols = b.op("Reshape", [b.op("Gather", [xp, "im2col_index"], axis=0), "cols_shape"])
     wt = b.op("Transpose", [b.op("Reshape", ["weight", b.const([0, -1], np.int64)])], perm=[1, 0])
     acc = b.op("MatMulInteger", [cols, wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
-    b.requant(b.op("Cast", [b.op("Add", [acc, "bias"])], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(b.op("Add", [acc, "bias"]), *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_rel_attention(b: _Body, cfg: dict) -> None:

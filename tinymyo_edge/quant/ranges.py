@@ -54,9 +54,10 @@ def program_bounds(program: Program) -> list[Bound]:
                                  max(acc + 1, F32_EXACT), "float32 (informational)"))
             else:
                 out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, op.zero_point)
-        elif op.kind == "depthwise_conv1d":
-            out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", _matmul_bound(3, 128, op.bias), INT32_LIMIT,
-                             "int32"))
+        elif op.kind in ("depthwise_conv1d", "depthwise_conv1d_lut"):
+            acc = _matmul_bound(3, 128, op.bias)
+            out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", acc, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, nx.ACT_ZERO_POINT)
         elif op.kind == "attention":
             n, d = shape
             hd = d // op.heads
@@ -80,6 +81,7 @@ def program_bounds(program: Program) -> list[Bound]:
             acc = _matmul_bound(k * cin, 128, op.bias)
             out.append(Bound(op.name, f"accumulator k*Cin*128*128 + |bias| (k*Cin={k * cin})", acc, INT32_LIMIT,
                              "int32"))
+            out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, nx.ACT_ZERO_POINT)
         elif op.kind == "rel_attention":
             out += _rel_attention_bounds(op, shape)
         elif op.kind == "layernorm":
@@ -94,10 +96,11 @@ def program_bounds(program: Program) -> list[Bound]:
         elif op.kind == "token_mean":
             n, d = shape
             count = n // op.channels if op.reduction == "concat" else n
-            out.append(Bound(op.name, f"sum of {count} centred codes", count * 128, F32_EXACT, "int32, exact in float32"))
+            out.append(Bound(op.name, f"sum of {count} centred codes", count * 128, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, count * 128, [op.mult], [op.shift], nx.ACT_ZERO_POINT)
         elif op.kind == "patch_features" and op.reduction == "mean":
-            out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, F32_EXACT,
-                             "int32, exact in float32"))
+            out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, op.channels * 128, [op.mult], [op.shift], nx.ACT_ZERO_POINT)
     return out
 
 
