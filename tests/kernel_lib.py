@@ -43,8 +43,8 @@ class QuantizeArgs(_Args):
 
 
 class LinearArgs(_Args):
-    _fields_ = [("x", P), ("w", P), ("bias", P), ("mult", P), ("table", P), ("y", P), ("k", C.c_int), ("m", C.c_int),
-                ("r0", C.c_int), ("r1", C.c_int), ("m0", C.c_int), ("m1", C.c_int)]
+    _fields_ = [("x", P), ("w", P), ("bias", P), ("rq", P), ("table", P), ("y", P), ("zero_point", C.c_int),
+                ("k", C.c_int), ("m", C.c_int), ("r0", C.c_int), ("r1", C.c_int), ("m0", C.c_int), ("m1", C.c_int)]
 
 
 class LayerNormArgs(_Args):

@@ -7,6 +7,8 @@ table and multiplier is random: these programs test exactness of the lowering, n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tinymyo_edge import numerics as nx
@@ -14,8 +16,10 @@ from tinymyo_edge.ir.program import (Attention, DepthwiseConv1d, DType, Interpol
                                      LinearDequant, Lut, PatchFeatures, Program, QuantizeInput, Reshape,
                                      ResidualAdd, TensorInfo, TokenMean)
 from tinymyo_edge.model.config import TinyMyoConfig
+from tinymyo_edge.quant.calibrate import fold_input_zero_point
 
 F32 = np.float32
+GELU_ZERO_POINT = 19  # the GELU output is one-sided: fc2 reads it with this zero point (folded into its bias)
 
 
 class _Builder:
@@ -48,10 +52,22 @@ class _Builder:
         return (base * self.rng.uniform(0.5, 2.0, size=m)).astype(F32)
 
     def linear(self, name, x, rows, k, m, dequant=False):
-        w, b = self.weight(m, k), self.bias(m, k)
+        w = self.weight(m, k)
+        b = fold_input_zero_point(self.bias(m, k), w, self.tensors[x].zero_point, name)
         if dequant:
             return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
-        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, multiplier=self.mult(m, k))
+        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, **self.fixed(self.mult(m, k)))
+
+    @staticmethod
+    def fixed(multipliers) -> dict:
+        """Per-channel int32 mult/shift of real multipliers (numerics.fixed_multiplier)."""
+        mult, shift = nx.fixed_multiplier(np.asarray(multipliers, np.float64))
+        return {"mult": mult.astype(np.int32), "shift": shift.astype(np.int32)}
+
+    @staticmethod
+    def fixed_scalar(multiplier) -> dict:
+        mult, shift = nx.fixed_multiplier(float(multiplier))
+        return {"mult": int(mult[0]), "shift": int(shift[0])}
 
     def layernorm(self, name, x, rows, d):
         gain = self.rng.uniform(0.5, 1.5, size=d) / self.rng.uniform(0.02, 0.04)  # gamma / s_out
@@ -64,10 +80,14 @@ class _Builder:
         ma, mb, t = nx.residual_constants(self.rng.uniform(0.5, 1.0), self.rng.uniform(0.5, 1.0), name)
         return self.add(ResidualAdd, name, [a, b], shape, mult_a=ma, mult_b=mb, shift=t)
 
-    def lut(self, name, x, shape, function):
+    def lut(self, name, x, shape, function, zero_point=nx.ACT_ZERO_POINT):
+        """zero_point: of the output (an asymmetric GELU output, as the quantizer makes it for fc2)."""
         fn = nx.gelu_lut if function == "gelu" else nx.silu_lut
-        table = fn(float(self.rng.uniform(0.02, 0.06)), float(self.rng.uniform(0.01, 0.04)))
-        return self.add(Lut, name, [x], shape, table=table, function=function)
+        s_out = float(self.rng.uniform(0.01, 0.04)) * (0.5 if zero_point != nx.ACT_ZERO_POINT else 1.0)
+        table = fn(float(self.rng.uniform(0.02, 0.06)), s_out, nx.ACT_ZERO_POINT, zero_point)
+        out = self.add(Lut, name, [x], shape, table=table, function=function)
+        self.tensors[out] = dataclasses.replace(self.tensors[out], scale=s_out, zero_point=zero_point)
+        return out
 
 
 def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
@@ -98,7 +118,7 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
         x = b.residual(f"{blk}.add1", x, a, (n, d))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
         h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
-        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu")
+        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu", zero_point=GELU_ZERO_POINT)
         h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
         x = b.residual(f"{blk}.add2", x, h, (n, d))
     x = b.layernorm("norm", x, n, d)
@@ -114,16 +134,16 @@ def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:
     elif cfg.head == "classification":
         count = p if cfg.reduction == "concat" else n
         x = b.add(TokenMean, "model_head.mean", [x], (1, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / count))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / count))
         b.linear("model_head.classifier", x, 1, f, cfg.classes, dequant=True)
     else:
         hid = cfg.reg_hidden
         x = b.add(PatchFeatures, "model_head.features", [x], (p, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / c))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / c))
         x = b.linear("model_head.regressor.0", x, p, f, hid)
         x = b.lut("model_head.regressor.1", x, (p, hid), "silu")
         x = b.add(DepthwiseConv1d, "model_head.regressor.3", [x], (p, hid), weight=b.weight(hid, 3),
-                  bias=b.bias(hid, 3), multiplier=b.mult(hid, 3))
+                  bias=b.bias(hid, 3), **b.fixed(b.mult(hid, 3)))
         x = b.lut("model_head.regressor.4", x, (p, hid), "silu")
         x = b.linear("model_head.regressor.5", x, p, hid, cfg.classes, dequant=True)
         i0, i1, w0, w1 = interpolation_table(p, cfg.reg_target_len)

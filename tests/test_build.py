@@ -241,3 +241,15 @@ def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
     with pytest.raises(TinyMyoError, match="8..16-bit softmax probabilities"):
         build_program(wide, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_build_refuses_a_zero_point_the_kernel_does_not_read(tmp_path):
+    """Only the Linear family (bias folding) and tables read inputs of any zero point; a LayerNorm fed an asymmetric
+    tensor would compute with (x - 128) and mean other values, so the build names the node and refuses."""
+    program = make_random_program(small_config(), seed=3)
+    norm = next(op for op in program.ops if op.kind == "layernorm" and op.name.endswith("norm2"))
+    tensors = dict(program.tensors)
+    tensors[norm.inputs[0]] = dataclasses.replace(tensors[norm.inputs[0]], zero_point=20)
+    with pytest.raises(TinyMyoError, match=f"node '{norm.name}'.*zero point 20"):
+        build_program(dataclasses.replace(program, tensors=tensors), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from kernel_lib import LayerNormArgs, LinearArgs, QuantizeArgs, ResidualArgs, build_library, ptr
 from tinymyo_edge import numerics as nx
-from tinymyo_edge.codegen.lowering import folded_bias, layernorm_bias_half, residual_offset
+from tinymyo_edge.codegen.lowering import fixed_pairs, folded_bias, layernorm_bias_half, residual_offset
 from tinymyo_edge.ir.program import LayerNorm, ResidualAdd
 from tinymyo_edge.codegen.numerics_header import numerics_constants, render_numerics_header
 from tinymyo_edge.memory.scratch import kernel_constant
@@ -84,8 +84,8 @@ def test_quantize_kernel_extremes(lib):
     assert np.array_equal(y, nx.quantize_float(x, float(scale)))
 
 
-@pytest.mark.parametrize("cores", [1, 8])
-def test_linear_kernel_tiles_and_cores(lib, lib8, cores):
+@pytest.mark.parametrize("cores,zero_point", [(1, 128), (8, 128), (1, 7), (8, 250)])
+def test_linear_kernel_tiles_and_cores(lib, lib8, cores, zero_point):
     rng = np.random.default_rng(4)
     rows, k, m = 11, 37, 13  # no dimension a multiple of 4: every edge path of the 4x4 blocks
     x = rng.integers(0, 256, (rows, k), dtype=np.uint8)
@@ -93,15 +93,19 @@ def test_linear_kernel_tiles_and_cores(lib, lib8, cores):
     x[1] = 0
     w = rng.integers(-128, 128, (m, k), dtype=np.int8)
     bias = rng.integers(-2**20, 2**20, m).astype(np.int32)
-    mult = rng.uniform(1e-4, 1e-2, m).astype(F32)
+    mult, shift = nx.fixed_multiplier(rng.uniform(2e-5, 2e-4, m))  # |acc| ~ 2^20: codes spread, some saturate
+    mult[0], shift[0] = 2**31 - 1, 62  # the largest multiplier and shift: int64 product and rounding
     table = rng.integers(0, 256, 256, dtype=np.uint8)
     y = np.zeros((rows, m), dtype=np.uint8)
     fb = folded_bias(w, bias, "test")
+    rq = fixed_pairs(mult, shift, "test")
     use = lib if cores == 1 else lib8
     for r0, r1, m0, m1 in [(0, 5, 0, 6), (5, 11, 0, 6), (0, 3, 6, 13), (3, 11, 6, 13)]:  # tiles cover the output
-        use.tm_linear(LinearArgs(ptr(x), ptr(w), ptr(fb), ptr(mult), ptr(table), ptr(y), k, m, r0, r1, m0, m1).ref)
-    want = nx.lut_u8(nx.requantize(nx.linear_acc(x, w, bias), mult), table)
-    assert np.array_equal(y, want)
+        use.tm_linear(LinearArgs(ptr(x), ptr(w), ptr(fb), ptr(rq), ptr(table), ptr(y), zero_point, k, m,
+                                 r0, r1, m0, m1).ref)
+    codes = nx.requantize_fixed(nx.linear_acc(x, w, bias), mult, shift, zero_point)
+    assert np.array_equal(y, nx.lut_u8(codes, table))
+    assert len(np.unique(codes)) > 20  # the codes spread over the range, not all saturated
 
 
 def _layernorm_op(rng, d, zero_point=128, gain_scale=40.0):

@@ -32,7 +32,8 @@ PINNED = {  # NUMERICS.md section 2, plus data movement (shape/reshape/slice/con
     "ReduceMax", "Max", "GatherElements", "Gather", "Cast", "Sqrt", "Floor", "Reshape", "Shape", "Slice", "Concat",
     "Transpose", "Pad", "Unsqueeze", "Constant", "ConstantOfShape",
     "MatMul",  # int32 x int32 only (p.v with prob_bits > 8): exact integer sums, bounded by ranges.py
-    "Clip", "Less", "Pow",  # _Body.round_shift / requant_fixed: integer clamp and floor step, 2^s exact in float64
+    "Clip", "Less",  # int64 integer requantisation (_Body.round_shift / requant_fixed)
+    "Pow",  # 2**S in float64 for 0 <= S <= 62: exact (tests/test_fixed_point.py)
 }
 FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "DequantizeLinear", "Sigmoid", "Exp"}
 

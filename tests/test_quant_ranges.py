@@ -49,7 +49,7 @@ def _one_linear(bias: int, k: int = 8) -> Program:
                "y": TensorInfo("y", (1, 2), DType.U8, 0.1, 128)}
     ops = (QuantizeInput("q", ("input",), "q", scale=0.1),
            Linear("fc", ("q",), "y", weight=np.full((2, k), -128 + 1, np.int8),
-                  bias=np.array([bias, 0], np.int32), multiplier=np.ones(2, np.float32)))
+                  bias=np.array([bias, 0], np.int32), mult=np.full(2, 2**30, np.int32), shift=np.full(2, 30, np.int32)))
     return Program(tensors, ops, "input", "y")
 
 

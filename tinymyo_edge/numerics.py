@@ -109,20 +109,21 @@ def exp_lut(score_scale: float, bits: int = EXP_LUT_BITS) -> np.ndarray:
     return np.floor(np.exp(-d * float(score_scale)) * 2.0**bits + 0.5).astype(np.int32)
 
 
-def _activation_lut(fn, scale_in: float, scale_out: float) -> np.ndarray:
-    x = (np.arange(256, dtype=np.float64) - ACT_ZERO_POINT) * float(scale_in)
+def _activation_lut(fn, scale_in: float, scale_out: float, zp_in: int, zp_out: int) -> np.ndarray:
+    x = (np.arange(256, dtype=np.float64) - zp_in) * float(scale_in)
     y = np.array([fn(v) for v in x], dtype=np.float64) / float(scale_out)
-    return saturate_u8(np.rint(y) + ACT_ZERO_POINT)
+    return saturate_u8(np.rint(y) + zp_out)
 
 
-def gelu_lut(scale_in: float, scale_out: float) -> np.ndarray:
-    """uint8[256]: exact (erf) GELU from one u8 code to another; the table is the op."""
-    return _activation_lut(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))), scale_in, scale_out)
+def gelu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT, zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
+    """uint8[256]: exact (erf) GELU from one u8 code (zero point zp_in) to another (zp_out); the table is the op."""
+    return _activation_lut(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))), scale_in, scale_out, zp_in,
+                           zp_out)
 
 
-def silu_lut(scale_in: float, scale_out: float) -> np.ndarray:
-    """uint8[256]: SiLU x * sigmoid(x) from one u8 code to another."""
-    return _activation_lut(lambda v: v / (1.0 + math.exp(-v)), scale_in, scale_out)
+def silu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT, zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
+    """uint8[256]: SiLU x * sigmoid(x) from one u8 code (zero point zp_in) to another (zp_out)."""
+    return _activation_lut(lambda v: v / (1.0 + math.exp(-v)), scale_in, scale_out, zp_in, zp_out)
 
 
 # ------------------------------------------------------------------------------------------------ op references

@@ -19,15 +19,17 @@ typedef struct {
 } tm_quantize_args_t;
 void tm_quantize(const tm_quantize_args_t *a);
 
-/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];  y = table[requant(acc, mult[m])].
+/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];
+ * y = table[tm_requant_fixed(acc, rq[2m], rq[2m+1], zero_point)] (integer only: round_shift(acc * M, S) + zp).
  * bias_folded = bias - 128 sum_k w[m,k] (folded offline: x is used as u8). Tile rows [r0,r1) x columns [m0,m1). */
 typedef struct {
     const uint8_t *x;        /* (R, K) */
     const int8_t *w;         /* (M, K) */
     const int32_t *bias;     /* (M) zero point folded */
-    const float *mult;       /* (M) */
+    const int32_t *rq;       /* (M, 2): fixed-point multiplier M, shift S per column */
     const uint8_t *table;    /* (256) or NULL */
     uint8_t *y;              /* (R, M) */
+    int zero_point;          /* output zero point (0..255) */
     int k, m;
     int r0, r1, m0, m1;
 } tm_linear_args_t;
@@ -118,7 +120,8 @@ typedef struct {
     const uint8_t *x; /* the tile's tokens (tokens, D) */
     int32_t *acc;     /* (F) accumulators, resident across tiles */
     uint8_t *y;       /* (1, F) */
-    float mult;
+    int32_t mult;     /* y = tm_requant_fixed(acc, mult, shift, 128) */
+    int shift;
     int patches, d, per_channel, features;
     int n0, tokens, first;
 } tm_token_mean_args_t;
@@ -126,24 +129,25 @@ void tm_token_mean_accumulate(const tm_token_mean_args_t *a);
 void tm_token_mean_requant(const tm_token_mean_args_t *a);
 
 /* PatchFeatures: x (C*P, D) -> y (P, F). "concat": y[p, c*D+d] = x[c*P+p, d];
- * "mean": y[p, d] = requant(sum_c (x[c*P+p, d] - 128), mult). Patches [p0, p1). */
+ * "mean": y[p, d] = requant_fixed(sum_c (x[c*P+p, d] - 128), mult, shift). Patches [p0, p1). */
 typedef struct {
     const uint8_t *x; /* (C*P, D): patches is the channel blocks' length (the tile's patch count in L1) */
     uint8_t *y;       /* (P, F) */
-    float mult;
+    int32_t mult;     /* "mean": y = tm_requant_fixed(sum, mult, shift, 128) */
+    int shift;
     int channels, patches, d, per_channel;
     int p0, p1;
 } tm_patch_features_args_t;
 void tm_patch_features(const tm_patch_features_args_t *a);
 
 /* DepthwiseConv1d, kernel 3, zero padding (code 128), optional fused table:
- * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant(acc, mult[h])]. Rows [p0, p1) of P;
+ * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant_fixed(acc, M[h], S[h])]. Rows [p0, p1) of P;
  * x holds rows [x0, min(p1 + 1, P)) (the tile and its halo), y rows [p0, p1). */
 typedef struct {
     const uint8_t *x;     /* (rows from x0, H) */
     const int8_t *w;      /* (H, 3) */
     const int32_t *bias;  /* (H) */
-    const float *mult;    /* (H) */
+    const int32_t *rq;    /* (H, 2): fixed-point multiplier M, shift S per channel */
     const uint8_t *table; /* (256) or NULL */
     uint8_t *y;           /* (p1 - p0, H) */
     int p, h;

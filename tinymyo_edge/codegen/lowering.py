@@ -96,6 +96,22 @@ def folded_bias(weight: np.ndarray, bias: np.ndarray, where: str) -> np.ndarray:
     return folded.astype(np.int32)
 
 
+def fixed_pairs(mult: np.ndarray, shift: np.ndarray, where: str) -> np.ndarray:
+    """int32 (M, 2): the (multiplier, shift) pair of each column, as tm_requant_fixed takes them (one L1 slice)."""
+    m, s = np.asarray(mult, np.int64), np.asarray(shift, np.int64)
+    if m.min(initial=0) < 0 or m.max(initial=0) > nx.INT32_MAX or s.min(initial=1) < 1 or \
+            s.max(initial=1) > nx.FIXED_SHIFT_MAX:
+        raise TinyMyoError(f"layer {where!r}: fixed-point multipliers must be int32 >= 0 with shifts in "
+                           f"1..{nx.FIXED_SHIFT_MAX}")
+    return np.stack([m, s], axis=1).astype(np.int32)
+
+
+def fixed_scalar(mult: int, shift: int, where: str) -> dict:
+    """Template variables mult, shift of one fixed-point multiplier (checked as fixed_pairs)."""
+    (m, s), = fixed_pairs(np.array([mult]), np.array([shift]), where)
+    return {"mult": int(m), "shift": int(s)}
+
+
 @lowering("quantize_input", template="ops/quantize_input.c.j2")
 def lower_quantize(op, ctx, tile):
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": 4}],
@@ -120,8 +136,9 @@ def lower_linear(op, ctx, tile):
         "y": _bytes(ctx.ptr(op.output), False), "out_bytes": 4 if dequant else 1,
         "w_l3": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
         "bias": ctx.const(op, "bias", folded_bias(op.weight, op.bias, op.name)),
-        "mult": ctx.const(op, "scale" if dequant else "mult",
-                          np.asarray(op.scale if dequant else op.multiplier, dtype=np.float32)),
+        "mult": (ctx.const(op, "scale", np.asarray(op.scale, dtype=np.float32)) if dequant
+                 else ctx.const(op, "rq", fixed_pairs(op.mult, op.shift, op.name))),
+        "mult_words": 1 if dequant else 2, "zero_point": None if dequant else int(op.zero_point),
         "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else None,
         "rows": rows, "k": k, "m": m, "tr": tile.dims["rows"], "tm": tile.dims["cols"],
         "ncb": -(-m // tile.dims["cols"]), "nrb": -(-rows // tile.dims["rows"]),
@@ -216,7 +233,7 @@ def lower_attention(op, ctx, tile):
 def lower_token_mean(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
     return {**ctx.stream(op, tile), "x": _bytes(ctx.ptr(op.inputs[0])), "y": _bytes(ctx.ptr(op.output), False),
-            "n": n, "d": d, "tile": tile.dims["tokens"], "mult": c_float(op.multiplier, op.name),
+            "n": n, "d": d, "tile": tile.dims["tokens"], **fixed_scalar(op.mult, op.shift, op.name),
             "patches": n // op.channels, "per_channel": int(op.reduction == "concat"),
             "features": int(np.prod(ctx.shapes[op.output]))}
 
@@ -227,7 +244,7 @@ def lower_patch_features(op, ctx, tile):
     p, f = ctx.shapes[op.output]
     x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d, "rows": op.channels, "stride": p * d}
     return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f},
-            "residents": [], "units": p, "tile": tile.dims["patches"], "mult": c_float(op.multiplier, op.name),
+            "residents": [], "units": p, "tile": tile.dims["patches"], **fixed_scalar(op.mult, op.shift, op.name),
             "channels": op.channels, "d": d, "per_channel": int(op.reduction == "concat")}
 
 
@@ -237,7 +254,7 @@ def lower_depthwise(op, ctx, tile):
     table = getattr(op, "table", None)
     residents = [{"l2": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)), "bytes": 3 * h},
                  {"l2": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)), "bytes": 4 * h},
-                 {"l2": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)), "bytes": 4 * h}]
+                 {"l2": ctx.const(op, "rq", fixed_pairs(op.mult, op.shift, op.name)), "bytes": 8 * h}]
     if table is not None:
         residents.append({"l2": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)), "bytes": 256})
     x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": h, "lo": "(u0 > 0 ? u0 - 1 : 0)",

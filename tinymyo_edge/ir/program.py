@@ -87,18 +87,24 @@ class Reshape(Op):
 
 @dataclass(frozen=True, eq=False)
 class Linear(Op):
-    """x u8 (R, K) -> u8 (R, M): y = sat(rne(f32(bias + sum_k (x-128) w[m,k]) * mult[m]) + 128).
+    """x u8 (R, K) -> u8 (R, M), integer only: acc = bias + sum_k (x-128) w[m,k] (int32);
+    y = sat(round_shift(acc * mult[m], shift[m]) + zero_point) (numerics.requantize_fixed, int64 product).
 
-    weight s8 (M, K) per-output-channel symmetric, bias i32 (M), multiplier f32 (M).
+    weight s8 (M, K) per-output-channel symmetric; bias i32 (M) with the input's zero point folded in (an input of
+    zero point z adds -(z - 128) sum_k w[m, k], so the kernel keeps the (x - 128) form); mult i32 (M) in
+    [2**30, 2**31) and shift i32 (M) in 1..62 from numerics.fixed_multiplier(s_x s_w[m] / s_y); zero_point is the
+    output tensor's (TensorInfo.zero_point).
     """
 
     weight: np.ndarray = field(default=None, repr=False)
     bias: np.ndarray = field(default=None, repr=False)
-    multiplier: np.ndarray = field(default=None, repr=False)
+    mult: np.ndarray = field(default=None, repr=False)
+    shift: np.ndarray = field(default=None, repr=False)
+    zero_point: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "linear"
 
     def reference(self, x):
-        return nx.requantize(nx.linear_acc(x, self.weight, self.bias), self.multiplier)
+        return nx.requantize_fixed(nx.linear_acc(x, self.weight, self.bias), self.mult, self.shift, self.zero_point)
 
     def macs(self, shapes):
         rows = int(np.prod(shapes[self.inputs[0]][:-1]))
@@ -208,28 +214,32 @@ class Attention(Op):
 @dataclass(frozen=True, eq=False)
 class TokenMean(Op):
     """x u8 (C*P, D) -> u8 (1, F): sum of (x - 128) over patches (F = C*D, "concat") or over all tokens
-    (F = D, "mean"), then requantised: sat(rne(f32(sum) * multiplier) + 128)."""
+    (F = D, "mean"), then requantised, integer only: requantize_fixed(sum, mult, shift) (mult / 2**shift =
+    s_x / (count s_y), numerics.fixed_multiplier)."""
 
     channels: int = 1
     reduction: str = "concat"
-    multiplier: float = 1.0
+    mult: int = 1 << 30
+    shift: int = 30
     kind: ClassVar[str] = "token_mean"
 
     def reference(self, x):
         n, d = x.shape
         xc = nx.centered(x).reshape(self.channels, n // self.channels, d)
         acc = xc.sum(axis=1).reshape(1, -1) if self.reduction == "concat" else xc.sum(axis=(0, 1)).reshape(1, d)
-        return nx.requantize(acc, self.multiplier)
+        return nx.requantize_fixed(acc, self.mult, self.shift)
 
 
 @dataclass(frozen=True, eq=False)
 class PatchFeatures(Op):
     """x u8 (C*P, D) -> u8 (P, F) for the regression head. "concat": y[p, c*D + d] = x[c*P + p, d] (a copy);
-    "mean": y[p, d] = sat(rne(f32(sum_c (x[c*P + p, d] - 128)) * multiplier) + 128)."""
+    "mean": y[p, d] = requantize_fixed(sum_c (x[c*P + p, d] - 128), mult, shift) (integer only; unused by
+    "concat")."""
 
     channels: int = 1
     reduction: str = "concat"
-    multiplier: float = 1.0
+    mult: int = 1 << 30
+    shift: int = 30
     kind: ClassVar[str] = "patch_features"
 
     def reference(self, x):
@@ -237,17 +247,18 @@ class PatchFeatures(Op):
         xr = np.asarray(x).reshape(self.channels, n // self.channels, d)
         if self.reduction == "concat":
             return xr.transpose(1, 0, 2).reshape(n // self.channels, self.channels * d).copy()
-        return nx.requantize(nx.centered(xr).sum(axis=0), self.multiplier)
+        return nx.requantize_fixed(nx.centered(xr).sum(axis=0), self.mult, self.shift)
 
 
 @dataclass(frozen=True, eq=False)
 class DepthwiseConv1d(Op):
     """x u8 (P, H) -> u8 (P, H), kernel 3, padding 1 (padding is real zero = code 128):
-    acc[p, h] = bias[h] + sum_j w[h, j] (x[p + j - 1, h] - 128); y = requantize(acc, multiplier[h])."""
+    acc[p, h] = bias[h] + sum_j w[h, j] (x[p + j - 1, h] - 128); y = requantize_fixed(acc, mult[h], shift[h])."""
 
     weight: np.ndarray = field(default=None, repr=False)  # s8 (H, 3)
     bias: np.ndarray = field(default=None, repr=False)  # i32 (H)
-    multiplier: np.ndarray = field(default=None, repr=False)  # f32 (H)
+    mult: np.ndarray = field(default=None, repr=False)  # i32 (H), numerics.fixed_multiplier
+    shift: np.ndarray = field(default=None, repr=False)  # i32 (H)
     kind: ClassVar[str] = "depthwise_conv1d"
 
     def reference(self, x):
@@ -255,7 +266,7 @@ class DepthwiseConv1d(Op):
         padded = np.pad(xc, ((1, 1), (0, 0)))
         w = np.asarray(self.weight, dtype=np.int64)
         acc = np.asarray(self.bias, dtype=np.int64) + sum(w[:, j] * padded[j : j + xc.shape[0]] for j in range(3))
-        return nx.requantize(acc, self.multiplier)
+        return nx.requantize_fixed(acc, self.mult, self.shift)
 
     def macs(self, shapes):
         return 3 * int(np.prod(shapes[self.inputs[0]]))
@@ -291,19 +302,22 @@ class Transpose(Op):
 
 @dataclass(frozen=True, eq=False)
 class Conv1d(Op):
-    """x u8 (T, Cin) time-major -> u8 (T', M): y = requantize(nx.conv1d_acc(x, w, bias, stride, padding), mult[m]);
-    weight s8 (M, k, Cin) tap-major, bias i32 (M), multiplier f32 (M); T' = (T + 2 padding - k) // stride + 1.
+    """x u8 (T, Cin) time-major -> u8 (T', M): y = requantize_fixed(conv1d_acc(x, w, bias, stride, padding), mult[m],
+    shift[m]); weight s8 (M, k, Cin) tap-major, bias i32 (M), mult/shift i32 (M) (numerics.fixed_multiplier);
+    T' = (T + 2 padding - k) // stride + 1.
     BatchNorm is folded into weight and bias at export."""
 
     weight: np.ndarray = field(default=None, repr=False)
     bias: np.ndarray = field(default=None, repr=False)
-    multiplier: np.ndarray = field(default=None, repr=False)
+    mult: np.ndarray = field(default=None, repr=False)
+    shift: np.ndarray = field(default=None, repr=False)
     stride: int = 1
     padding: int = 0
     kind: ClassVar[str] = "conv1d"
 
     def reference(self, x):
-        return nx.requantize(nx.conv1d_acc(x, self.weight, self.bias, self.stride, self.padding), self.multiplier)
+        return nx.requantize_fixed(nx.conv1d_acc(x, self.weight, self.bias, self.stride, self.padding), self.mult,
+                                   self.shift)
 
     def macs(self, shapes):
         m, k, cin = self.weight.shape

@@ -55,8 +55,9 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         out = 4 if kind == "linear_dequant" else 1
         ncb, nrb = _tiles(m, tile.dims["cols"]), _tiles(rows, tile.dims["rows"])
         table = kind == "linear_lut"
+        coeff = 4 if kind == "linear_dequant" else 8  # per column: f32 scale, or the int32 (M, S) pair
         return Transfers(4 * ncb + 2 * ncb * nrb + table, m * k,
-                         m * k + 8 * m + ncb * rows * k + 256 * table, rows * m * out)
+                         m * k + (4 + coeff) * m + ncb * rows * k + 256 * table, rows * m * out)
     if kind == "layernorm":
         rows, d = shapes[op.inputs[0]]
         return Transfers(3 + 2 * _tiles(rows, tile.dims["rows"]), 0, 12 * d + rows * d, rows * d)  # 3 residents
@@ -85,7 +86,7 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         tp, table = tile.dims["rows"], kind == "depthwise_conv1d_lut"
         tiles = _tiles(p, tp)
         halo = sum(min(u0 + tp + 1, p) - max(u0 - 1, 0) for u0 in range(0, p, tp)) * h
-        return Transfers(3 + table + 2 * tiles, 0, 11 * h + 256 * table + halo, p * h)
+        return Transfers(3 + table + 2 * tiles, 0, 15 * h + 256 * table + halo, p * h)  # w 3h, bias 4h, (M, S) 8h
     if kind == "conv1d":  # L3 -> L2 slabs only; the kernel reads x and the slab in L2 (not streamed to L1 yet)
         m, k, cin = op.weight.shape
         return Transfers(_tiles(m, tile.dims["cols"]), m * k * cin, 0, 0)

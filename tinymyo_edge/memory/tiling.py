@@ -88,10 +88,11 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     rows, k = shapes[op.inputs[0]]
     m = op.weight.shape[0]
     out_bytes = 4 if op.kind == "linear_dequant" else 1
+    mult_bytes = 4 if op.kind == "linear_dequant" else 8  # f32 scale, or the int32 (M, S) pair of tm_requant_fixed
 
     def parts(tr: int, tm: int) -> list[tuple[str, int]]:
         table = [("table", 256)] if op.kind == "linear_lut" else []
-        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", 4 * tm)
+        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", mult_bytes * tm)
                 + double("y", tr * tm * out_bytes) + table)
 
     def l1(tr: int, tm: int) -> int:
@@ -223,13 +224,13 @@ def tile_patch_features(op: Op, shapes: dict, board: Board) -> Tile:
 
 @tiler("depthwise_conv1d", "depthwise_conv1d_lut")
 def tile_depthwise(op: Op, shapes: dict, board: Board) -> Tile:
-    """Row tiles with a halo of one row each side; weights, bias, multiplier (and table) resident."""
+    """Row tiles with a halo of one row each side; weights, bias, (M, S) pairs (and table) resident."""
     p, h = shapes[op.inputs[0]]
     table = [("res3", 256)] if op.kind == "depthwise_conv1d_lut" else []
 
     def parts(tp: int) -> list[tuple[str, int]]:
         return (double("in0_", min(tp + 2, p) * h) + double("out", tp * h) + [("res0", 3 * h), ("res1", 4 * h),
-                                                                               ("res2", 4 * h)] + table)
+                                                                               ("res2", 8 * h)] + table)
 
     tp, buffers = _fitted(op, board, p, parts, "1 row")
     return Tile(op.name, op.kind, {"rows": tp}, layout_bytes(buffers), buffers=buffers)

@@ -38,23 +38,23 @@ META_FORMAT, META_TENSORS, META_IO, META_PROGRAM = ("tinymyo_edge.format", "tiny
 class Field:
     name: str
     dtype: np.dtype
-    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body;
-    #                       a Python int with an integer dtype: a 0-d initializer of that dtype, used as is
+    scalar: bool = False  # a Python number in the IR: a 0-d initializer; a float64 one is cast to float32 in the body
+
+    @property
+    def float_scalar(self) -> bool:
+        return self.scalar and self.dtype.kind == "f"
 
 
 def _f(name, dtype, scalar=False):
     return Field(name, np.dtype(dtype), scalar)
 
 
-def _float_scalar(f: Field) -> bool:
-    return f.scalar and f.dtype.kind == "f"
-
-
 # kind -> (number of activation inputs, constant fields in input order, node attributes)
 SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "quantize_input": (1, (_f("scale", "float64", True),), ()),
     "reshape": (1, (_f("shape", "int64"),), ()),
-    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32"),
+                   _f("zero_point", "int64", True)), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
     "layernorm": (1, (_f("gain", "int32"), _f("bias", "int32"), _f("shift", "int32"), _f("recip_bits", "int32", True),
@@ -63,13 +63,15 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
                                                               "zero_y")), ()),
     "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
                   ("heads", "prob_bits")),
-    "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "patch_features": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "token_mean": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "patch_features": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+                         ()),
     "interpolate": (1, (_f("index0", "int32"), _f("index1", "int32"), _f("weight0", "float32"),
                         _f("weight1", "float32")), ()),
     "transpose": (1, (), ()),
-    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ("stride", "padding")),
+    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+               ("stride", "padding")),
     "rel_attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
                           _f("rel_key", "int16")), ("heads", "window", "prob_bits")),
 }
@@ -118,10 +120,13 @@ class _Body:
         low = self.op("Less", [self.op("Sub", [t, self.op("Mul", [q, d])]), self.const(0, np.int64)])
         return self.op("Sub", [q, self.op("Cast", [low], to=TP.INT64)])
 
-    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str, zero_point: int = nx.ACT_ZERO_POINT) -> str:
-        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64)."""
+    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str,
+                      zero_point: int | str = nx.ACT_ZERO_POINT) -> str:
+        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64;
+        zero_point a constant, or the name of an int64 tensor)."""
         r = self.round_shift(self.op("Mul", [self.op("Cast", [acc_int], to=TP.INT64), mult]), shift)
-        r = self.op("Clip", [self.op("Add", [r, self.const(zero_point, np.int64)]), self.const(0, np.int64),
+        zp = zero_point if isinstance(zero_point, str) else self.const(zero_point, np.int64)
+        r = self.op("Clip", [self.op("Add", [r, zp]), self.const(0, np.int64),
                              self.const(255, np.int64)])
         return self.op("Cast", [r], out, to=TP.UINT8)
 
@@ -138,10 +143,12 @@ def _body_reshape(b: _Body, cfg: dict) -> None:
 
 
 def _body_linear(b: _Body, cfg: dict) -> None:
-    one, zp = b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)
-    wzp = b.op("ConstantOfShape", [b.op("Shape", ["multiplier"])],
-               value=numpy_helper.from_array(np.zeros(1, np.int8)))
-    b.op("QGemm", ["x0", one, zp, "weight", "multiplier", wzp, "bias", one, zp], "y", domain="com.microsoft", transB=1)
+    """MatMulInteger u8 x s8 (exact int32), the int32 bias (input zero point folded in), then the integer
+    requantisation by the per-channel fixed-point multiplier (int32 initializers, int64 arithmetic)."""
+    wt = b.op("Transpose", ["weight"], perm=[1, 0])
+    acc = b.op("MatMulInteger", ["x0", wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
+    mult, shift = (b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift"))
+    b.requant_fixed(b.op("Add", [acc, "bias"]), mult, shift, "y", "zero_point")
 
 
 def _body_linear_dequant(b: _Body, cfg: dict) -> None:
@@ -225,15 +232,15 @@ def _body_group_sum(b: _Body, axis: int, keepdims: int) -> str:
 
 
 def _body_token_mean(b: _Body, cfg: dict) -> None:
-    b.requant(b.op("Cast", [_body_group_sum(b, 0, 1)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 0, 1), "mult", "shift", "y")
 
 
 def _body_patch_features(b: _Body, cfg: dict) -> None:
-    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (the multiplier is unused)
+    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (mult, shift unused)
         g = b.op("Reshape", ["x0", "group_shape"])
         b.op("Reshape", [b.op("Transpose", [g], perm=[1, 0, 2]), "sum_shape"], "y")
         return
-    b.requant(b.op("Cast", [_body_group_sum(b, 1, 0)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 1, 0), "mult", "shift", "y")
 
 
 def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
@@ -244,7 +251,7 @@ def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
     for j, end in enumerate((-2, -1, np.iinfo(np.int64).max)):
         tap = b.op("Slice", [xp, b.const([j], np.int64), b.const([end], np.int64), rows])
         acc = b.op("Add", [acc, b.op("Mul", [tap, b.op("Gather", [w, b.const(j, np.int64)], axis=1)])])
-    b.requant(b.op("Cast", [acc], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(acc, *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_interpolate(b: _Body, cfg: dict) -> None:
@@ -260,12 +267,12 @@ def _body_transpose(b: _Body, cfg: dict) -> None:
 
 def _body_conv1d(b: _Body, cfg: dict) -> None:
     """im2col by Pad (code 128 = real zero) + Gather of the tap rows, then MatMulInteger u8 x s8 (exact), int32 bias,
-    and the requantisation."""
+    and the integer requantisation."""
     xp = b.op("Pad", ["x0", "pads", b.const(nx.ACT_ZERO_POINT, np.uint8)], mode="constant")
     cols = b.op("Reshape", [b.op("Gather", [xp, "im2col_index"], axis=0), "cols_shape"])
     wt = b.op("Transpose", [b.op("Reshape", ["weight", b.const([0, -1], np.int64)])], perm=[1, 0])
     acc = b.op("MatMulInteger", [cols, wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
-    b.requant(b.op("Cast", [b.op("Add", [acc, "bias"])], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(b.op("Add", [acc, "bias"]), *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_rel_attention(b: _Body, cfg: dict) -> None:
@@ -304,10 +311,10 @@ def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     n_act, fields, attrs = SCHEMA[kind]
     body = _Body()
     for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
-        if _float_scalar(f):
+        if f.float_scalar:
             body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
     _BODIES[kind](body, cfg)
-    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if _float_scalar(f) else "") for f in fields]
+    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.float_scalar else "") for f in fields]
     inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
                             [oh.make_opsetid("", OPSET), oh.make_opsetid("com.microsoft", 1)], attributes=list(attrs))
@@ -342,7 +349,7 @@ def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray
 def _field_value(op: Op, field: Field) -> np.ndarray:
     value = getattr(op, field.name)
     arr = np.asarray(value)
-    if field.scalar and not _float_scalar(field):
+    if field.scalar and not field.float_scalar:
         info = np.iinfo(field.dtype)
         if not isinstance(value, (int, np.integer)) or not info.min <= int(value) <= info.max:
             raise TinyMyoError(f"{op.name}: field {field.name} = {value!r} is not an integer that fits {field.dtype}")
@@ -442,7 +449,7 @@ def onnx_to_program(model: onnx.ModelProto, path: str | Path = "<model>") -> Pro
             arr = inits[name]
             if arr.dtype != field.dtype:
                 raise TinyMyoError(f"{path}: node {node.name!r}: {field.name} has dtype {arr.dtype}, expected {field.dtype}")
-            values[field.name] = (float(arr) if _float_scalar(field) else int(arr)) if field.scalar else arr
+            values[field.name] = (float(arr) if field.float_scalar else int(arr)) if field.scalar else arr
         if node.op_type == "reshape":
             values["shape"] = tuple(int(v) for v in values["shape"])
         for a in node.attribute:

@@ -44,15 +44,20 @@ def program_bounds(program: Program) -> list[Bound]:
     out: list[Bound] = []
     for op in program.ops:
         shape = shapes[op.inputs[0]] if op.inputs else ()
-        if op.kind in ("linear", "linear_dequant"):
+        if op.kind in ("linear", "linear_lut", "linear_dequant"):
             m, k = op.weight.shape
             acc = _matmul_bound(k, 128, op.bias)
-            out.append(Bound(op.name, f"accumulator K*128*128 + |bias| (K={k})", acc, INT32_LIMIT, "int32"))
-            out.append(Bound(op.name, "accumulator exact in float32 (else f32(acc) rounds half to even)", acc,
-                             max(acc + 1, F32_EXACT), "float32 (informational)"))
-        elif op.kind == "depthwise_conv1d":
-            out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", _matmul_bound(3, 128, op.bias), INT32_LIMIT,
-                             "int32"))
+            out.append(Bound(op.name, f"accumulator K*128*128 + |bias| (K={k}, input zero point folded into bias)",
+                             acc, INT32_LIMIT, "int32"))
+            if op.kind == "linear_dequant":
+                out.append(Bound(op.name, "accumulator exact in float32 (else f32(acc) rounds half to even)", acc,
+                                 max(acc + 1, F32_EXACT), "float32 (informational)"))
+            else:
+                out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, op.zero_point)
+        elif op.kind in ("depthwise_conv1d", "depthwise_conv1d_lut"):
+            acc = _matmul_bound(3, 128, op.bias)
+            out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", acc, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, nx.ACT_ZERO_POINT)
         elif op.kind == "attention":
             n, d = shape
             hd = d // op.heads
@@ -76,6 +81,7 @@ def program_bounds(program: Program) -> list[Bound]:
             acc = _matmul_bound(k * cin, 128, op.bias)
             out.append(Bound(op.name, f"accumulator k*Cin*128*128 + |bias| (k*Cin={k * cin})", acc, INT32_LIMIT,
                              "int32"))
+            out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, nx.ACT_ZERO_POINT)
         elif op.kind == "rel_attention":
             out += _rel_attention_bounds(op, shape)
         elif op.kind == "layernorm":
@@ -85,10 +91,26 @@ def program_bounds(program: Program) -> list[Bound]:
         elif op.kind == "token_mean":
             n, d = shape
             count = n // op.channels if op.reduction == "concat" else n
-            out.append(Bound(op.name, f"sum of {count} centred codes", count * 128, F32_EXACT, "int32, exact in float32"))
+            out.append(Bound(op.name, f"sum of {count} centred codes", count * 128, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, count * 128, [op.mult], [op.shift], nx.ACT_ZERO_POINT)
         elif op.kind == "patch_features" and op.reduction == "mean":
-            out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, F32_EXACT,
-                             "int32, exact in float32"))
+            out.append(Bound(op.name, f"sum of {op.channels} centred codes", op.channels * 128, INT32_LIMIT, "int32"))
+            out += _fixed_requant_bounds(op.name, op.channels * 128, [op.mult], [op.shift], nx.ACT_ZERO_POINT)
+    return out
+
+
+def _fixed_requant_bounds(name: str, acc: int, mult: np.ndarray, shift: np.ndarray, zero_point: int) -> list[Bound]:
+    """numerics.requantize_fixed of an accumulator |acc| <= `acc`: M int32 (the kernels hold it in an int32),
+    1 <= S <= 62, |acc M| + 2**(S-1) within int64 (the product and its rounding offset), zp a u8 code."""
+    m = np.asarray(mult, np.int64)
+    s = np.asarray(shift, np.int64)
+    top_m, top_s, low_s = int(np.max(m, initial=0)), int(np.max(s, initial=1)), int(np.min(s, initial=1))
+    out = [Bound(name, "fixed-point multiplier M (int32)", top_m, INT32_LIMIT, "int32"),
+           Bound(name, "shift S <= 62", top_s, nx.FIXED_SHIFT_MAX + 1, "int32"),
+           Bound(name, "|acc * M| + 2**(S-1)", acc * top_m + (1 << (top_s - 1)), INT64_LIMIT, "int64"),
+           Bound(name, "output zero point in 0..255", int(zero_point) if zero_point >= 0 else 256, 256, "uint8")]
+    if int(np.min(m, initial=0)) < 0 or low_s < 1:
+        out.append(Bound(name, "multiplier M >= 0 and shift S >= 1", 1, 0, "int32"))
     return out
 
 
