@@ -27,15 +27,19 @@ def _align(n: int, a: int = 16) -> int:
 def scratch_parts(op: Op, shapes: dict, cores: int, rows: int = 0, kc: int = 0) -> dict[str, tuple[int, int]]:
     """part -> (offset, bytes) inside the op's scratch buffer; {} when the kernel needs none. Attention (a block of
     `rows` query rows, keys in chunks of `kc`): kv_s8 and k_sum hold one chunk, p the block's score rows (u8, or
-    uint16 for prob_bits > 8), row_i32 every core's int32 scores of one chunk, acc the block's p.v sums. None grows
+    uint16 for prob_bits > 8; deferred softmax: int16 scores, the u8 numerators written over them), row_i32 every
+    core's int32 scores of one chunk, acc the block's p.v sums, row_sum (deferred) the numerator sums. None grows
     with N * hd."""
     if op.kind != "attention":
         return {}
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
-    per_row = 1 if op.prob_bits == 8 else 2
+    deferred = getattr(op, "softmax", "normalized") == "deferred"
+    per_row = 1 if op.prob_bits == 8 and not deferred else 2
     sizes = {"kv_s8": kc * hd, "k_sum": 4 * kc, "p": rows * n * per_row,
              "row_i32": 4 * cores * kernel_constant("TM_ATTN_ROWS") * kc, "acc": 4 * rows * hd}
+    if deferred:
+        sizes["row_sum"] = 4 * rows
     parts, offset = {}, 0
     for name, size in sizes.items():
         parts[name] = (offset, size)
