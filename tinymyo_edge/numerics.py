@@ -219,21 +219,24 @@ def exp_lut8(step: float) -> np.ndarray:
 
 def score_fixed(m: float, acc_max: int, t_max: int = SCORE_INT16_MAX) -> tuple[int, int]:
     """Real score multiplier m > 0 (integer score units per q.k^T accumulator unit) -> (M, S), M / 2**S ~ m at the
-    largest S (1 <= S <= 62) with acc_max M + 2**(S-1) < 2**31 (the score product is int32 for |acc| <= acc_max),
-    and M lowered if needed until round_shift(acc_max M, S) <= t_max (scores held in int16). ValueError when no
-    S >= 1 keeps the product in int32 or M would be 0."""
+    largest S (1 <= S <= 62) with acc_max M + 2**(S-1) < 2**31 (the score product is int32 for |acc| <= acc_max).
+    M may be lowered by rounding slack (at most m 2**(S-10)) so that round_shift(acc_max M, S) <= t_max (scores held
+    in int16). ValueError when no S >= 1 keeps the product in int32, M would be 0, or m exceeds the int16 bound."""
     for s in range(FIXED_SHIFT_MAX, 0, -1):
         mult = int(math.floor(m * 2.0**s + 0.5))
         if mult < 1:
             break
-        if acc_max * mult + (1 << (s - 1)) < 2**31:
-            while mult >= 1 and (acc_max * mult + (1 << (s - 1))) >> s > t_max:
-                mult -= 1
+        half = 1 << (s - 1)
+        if acc_max * mult + half < 2**31:
+            top = ((t_max + 1) * (1 << s) - half - 1) // acc_max  # largest M with (acc_max M + half) >> s <= t_max
+            if mult > top and top < mult * (1 - 2.0**-10):
+                raise ValueError(f"score multiplier {m} maps |acc| <= {acc_max} beyond the int16 scores "
+                                 f"(at most {t_max} units)")
+            mult = min(mult, top)
             if mult >= 1:
                 return mult, s
             break
-    raise ValueError(f"score multiplier {m} cannot be held as an int32 product with |acc| <= {acc_max} "
-                     f"and int16 scores")
+    raise ValueError(f"score multiplier {m} cannot be held as an int32 product with |acc| <= {acc_max}")
 
 
 def score_step(scale_q: float, scale_k: float, head_dim: int, mult: int, shift: int) -> float:
