@@ -98,12 +98,14 @@ typedef struct {
     const int32_t *score_fixed; /* deferred: (heads, 2) M, S of the integer scores */
     const int32_t *out_fixed;   /* deferred: (heads, 2) Mo, So */
     const uint8_t *exp_lut8;    /* deferred: (heads, 256) */
-    int8_t *kv_s8;              /* scratch (kc, hd): k - 128 of the chunk; u8 rows: (hd, kc) (v - 128)^T */
-    int32_t *k_sum;             /* scratch (kc): sum_d (k - 128) of the chunk's keys */
+    int8_t *kv_s8;              /* scratch (kc, hd): k - 128 of the chunk (normalized); u8 rows: (hd, kc) (v - 128)^T */
+    int32_t *k_sum;             /* normalized scratch (kc): sum_d (k - 128) of the chunk's keys */
     uint8_t *p;                 /* scratch (rows, N): scores then probabilities, u8 (prob_bits 8) or uint16; deferred:
                                  * int16 scores, row stride 2 N bytes, then the u8 numerators at the row's start */
     int32_t *row_sum;           /* deferred scratch (rows): s, the numerator sum of each row */
-    int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score accumulators */
+    int8_t *q_s8;               /* deferred scratch (rows, hd): q - 128 of the block (the keys stay u8) */
+    int32_t *q_sum;             /* deferred scratch (rows): sum_d (q - 128) of each row */
+    int32_t *row_i32;           /* normalized scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score sums */
     int32_t *acc;               /* scratch (rows, hd): p . v accumulators of the block (mod 2^32) */
     int n, d, heads, kc;
     int prob_bits;              /* normalized: 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */

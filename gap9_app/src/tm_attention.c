@@ -1,7 +1,9 @@
 /* Attention, one head and one block of query rows at a time, K and V streamed in key chunks (ir.Attention).
  * Deferred softmax (numerics.attention_deferred_head), integer only:
- *   t[i,j] = (acc * M + 2^(S-1)) >> S, acc = sum_d (q-128)(k-128) = sum_d q (k-128) - 128 sum_d (k-128): the int32
- *          product and the int16 score are proven (quant/ranges.py); int16 score rows (stride 2 N bytes);
+ *   t[i,j] = (acc * M + 2^(S-1)) >> S, acc = sum_d (q-128)(k-128) = sum_d k (q-128) - 128 sum_d (q-128): u8 keys
+ *          straight from their L1 tile against the block's q - 128 (prepared once per block), 4 keys x 4 rows per
+ *          block of dot products, converted in registers; the int32 product and the int16 score are proven
+ *          (quant/ranges.py); int16 score rows (stride 2 N bytes);
  *   e[j] = lut8[min(rowmax - t[j], 255)] (u8, written in place over the row's first N bytes), s = sum_j e[j];
  *   o[c] = sum_j e[j] (v[j,c] - 128): the same u8 x s8 dot products as prob_bits 8 ((v - 128)^T of the chunk);
  *   r = (2 Mo + s) / (2 s) (one 64-bit division per row), y = sat(((int64)o r + 2^(So-1)) >> So) + 128).
@@ -90,13 +92,7 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     }
     for (int r = 0; r < nr; r++) {
         const int32_t *row = acc + (long)r * kc;
-        if (a->deferred) { /* the integer scores: int32 product and int16 result proven (quant/ranges.py) */
-            int32_t m = a->score_fixed[2 * a->head], sh = a->score_fixed[2 * a->head + 1];
-            int32_t half = (int32_t)1 << (sh - 1);
-            int16_t *out = (int16_t *)(void *)(a->p + (long)(i + r) * row_bytes(a)) + a->j0;
-            for (int c = 0; c < nj; c++)
-                out[c] = (int16_t)(((row[c] - TM_ACT_ZERO_POINT * a->k_sum[c]) * m + half) >> sh);
-        } else if (a->prob_bits == 8) {
+        if (a->prob_bits == 8) {
             uint8_t *out = a->p + (long)(i + r) * n + a->j0;
             for (int c = 0; c < nj; c++)
                 out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], a->score_mult[a->head]);
@@ -108,11 +104,67 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     }
 }
 
+/* Deferred, all cores, the block's rows split: q_s8 = q - 128, q_sum = its row sums. */
+static void query_prepare_worker(void *arg)
+{
+    tm_attention_args_t *a = arg;
+    int hd = head_dim(a), start, stop;
+    tm_core_range(a->r0, a->r1, &start, &stop);
+    for (int i = start; i < stop; i++) {
+        const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
+        int32_t sum = 0;
+        for (int c = 0; c < hd; c++) {
+            int8_t qs = (int8_t)((int32_t)q[c] - TM_ACT_ZERO_POINT);
+            a->q_s8[(long)i * hd + c] = qs;
+            sum += qs;
+        }
+        a->q_sum[i] = sum;
+    }
+}
+
+/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys into the int16 score rows, 4 keys x 4 rows
+ * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
+ * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). */
+static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd)
+{
+    int nj = a->j1 - a->j0;
+    int32_t m = a->score_fixed[2 * a->head], sh = a->score_fixed[2 * a->head + 1];
+    int32_t half = (int32_t)1 << (sh - 1);
+    long ts = row_bytes(a) / 2; /* int16 scores per row */
+    int16_t *rows = (int16_t *)(void *)a->p + a->j0;
+    for (int j = 0; j < nj; j += 4) {
+        int nk = TM_MIN(4, nj - j);
+        const uint8_t *k = a->k + (long)j * a->d + a->head * hd;
+        for (int i = i0; i < i1; i += 4) {
+            int nq = TM_MIN(4, i1 - i);
+            const int8_t *qs = a->q_s8 + (long)i * hd;
+            int32_t blk[16]; /* blk[4 u + c]: key j + u, row i + c */
+            if (nk == 4 && nq == 4)
+                tm_dot_u8s8_4x4(k, a->d, qs, hd, hd, blk);
+            else
+                for (int u = 0; u < nk; u++)
+                    for (int c = 0; c < nq; c++)
+                        blk[4 * u + c] = tm_dot_u8s8(k + (long)u * a->d, qs + (long)c * hd, hd);
+            for (int c = 0; c < nq; c++) {
+                int32_t corr = TM_ACT_ZERO_POINT * a->q_sum[i + c];
+                int16_t *t = rows + (long)(i + c) * ts + j;
+                for (int u = 0; u < nk; u++)
+                    t[u] = (int16_t)(((blk[4 * u + c] - corr) * m + half) >> sh);
+            }
+        }
+    }
+}
+
 /* All cores, the block's rows split: scores against the chunk, four rows at a time. */
 static void keys_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
     int hd = head_dim(a), start, stop;
+    if (a->deferred) {
+        tm_core_range(a->r0, a->r1, &start, &stop);
+        scores_deferred(a, start, stop, hd);
+        return;
+    }
     int32_t *acc = a->row_i32 + (long)tm_core_id() * TM_ATTN_ROWS * a->kc;
     tm_core_range(a->r0, a->r1, &start, &stop);
     for (int i = start; i < stop; i += TM_ATTN_ROWS)
@@ -124,15 +176,25 @@ void tm_attention_keys(tm_attention_args_t *a, int j0, int j1)
     int hd = head_dim(a), nj = j1 - j0;
     a->j0 = j0, a->j1 = j1;
     TM_CHECK_READ("k", a->k + a->head * hd, TM_SPAN(nj, hd, a->d));
-    TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
-    if (a->deferred)
+    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+    if (a->deferred) {
         TM_CHECK_READ("score_fixed", a->score_fixed + 2 * a->head, 8);
-    else
-        TM_CHECK_READ("score_mult", a->score_mult + a->head, 4);
+        TM_CHECK_READ("q_s8", a->q_s8 + (long)a->r0 * hd, (a->r1 - a->r0) * hd);
+        TM_CHECK_READ("q_sum", a->q_sum + a->r0, 4 * (a->r1 - a->r0));
+        if (j0 == 0) { /* the block's first chunk: its q - 128 once */
+            TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
+            TM_CHECK_WRITE("q_s8", a->q_s8 + (long)a->r0 * hd, (a->r1 - a->r0) * hd);
+            TM_CHECK_WRITE("q_sum", a->q_sum + a->r0, 4 * (a->r1 - a->r0));
+            tm_fork(query_prepare_worker, a);
+        }
+        tm_fork(keys_worker, a);
+        return;
+    }
+    TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
+    TM_CHECK_READ("score_mult", a->score_mult + a->head, 4);
     TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
     TM_CHECK_WRITE("k_sum", a->k_sum, 4 * nj);
     TM_CHECK_WRITE("row_i32", a->row_i32, 4 * TM_NUM_CORES * TM_ATTN_ROWS * a->kc);
-    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
     tm_fork(keys_prepare_worker, a);
     tm_fork(keys_worker, a);
 }
