@@ -90,9 +90,10 @@ class _Builder:
         return out
 
 
-def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
-    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32; attention with
-    `prob_bits` softmax probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
+def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int | None = None) -> Program:
+    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32. Attention with the
+    quantizer's default softmax (deferred) unless `prob_bits` is given: then the normalized softmax with prob_bits
+    probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
     b = _Builder(seed)
     c, t, n, d, p = cfg.channels, cfg.samples, cfg.tokens, cfg.dim, cfg.patches
     x_in = b.tensor("input", (c, t), DType.F32)
@@ -107,13 +108,16 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
         q = b.linear(f"{blk}.attn.q", h, n, d, d)
         k = b.linear(f"{blk}.attn.k", h, n, d, d)
         v = b.linear(f"{blk}.attn.v", h, n, d, d)
-        score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
-        prob_max = (1 << prob_bits) - 1
-        lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
-        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
-        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
-        a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
-                  exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits)
+        if prob_bits is None:
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), **_deferred_constants(b.rng, cfg.heads, hd))
+        else:
+            score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
+            prob_max = (1 << prob_bits) - 1
+            lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
+            luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
+            out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
+                      exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits, softmax="normalized")
         a = b.linear(f"{blk}.attn.proj", a, n, d, d)
         x = b.residual(f"{blk}.add1", x, a, (n, d))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
@@ -125,6 +129,16 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
     _add_head(b, cfg, x)
     return Program(tensors=b.tensors, ops=tuple(b.ops), input=x_in, output=b.ops[-1].output,
                    metadata={"source": f"tests.program_factory seed={seed}", "config": repr(cfg.to_dict())})
+
+
+def _deferred_constants(rng, heads: int, hd: int) -> dict:
+    """Deferred-softmax constants as the quantizer bounds them (nx.score_fixed: int32 product, int16 scores)."""
+    fixed = [nx.score_fixed(float(rng.uniform(0.0005, 0.02)), hd * 128 * 128) for _ in range(heads)]
+    out_m, out_s = nx.fixed_multiplier(rng.uniform(0.5, 2.0, heads))
+    return dict(heads=heads, softmax="deferred", score_fixed=np.array([m for m, _ in fixed], np.int32),
+                score_shift=np.array([s for _, s in fixed], np.int32),
+                exp_lut8=np.stack([nx.exp_lut8(float(rng.uniform(0.01, 0.1))) for _ in range(heads)]),
+                out_fixed=out_m.astype(np.int32), out_shift=out_s.astype(np.int32))
 
 
 def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:

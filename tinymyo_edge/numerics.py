@@ -271,6 +271,74 @@ def exp_lut_bits(tokens: int, prob_max: int = 255) -> int:
     raise ValueError(f"{tokens} tokens per softmax row cannot keep the integer sums within int32")
 
 
+# ------------------------------------------------------------------------------- attention, deferred softmax
+SCORE_INT16_MAX = 2**15 - 1  # deferred attention: integer scores are held as int16 (the C score rows)
+NUMERATOR_MAX = 255  # deferred attention: u8 numerators, the row maximum's is always 255
+
+
+def exp_lut8(step: float) -> np.ndarray:
+    """uint8[256]: round(255 exp(-d step)) for d = 0..255 (lut8[0] = 255), step = real score of one integer unit."""
+    d = np.arange(256, dtype=np.float64)
+    return np.floor(NUMERATOR_MAX * np.exp(-d * float(step)) + 0.5).astype(np.uint8)
+
+
+def score_fixed(m: float, acc_max: int, t_max: int = SCORE_INT16_MAX) -> tuple[int, int]:
+    """Real score multiplier m > 0 (integer score units per q.k^T accumulator unit) -> (M, S), M / 2**S ~ m at the
+    largest S (1 <= S <= 62) with acc_max M + 2**(S-1) < 2**31 (the score product is int32 for |acc| <= acc_max).
+    M may be lowered by rounding slack (at most m 2**(S-10)) so that round_shift(acc_max M, S) <= t_max (scores held
+    in int16). ValueError when no S >= 1 keeps the product in int32, M would be 0, or m exceeds the int16 bound."""
+    for s in range(FIXED_SHIFT_MAX, 0, -1):
+        mult = int(math.floor(m * 2.0**s + 0.5))
+        if mult < 1:
+            break
+        half = 1 << (s - 1)
+        if acc_max * mult + half < 2**31:
+            top = ((t_max + 1) * (1 << s) - half - 1) // acc_max  # largest M with (acc_max M + half) >> s <= t_max
+            if mult > top and top < mult * (1 - 2.0**-10):
+                raise ValueError(f"score multiplier {m} maps |acc| <= {acc_max} beyond the int16 scores "
+                                 f"(at most {t_max} units)")
+            mult = min(mult, top)
+            if mult >= 1:
+                return mult, s
+            break
+    raise ValueError(f"score multiplier {m} cannot be held as an int32 product with |acc| <= {acc_max}")
+
+
+def score_step(scale_q: float, scale_k: float, head_dim: int, mult: int, shift: int) -> float:
+    """The real score of one integer score unit t = round_shift(acc * M, S): s_q s_k 2**S / (sqrt(hd) M)."""
+    return float(scale_q) * float(scale_k) * 2.0**shift / (math.sqrt(head_dim) * mult)
+
+
+def integer_scores(qc: np.ndarray, kc: np.ndarray, mult, shift) -> np.ndarray:
+    """t[i, j] = round_shift(sum_d qc[i, d] kc[j, d] * M, S) (int64; the builder keeps it within int16)."""
+    return round_shift(matmul_acc(qc, np.asarray(kc).T) * np.int64(mult), shift)
+
+
+def softmax_deferred(t: np.ndarray, lut8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numerators relative to the row maximum, never normalised: e = lut8[min(max_j t - t, 255)] (int64, 0..255,
+    the maximum's 255) and the row sums s (keepdims, >= 255)."""
+    t = np.asarray(t, dtype=np.int64)
+    d = np.minimum(t.max(axis=-1, keepdims=True) - t, 255)
+    e = np.asarray(lut8, dtype=np.int64)[d]
+    return e, e.sum(axis=-1, keepdims=True)
+
+
+def deferred_reciprocal(s: np.ndarray, out_mult) -> np.ndarray:
+    """r = floor((2 Mo + s) / (2 s)) = round half up of Mo / s: one division per output row (int64)."""
+    s = np.asarray(s, dtype=np.int64)
+    return (2 * np.int64(out_mult) + s) // (2 * s)
+
+
+def attention_deferred_head(qc, kc, vc, score_mult, score_shift, lut8, out_mult, out_shift,
+                            zero_point: int = ACT_ZERO_POINT) -> np.ndarray:
+    """One head of the deferred-softmax attention, q, k, v centred (int64 (N, hd)) -> u8 (N, hd):
+    t = integer_scores; e, s = softmax_deferred(t); o = e . vc (int32); r = deferred_reciprocal(s, Mo);
+    y = requantize_fixed(o, r, So, zp) = sat(round_shift(o r, So) + zp)."""
+    e, s = softmax_deferred(integer_scores(qc, kc, score_mult, score_shift), lut8)
+    o = matmul_acc(e, vc)
+    return requantize_fixed(o, deferred_reciprocal(s, out_mult), out_shift, zero_point)
+
+
 # ------------------------------------------------------------------------------------------ speech ops (issue 16)
 REL_KEY_MAX = 2**15 - 1  # relative-position key codes are int16
 

@@ -204,6 +204,8 @@ def lower_residual(op, ctx, tile):
 
 @lowering("attention", template="ops/attention.c.j2")
 def lower_attention(op, ctx, tile):
+    if getattr(op, "softmax", "normalized") == "deferred":
+        return _lower_attention_deferred(op, ctx, tile)
     n, d = ctx.shapes[op.inputs[0]]
     lut = np.asarray(op.exp_lut, dtype=np.int64)
     top = int(lut.max(initial=0))
@@ -225,7 +227,33 @@ def lower_attention(op, ctx, tile):
         "out_mult": ctx.const(op, "out_mult", np.asarray(op.out_mult, dtype=np.float32)),
         "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
         "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": op.prob_bits,
-        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"],
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 0, "table_bytes": 1024,
+        "const_bytes": 4 * op.heads, "const_stride": 1, "const_type": "float",
+    }
+
+
+def _lower_attention_deferred(op, ctx, tile):
+    """The deferred softmax: (M, S) of the scores and (Mo, So) of the outputs as int32 pairs per head in the
+    score_mult / out_mult slots, lut8 (u8) in the exp_lut slot. The bounds the C relies on (int32 score product,
+    int16 scores, s >= 255, r and o r) are quant/ranges.py's; checked again here since a build may read any file."""
+    from ..quant.ranges import deferred_attention_bounds
+
+    n, d = ctx.shapes[op.inputs[0]]
+    bad = [b for b in deferred_attention_bounds(op.name, n, d // op.heads, op.score_fixed, op.score_shift,
+                                                op.exp_lut8, op.out_fixed, op.out_shift) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: " + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit} ({b.type})"
+                                                               for b in bad))
+    pairs = lambda m, s: np.stack([np.asarray(m, np.int32), np.asarray(s, np.int32)], axis=1)  # noqa: E731
+    return {
+        **ctx.stream(op, tile), "q": _bytes(ctx.ptr(op.inputs[0])), "k": _bytes(ctx.ptr(op.inputs[1])),
+        "v": _bytes(ctx.ptr(op.inputs[2])), "y": _bytes(ctx.ptr(op.output), False),
+        "score_mult": ctx.const(op, "score_fixed", pairs(op.score_fixed, op.score_shift)),
+        "out_mult": ctx.const(op, "out_fixed", pairs(op.out_fixed, op.out_shift)),
+        "exp_lut": ctx.const(op, "exp_lut8", np.asarray(op.exp_lut8, dtype=np.uint8)),
+        "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": 8,
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 1, "table_bytes": 256,
+        "const_bytes": 8 * op.heads, "const_stride": 2, "const_type": "int32_t",
     }
 
 

@@ -61,8 +61,10 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
                       _f("frac_bits", "int32", True), _f("zero_point", "int32", True)), ()),
     "residual_add": (2, tuple(_f(n, "int32", True) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b",
                                                               "zero_y")), ()),
-    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
-                  ("heads", "prob_bits")),
+    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
+                      _f("score_fixed", "int32"), _f("score_shift", "int32"), _f("exp_lut8", "uint8"),
+                      _f("out_fixed", "int32"), _f("out_shift", "int32")),
+                  ("heads", "prob_bits", "softmax")),
     "token_mean": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
     "patch_features": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
     "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
@@ -195,6 +197,46 @@ def _body_residual_add(b: _Body, cfg: dict) -> None:
 
 
 def _body_attention(b: _Body, cfg: dict) -> None:
+    if cfg["softmax"] == "deferred":
+        _body_attention_deferred(b, cfg)
+    else:
+        _body_attention_normalized(b, cfg)
+
+
+def _head_constant(b: _Body, table: str, hidx: str) -> str:
+    """table[h] of an int32 per-head constant, as an int64 scalar."""
+    return b.op("Cast", [b.op("Gather", [table, hidx], axis=0)], to=TP.INT64)
+
+
+def _body_attention_deferred(b: _Body, cfg: dict) -> None:
+    """Per head (numerics.attention_deferred_head): MatMulInteger q.k^T (zero points 128), integer scores by
+    round_shift(acc * M, S) (int64; int16 by construction), d = min(rowmax - t, 255), u8 numerators by GatherElements
+    in the head's lut8, int32 row sums, MatMulInteger e.v (zero points 0 and 128), one int64 division per row for
+    r = (2 Mo + s) / (2 s), then requant_fixed(o, r, So); heads concatenated along the features."""
+    heads, hd = cfg["heads"], cfg["head_dim"]
+    zp, zp0 = b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.uint8)
+    cols, last = b.const([1], np.int64), b.const([-1], np.int64)
+    outs = []
+    for h in range(heads):
+        lo, hi = b.const([h * hd], np.int64), b.const([(h + 1) * hd], np.int64)
+        qh, kh, vh = (b.op("Slice", [t, lo, hi, cols]) for t in ("x0", "x1", "x2"))
+        hidx = b.const(h, np.int64)
+        acc = b.op("MatMulInteger", [qh, b.op("Transpose", [kh], perm=[1, 0]), zp, zp])
+        prod = b.op("Mul", [b.op("Cast", [acc], to=TP.INT64), _head_constant(b, "score_fixed", hidx)])
+        t = b.op("Cast", [b.round_shift(prod, _head_constant(b, "score_shift", hidx))], to=TP.INT32)
+        d = b.op("Min", [b.op("Sub", [b.op("ReduceMax", [t], axes=[-1], keepdims=1), t]), b.const(255, np.int32)])
+        lut = b.op("Gather", ["exp_lut8", hidx], axis=0)
+        e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
+        total = b.op("Cast", [b.op("ReduceSum", [b.op("Cast", [e], to=TP.INT32), last], keepdims=1)], to=TP.INT64)
+        o = b.op("MatMulInteger", [e, vh, zp0, zp])
+        two = b.const(2, np.int64)
+        num = b.op("Add", [b.op("Mul", [_head_constant(b, "out_fixed", hidx), two]), total])
+        r = b.op("Div", [num, b.op("Mul", [total, two])])
+        outs.append(b.requant_fixed(o, r, _head_constant(b, "out_shift", hidx), f"o{h}"))
+    b.op("Concat", outs, "y", axis=1)
+
+
+def _body_attention_normalized(b: _Body, cfg: dict) -> None:
     """Per head: QLinearMatMul u8 x u8 scores (scale = score_mult[h]), integer softmax with the head's exp table
     (GatherElements), p.v by QLinearMatMul (u8 probabilities) or int32 MatMul (wider ones), requantised with
     out_mult[h]; heads concatenated along the features."""
@@ -371,9 +413,11 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
     attention = [op for op in program.ops if op.kind in ("attention", "rel_attention")]
     cfg = {"heads": attention[0].heads if attention else 1,
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
-    if len({(op.heads, op.prob_bits, shapes[op.inputs[0]]) for op in attention}) > 1:
-        raise TinyMyoError("all attention ops of a program must share heads, prob_bits and shape")
+    if len({(op.heads, op.prob_bits, getattr(op, "softmax", "normalized"), shapes[op.inputs[0]])
+            for op in attention}) > 1:
+        raise TinyMyoError("all attention ops of a program must share heads, prob_bits, softmax and shape")
     cfg["prob_bits"] = attention[0].prob_bits if attention else 8
+    cfg["softmax"] = getattr(attention[0], "softmax", "normalized") if attention else "normalized"
     reductions = {op.reduction for op in program.ops if op.kind == "patch_features"}
     if len(reductions) > 1:
         raise TinyMyoError("all patch_features ops of a program must share one reduction")

@@ -58,6 +58,9 @@ def program_bounds(program: Program) -> list[Bound]:
             acc = _matmul_bound(3, 128, op.bias)
             out.append(Bound(op.name, "accumulator 3*128*128 + |bias|", acc, INT32_LIMIT, "int32"))
             out += _fixed_requant_bounds(op.name, acc, op.mult, op.shift, nx.ACT_ZERO_POINT)
+        elif op.kind == "attention" and getattr(op, "softmax", "normalized") == "deferred":
+            out += deferred_attention_bounds(op.name, shape[0], shape[1] // op.heads, op.score_fixed, op.score_shift,
+                                             op.exp_lut8, op.out_fixed, op.out_shift)
         elif op.kind == "attention":
             n, d = shape
             hd = d // op.heads
@@ -164,6 +167,39 @@ def _ln_size_problem(dim: int) -> str | None:
     return None
 
 
+def deferred_attention_bounds(name: str, n: int, hd: int, score_fixed, score_shift, lut8, out_fixed,
+                              out_shift) -> list[Bound]:
+    """The deferred softmax (numerics.attention_deferred_head), worst cases over all u8 q, k, v and every head:
+    |acc| <= hd 2**14; the score product |acc| Ms + 2**(Ss-1) int32 (C holds it so) and the score int16; the row
+    sum s <= 255 N and s >= lut8[0] = 255 (no division by zero); |o| = |sum e (v-128)| <= 128 s; r <= Mo / 255 + 1
+    int32; 2 Mo + s int64; |o r| + 2**(So-1) <= 128 (Mo + s) + 2**(So-1) int64."""
+    acc = hd * 128 * 128
+    ms, ss = np.asarray(score_fixed, np.int64), np.asarray(score_shift, np.int64)
+    mo, so = np.asarray(out_fixed, np.int64), np.asarray(out_shift, np.int64)
+    prod = int(np.max(acc * ms + (np.int64(1) << (ss - 1)), initial=0))
+    score = int(np.max((acc * ms + (np.int64(1) << (ss - 1))) >> ss, initial=0))
+    total = 255 * n
+    r_max = int(np.max(mo, initial=0)) // 255 + 1
+    out = [
+        Bound(name, f"q.k^T accumulator head_dim*128*128 (head_dim={hd})", acc, INT32_LIMIT, "int32"),
+        Bound(name, "score product |acc|*Ms + 2^(Ss-1)", prod, INT32_LIMIT, "int32"),
+        Bound(name, "integer score round_shift(|acc|*Ms, Ss)", score, 2**15, "int16"),
+        Bound(name, f"numerator row sum s <= 255*tokens (tokens={n})", total, INT32_LIMIT, "int32"),
+        Bound(name, f"e.v accumulator 128*s (tokens={n})", 128 * total, INT32_LIMIT, "int32"),
+        Bound(name, "reciprocal r = (2 Mo + s) / (2 s) <= Mo/255 + 1", r_max, INT32_LIMIT, "int32"),
+        Bound(name, "2 Mo + s", 2 * int(np.max(mo, initial=0)) + total, INT64_LIMIT, "int64"),
+        Bound(name, "|o*r| + 2^(So-1) <= 128 (Mo + s) + 2^(So-1)",
+              int(np.max(128 * (mo + total) + (np.int64(1) << (so - 1)), initial=0)), INT64_LIMIT, "int64"),
+    ]
+    lut8 = np.asarray(lut8)
+    if lut8.size == 0 or int(np.min(lut8[:, 0])) != nx.NUMERATOR_MAX or ms.size == 0 or int(np.min(ms)) < 1 \
+            or int(np.min(ss)) < 1 or int(np.min(mo, initial=1)) < 1 or int(np.min(so, initial=1)) < 1 \
+            or int(np.max(ss)) > nx.FIXED_SHIFT_MAX or int(np.max(so)) > nx.FIXED_SHIFT_MAX:
+        out.append(Bound(name, "lut8[h][0] == 255 (s >= 255: no division by zero), 1 <= M, 1 <= S <= 62", 0, 0,
+                         "constants"))
+    return out
+
+
 def _rel_attention_bounds(op, shape) -> list[Bound]:
     """Scores: q (|.| <= 128) times k + rel_key (|.| <= 128 + max|rel_key|); softmax sums over the window (at most
     2W - 1 and at most N pairs per row); p.v as attention."""
@@ -219,23 +255,32 @@ def check_ranges(program: Program) -> list[Bound]:
     return bounds
 
 
-def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat: int, prob_bits: int = 8) -> None:
-    """The same proof from sizes alone, before any calibration (fast refusal of a model that cannot fit)."""
+def check_sizes(tokens: int, dim: int, heads: int, hidden: int, patch: int, feat: int, prob_bits: int = 8,
+                softmax: str = "normalized") -> None:
+    """The same proof from sizes alone, before any calibration (fast refusal of a model that cannot fit).
+    softmax "deferred": the numerator sums and the e.v accumulator (the score constants are chosen within their
+    bounds by the builder and proven by check_ranges); "normalized": the exp tables at prob_bits."""
     problems = []
     hd = dim // heads
-    pmax = (1 << prob_bits) - 1
-    try:
-        top = 1 << nx.exp_lut_bits(tokens, pmax)
-    except ValueError as exc:
-        problems.append(str(exc))
-        top = 0
     checks = [
         (f"linear K={max(dim, hidden, patch, feat)} accumulator", max(dim, hidden, patch, feat) * 128 * 128, INT32_LIMIT),
         (f"q.k^T head_dim={hd}", hd * 128 * 128, INT32_LIMIT),
-        (f"softmax sums for {tokens} tokens", 2 * pmax * top + tokens * top, INT32_LIMIT),
-        (f"softmax 2*sum for {tokens} tokens", 2 * tokens * top, INT32_LIMIT),
-        (f"p.v accumulator for {tokens} tokens", 128 * (pmax + tokens), INT32_LIMIT),
     ]
+    if softmax == "deferred":
+        checks += [(f"attention numerator sums 255*tokens for {tokens} tokens", 255 * tokens, INT32_LIMIT),
+                   (f"attention e.v accumulator 128*255*tokens for {tokens} tokens", 128 * 255 * tokens, INT32_LIMIT)]
+    else:
+        pmax = (1 << prob_bits) - 1
+        try:
+            top = 1 << nx.exp_lut_bits(tokens, pmax)
+        except ValueError as exc:
+            problems.append(str(exc))
+            top = 0
+        checks += [
+            (f"softmax sums for {tokens} tokens", 2 * pmax * top + tokens * top, INT32_LIMIT),
+            (f"softmax 2*sum for {tokens} tokens", 2 * tokens * top, INT32_LIMIT),
+            (f"p.v accumulator for {tokens} tokens", 128 * (pmax + tokens), INT32_LIMIT),
+        ]
     problems += [f"{what}: {value} >= {limit}" for what, value, limit in checks if value >= limit]
     if _ln_size_problem(dim):
         problems.append(_ln_size_problem(dim))
