@@ -105,3 +105,33 @@ def test_output_and_input_zero_points_other_than_128():
     rng = np.random.default_rng(3)
     s_in = program.ops[0].scale
     _check(program, [rng.standard_normal((cfg.channels, cfg.samples)).astype(np.float32) * s_in * k for k in (10, 60)])
+
+
+def test_layernorm_and_residual_read_their_zero_points():
+    """Asymmetric zero points (another op's one-sided outputs): the LayerNorm output and the residual's inputs and
+    output use the op's own zero points, in onnxruntime as in numpy; D = 192 and a D that is no multiple of 4."""
+    from tinymyo_edge.ir.program import LayerNorm
+
+    rng = np.random.default_rng(4)
+    for d in (192, 37):
+        c, t = 2, 96 if d == 192 else 37
+        n = c * t // d
+        tensors = {"input": TensorInfo("input", (c, t), DType.F32),
+                   "q": TensorInfo("q", (c, t), DType.U8, 0.05, nx.ACT_ZERO_POINT),
+                   "p": TensorInfo("p", (n, d), DType.U8, 0.05, nx.ACT_ZERO_POINT),
+                   "ln": TensorInfo("ln", (n, d), DType.U8, 0.04, 5),
+                   "r": TensorInfo("r", (n, d), DType.U8, 0.06, 250),
+                   "y": TensorInfo("y", (n, d), DType.F32)}
+        g, b, s = nx.layernorm_affine(rng.uniform(-2, 2, d) / 0.04, rng.uniform(-1, 1, d) / 0.04, d)
+        ma, mb, sh = nx.residual_constants(0.05 / 0.06, 0.04 / 0.06)
+        ops = (QuantizeInput("q", ("input",), "q", scale=0.05), Reshape("p", ("q",), "p", shape=(n, d)),
+               LayerNorm("ln", ("p",), "ln", gain=g, bias=b, shift=s, recip_bits=nx.layernorm_recip_bits(d),
+                         zero_point=5),
+               ResidualAdd("r", ("p", "ln"), "r", mult_a=ma, mult_b=mb, shift=sh, zero_a=128, zero_b=5, zero_y=250),
+               LinearDequant("y", ("r",), "y", weight=np.eye(d, dtype=np.int8), bias=np.zeros(d, np.int32),
+                             scale=np.full(d, 0.06, np.float32)))
+        program = Program(tensors, ops, "input", "y")
+        x = [rng.standard_normal((c, t)).astype(np.float32) * k for k in (1.0, 5.0, 0.01)]
+        _check(program, x)
+        vals = program.run(x[0], keep=True)
+        assert vals["r"].min() < 250 and np.ptp(vals["ln"]) > 50  # zero points exercised, not saturated
