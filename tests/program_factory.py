@@ -70,10 +70,15 @@ class _Builder:
         return {"mult": int(mult[0]), "shift": int(shift[0])}
 
     def layernorm(self, name, x, rows, d):
-        gamma = self.rng.uniform(0.5, 1.5, size=d)
-        gain = (gamma / (2**nx.LN_FRAC_BITS * self.rng.uniform(0.02, 0.04))).astype(F32)
-        bias = self.rng.uniform(-10, 10, size=d).astype(F32)
-        return self.add(LayerNorm, name, [x], (rows, d), gain=gain, bias=bias)
+        gain = self.rng.uniform(0.5, 1.5, size=d) / self.rng.uniform(0.02, 0.04)  # gamma / s_out
+        bias = self.rng.uniform(-10, 10, size=d)  # beta / s_out
+        g, b, s = nx.layernorm_affine(gain, bias, d, nx.LN_FRAC_BITS, name)
+        return self.add(LayerNorm, name, [x], (rows, d), gain=g, bias=b, shift=s,
+                        recip_bits=nx.layernorm_recip_bits(d), frac_bits=nx.LN_FRAC_BITS)
+
+    def residual(self, name, a, b, shape):
+        ma, mb, t = nx.residual_constants(self.rng.uniform(0.5, 1.0), self.rng.uniform(0.5, 1.0), name)
+        return self.add(ResidualAdd, name, [a, b], shape, mult_a=ma, mult_b=mb, shift=t)
 
     def lut(self, name, x, shape, function, zero_point=nx.ACT_ZERO_POINT):
         """zero_point: of the output (an asymmetric GELU output, as the quantizer makes it for fc2)."""
@@ -85,9 +90,10 @@ class _Builder:
         return out
 
 
-def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
-    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32; attention with
-    `prob_bits` softmax probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
+def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int | None = None) -> Program:
+    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32. Attention with the
+    quantizer's default softmax (deferred) unless `prob_bits` is given: then the normalized softmax with prob_bits
+    probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
     b = _Builder(seed)
     c, t, n, d, p = cfg.channels, cfg.samples, cfg.tokens, cfg.dim, cfg.patches
     x_in = b.tensor("input", (c, t), DType.F32)
@@ -102,26 +108,37 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
         q = b.linear(f"{blk}.attn.q", h, n, d, d)
         k = b.linear(f"{blk}.attn.k", h, n, d, d)
         v = b.linear(f"{blk}.attn.v", h, n, d, d)
-        score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
-        prob_max = (1 << prob_bits) - 1
-        lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
-        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
-        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
-        a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
-                  exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits)
+        if prob_bits is None:
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), **_deferred_constants(b.rng, cfg.heads, hd))
+        else:
+            score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
+            prob_max = (1 << prob_bits) - 1
+            lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
+            luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
+            out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
+                      exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits, softmax="normalized")
         a = b.linear(f"{blk}.attn.proj", a, n, d, d)
-        x = b.add(ResidualAdd, f"{blk}.add1", [x, a], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add1", x, a, (n, d))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
         h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
         h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu", zero_point=GELU_ZERO_POINT)
         h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
-        x = b.add(ResidualAdd, f"{blk}.add2", [x, h], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add2", x, h, (n, d))
     x = b.layernorm("norm", x, n, d)
     _add_head(b, cfg, x)
     return Program(tensors=b.tensors, ops=tuple(b.ops), input=x_in, output=b.ops[-1].output,
                    metadata={"source": f"tests.program_factory seed={seed}", "config": repr(cfg.to_dict())})
+
+
+def _deferred_constants(rng, heads: int, hd: int) -> dict:
+    """Deferred-softmax constants as the quantizer bounds them (nx.score_fixed: int32 product, int16 scores)."""
+    fixed = [nx.score_fixed(float(rng.uniform(0.0005, 0.02)), hd * 128 * 128) for _ in range(heads)]
+    out_m, out_s = nx.fixed_multiplier(rng.uniform(0.5, 2.0, heads))
+    return dict(heads=heads, softmax="deferred", score_fixed=np.array([m for m, _ in fixed], np.int32),
+                score_shift=np.array([s for _, s in fixed], np.int32),
+                exp_lut8=np.stack([nx.exp_lut8(float(rng.uniform(0.01, 0.1))) for _ in range(heads)]),
+                out_fixed=out_m.astype(np.int32), out_shift=out_s.astype(np.int32))
 
 
 def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:

@@ -73,7 +73,7 @@ def test_rounding_ties_in_every_requantisation():
            Linear("a", ("p",), "a", weight=w, bias=rng.integers(-5, 6, m).astype(np.int32),
                   **_fixed([0.5, 0.25, 0.5, 0.125, 1.0, 0.5])),
            Linear("b", ("p",), "b", weight=w[::-1].copy(), bias=np.zeros(m, np.int32), **_fixed([0.5] * m)),
-           ResidualAdd("r", ("a", "b"), "r", scale_a=0.5, scale_b=0.25),
+           ResidualAdd("r", ("a", "b"), "r", mult_a=2, mult_b=1, shift=2),  # 1/2, 1/4: round_shift ties
            TokenMean("pool", ("r",), "pool", channels=c, reduction="mean", mult=1 << 30, shift=31),  # 0.5
            LinearDequant("y", ("pool",), "y", weight=rng.integers(-127, 128, (3, m)).astype(np.int8),
                          bias=np.array([1, -1, 0], np.int32), scale=np.array([0.5, 0.25, 1.0], np.float32)))

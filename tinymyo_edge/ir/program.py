@@ -142,56 +142,88 @@ class Lut(Op):
 
 @dataclass(frozen=True, eq=False)
 class LayerNorm(Op):
-    """x u8 (R, D) -> u8 (R, D): integer statistics, one float affine step (numerics.layernorm_int)."""
+    """x u8 (R, D) -> u8 (R, D), integer only (numerics.layernorm_fixed): integer statistics, one reciprocal
+    R = floor(2^recip_bits / sd) per row, n = round_shift(c R, recip_bits - frac_bits), then per channel
+    y = sat(round_shift(n gain[i] + bias[i], shift[i]) + zero_point). The input zero point cancels in c = D x - sum x."""
 
-    gain: np.ndarray = field(default=None, repr=False)  # f32 (D): gamma / (2**14 * s_out)
-    bias: np.ndarray = field(default=None, repr=False)  # f32 (D): beta / s_out
+    gain: np.ndarray = field(default=None, repr=False)  # i32 (D): round(gamma / s_out * 2^(shift - frac_bits))
+    bias: np.ndarray = field(default=None, repr=False)  # i32 (D): round(beta / s_out * 2^shift)
+    shift: np.ndarray = field(default=None, repr=False)  # i32 (D): 1..numerics.LN_SHIFT_MAX
+    recip_bits: int = 0  # K
+    frac_bits: int = nx.LN_FRAC_BITS  # F
+    zero_point: int = nx.ACT_ZERO_POINT  # of the output
     kind: ClassVar[str] = "layernorm"
 
     def reference(self, x):
-        return nx.layernorm_int(x, self.gain, self.bias)
+        return nx.layernorm_fixed(x, self.gain, self.bias, self.shift, self.recip_bits, self.frac_bits,
+                                  self.zero_point)
 
 
 @dataclass(frozen=True, eq=False)
 class ResidualAdd(Op):
-    """a u8, b u8 (same shape) -> u8: sat(rne((a-128) ra + (b-128) rb) + 128) in float32 single operations."""
+    """a u8, b u8 (same shape) -> u8, integer only (numerics.residual_fixed):
+    y = sat(round_shift((a - zero_a) mult_a + (b - zero_b) mult_b, shift) + zero_y), mult / 2^shift = s_in / s_out."""
 
-    scale_a: float = 1.0
-    scale_b: float = 1.0
+    mult_a: int = 0
+    mult_b: int = 0
+    shift: int = 1
+    zero_a: int = nx.ACT_ZERO_POINT
+    zero_b: int = nx.ACT_ZERO_POINT
+    zero_y: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "residual_add"
 
     def reference(self, a, b):
-        return nx.residual_add(a, b, self.scale_a, self.scale_b)
+        return nx.residual_fixed(a, b, self.mult_a, self.mult_b, self.shift, self.zero_a, self.zero_b, self.zero_y)
 
 
 @dataclass(frozen=True, eq=False)
 class Attention(Op):
-    """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd):
+    """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd) one of two softmaxes:
 
+    softmax "deferred" (the default of `quantize`; nx.attention_deferred_head), integer only:
+    t = round_shift(sum_d (q-128)(k-128) * score_fixed[h], score_shift[h])   integer scores (int16 by construction)
+    e = exp_lut8[h][min(max_j t - t, 255)], s = sum_j e                      u8 numerators (max 255), never normalised
+    y = requantize_fixed(sum_j e (v-128), r, out_shift[h]), r = (2 out_fixed[h] + s) / (2 s)   one division per row
+
+    softmax "normalized" (prob_bits 8..16):
     s = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)        u8 (N, N), 1/sqrt(hd) folded in
     p = softmax_int(s, exp_lut[h], M)                                     (N, N), 0..M, scale 1/M
     o = sat(rne(f32(sum_j p (v-128)) * out_mult[h]) + 128)                u8 (N, hd)
-    M = 2**prob_bits - 1: 255 (u8 probabilities) by default; 12 bits resolve diffuse attention over hundreds of
-    tokens (most u8 probabilities would round to 0 or 1 there).
+    M = 2**prob_bits - 1: 255 (u8 probabilities); 12 bits resolve diffuse attention over hundreds of tokens.
+    Each mode's constants are empty arrays in the other mode.
     """
 
     heads: int = 1
-    score_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
-    exp_lut: np.ndarray = field(default=None, repr=False)  # i32 (heads, 256)
-    out_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
-    prob_bits: int = 8  # probability precision inside the op (8: uint8, 9..16: uint16)
+    score_mult: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # f32 (heads,)
+    exp_lut: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.int32), repr=False)  # i32 (heads, 256)
+    out_mult: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # f32 (heads,)
+    prob_bits: int = 8  # normalized: probability precision inside the op (8: uint8, 9..16: uint16)
+    softmax: str = "normalized"  # "deferred" | "normalized" (absent in files written before the deferred mode)
+    score_fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    score_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    exp_lut8: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.uint8), repr=False)  # u8 (heads, 256)
+    out_fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    out_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
     kind: ClassVar[str] = "attention"
 
+    SOFTMAXES: ClassVar[tuple[str, ...]] = ("deferred", "normalized")
+
     def reference(self, q, k, v):
+        if self.softmax not in self.SOFTMAXES:
+            raise ValueError(f"{self.name}: unknown softmax {self.softmax!r}")
         n, d = q.shape
         hd = d // self.heads
         out = np.empty((n, d), dtype=np.uint8)
         for h in range(self.heads):
             cols = slice(h * hd, (h + 1) * hd)
-            s = nx.requantize(nx.matmul_acc(nx.centered(q[:, cols]), nx.centered(k[:, cols]).T), self.score_mult[h])
+            qc, kc, vc = nx.centered(q[:, cols]), nx.centered(k[:, cols]), nx.centered(v[:, cols])
+            if self.softmax == "deferred":
+                out[:, cols] = nx.attention_deferred_head(qc, kc, vc, self.score_fixed[h], self.score_shift[h],
+                                                          self.exp_lut8[h], self.out_fixed[h], self.out_shift[h])
+                continue
+            s = nx.requantize(nx.matmul_acc(qc, kc.T), self.score_mult[h])
             p = nx.softmax_int(s, self.exp_lut[h], (1 << self.prob_bits) - 1)
-            acc = nx.matmul_acc(p.astype(np.int64), nx.centered(v[:, cols]))
-            out[:, cols] = nx.requantize(acc, self.out_mult[h])
+            out[:, cols] = nx.requantize(nx.matmul_acc(p.astype(np.int64), vc), self.out_mult[h])
         return out
 
     def macs(self, shapes):

@@ -60,7 +60,7 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
                          m * k + (4 + coeff) * m + ncb * rows * k + 256 * table, rows * m * out)
     if kind == "layernorm":
         rows, d = shapes[op.inputs[0]]
-        return Transfers(2 + 2 * _tiles(rows, tile.dims["rows"]), 0, 8 * d + rows * d, rows * d)
+        return Transfers(3 + 2 * _tiles(rows, tile.dims["rows"]), 0, 12 * d + rows * d, rows * d)  # 3 residents
     if kind in ("quantize_input", "lut", "residual_add"):
         count = _shape_count(shapes[op.inputs[0]])
         ins = {"quantize_input": 4, "lut": 1, "residual_add": 2}[kind]
@@ -72,8 +72,9 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         n, d = shapes[op.inputs[0]]
         nkc, nrb = _tiles(n, tile.dims["kv_chunk"]), _tiles(n, tile.dims["rows"])
         # per head: its table, per block q, y and K then V in chunks (K and V read once per block)
-        return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0,
-                         8 * op.heads + 1024 * op.heads + n * d + 2 * nrb * n * d, n * d)
+        deferred = getattr(op, "softmax", "normalized") == "deferred"  # (M, S) pairs and u8 tables
+        consts = (16 + 256) * op.heads if deferred else (8 + 1024) * op.heads
+        return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0, consts + n * d + 2 * nrb * n * d, n * d)
     if kind == "token_mean":
         n, d = shapes[op.inputs[0]]  # token tiles in, the features out once
         return Transfers(_tiles(n, tile.dims["tokens"]) + 1, 0, n * d, _shape_count(shapes[op.output]))

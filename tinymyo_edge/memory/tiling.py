@@ -115,8 +115,8 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
 def tile_layernorm(op: Op, shapes: dict, board: Board) -> Tile:
     rows, d = shapes[op.inputs[0]]
 
-    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain + bias resident
-        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d)]
+    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain, bias, shift resident
+        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d), ("res2", 4 * d)]
 
     tr = _largest(rows, lambda r: layout_bytes(layout(parts(r), board.alignment)) <= board.l1_bytes)
     if not tr:
@@ -172,10 +172,13 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
 
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
+    deferred = getattr(op, "softmax", "normalized") == "deferred"
+    table = 256 if deferred else 4 * 256  # the head's exp table: lut8 u8, or exp_lut int32
+    per_head = 8 * op.heads if deferred else 4 * op.heads  # (M, S) int32 pairs, or float32 multipliers
 
     def parts(r: int, kc: int) -> list[tuple[str, int]]:
         scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores, r, kc).items()]
-        return (scratch + [("exp_lut", 4 * 256), ("score_mult", 4 * op.heads), ("out_mult", 4 * op.heads),
+        return (scratch + [("exp_lut", table), ("score_mult", per_head), ("out_mult", per_head),
                            ("q", r * hd), ("y", r * hd)] + double("kv", kc * hd))
 
     step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows

@@ -57,10 +57,14 @@ SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
                    _f("zero_point", "int64", True)), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
-    "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
-    "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
-    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
-                  ("heads", "prob_bits")),
+    "layernorm": (1, (_f("gain", "int32"), _f("bias", "int32"), _f("shift", "int32"), _f("recip_bits", "int32", True),
+                      _f("frac_bits", "int32", True), _f("zero_point", "int32", True)), ()),
+    "residual_add": (2, tuple(_f(n, "int32", True) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b",
+                                                              "zero_y")), ()),
+    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
+                      _f("score_fixed", "int32"), _f("score_shift", "int32"), _f("exp_lut8", "uint8"),
+                      _f("out_fixed", "int32"), _f("out_shift", "int32")),
+                  ("heads", "prob_bits", "softmax")),
     "token_mean": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
     "patch_features": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
     "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
@@ -162,27 +166,77 @@ def _body_lut(b: _Body, cfg: dict) -> None:
 
 
 def _body_layernorm(b: _Body, cfg: dict) -> None:
+    """numerics.layernorm_fixed: int32 sums (sum x, sum x^2: D * 255^2 < 2^31, ranges.py), int64 statistics and
+    reciprocal per row (var < 2^52: the double Sqrt + Floor is the exact isqrt), int64 per element (the values are
+    int32-bounded, ranges.py; int64 here only avoids Casts)."""
     axes = b.const([-1], np.int64)
     xi = b.op("Cast", ["x0"], to=TP.INT32)
     dim64 = b.op("Gather", [b.op("Shape", ["x0"]), b.const(-1, np.int64)], axis=0)
-    c = b.op("Sub", [b.op("Mul", [xi, b.op("Cast", [dim64], to=TP.INT32)]), b.op("ReduceSum", [xi, axes], keepdims=1)])
-    c64 = b.op("Cast", [c], to=TP.INT64)
-    var = b.op("Div", [b.op("ReduceSum", [b.op("Mul", [c64, c64]), axes], keepdims=1), dim64])
+    s = b.op("Cast", [b.op("ReduceSum", [xi, axes], keepdims=1)], to=TP.INT64)
+    q = b.op("Cast", [b.op("ReduceSum", [b.op("Mul", [xi, xi]), axes], keepdims=1)], to=TP.INT64)
+    var = b.op("Sub", [b.op("Mul", [q, dim64]), b.op("Mul", [s, s])])
     root = b.op("Floor", [b.op("Sqrt", [b.op("Cast", [var], to=TP.DOUBLE)])])
     sd = b.op("Max", [b.op("Cast", [root], to=TP.INT64), b.const(1, np.int64)])
-    n = b.op("Div", [b.op("Mul", [c, b.const(1 << nx.LN_FRAC_BITS, np.int32)]), b.op("Cast", [sd], to=TP.INT32)])
-    t = b.op("Add", [b.op("Mul", [b.op("Cast", [n], to=TP.FLOAT), "gain"]), "bias"])
-    b.op("QuantizeLinear", [t, b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    k = b.op("Cast", ["recip_bits"], to=TP.INT64)
+    recip = b.op("Div", [b.pow2(k), sd])  # non-negative operands: truncation = floor
+    c = b.op("Sub", [b.op("Mul", [b.op("Cast", ["x0"], to=TP.INT64), dim64]), s])
+    n = b.round_shift(b.op("Mul", [c, recip]), b.op("Sub", [k, b.op("Cast", ["frac_bits"], to=TP.INT64)]))
+    u = b.op("Add", [b.op("Mul", [n, b.op("Cast", ["gain"], to=TP.INT64)]), b.op("Cast", ["bias"], to=TP.INT64)])
+    r = b.op("Add", [b.round_shift(u, b.op("Cast", ["shift"], to=TP.INT64)), b.op("Cast", ["zero_point"], to=TP.INT64)])
+    r = b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])
+    b.op("Cast", [r], "y", to=TP.UINT8)
 
 
 def _body_residual_add(b: _Body, cfg: dict) -> None:
-    zp = b.const(float(nx.ACT_ZERO_POINT), np.float32)
-    fa = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.FLOAT), zp]), "scale_a"])
-    fb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.FLOAT), zp]), "scale_b"])
-    b.op("QuantizeLinear", [b.op("Add", [fa, fb]), b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    """numerics.residual_fixed in int64 (the sum is int32-bounded, ranges.py)."""
+    i64 = {n: b.op("Cast", [n], to=TP.INT64) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b", "zero_y")}
+    ta = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.INT64), i64["zero_a"]]), i64["mult_a"]])
+    tb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.INT64), i64["zero_b"]]), i64["mult_b"]])
+    r = b.op("Add", [b.round_shift(b.op("Add", [ta, tb]), i64["shift"]), i64["zero_y"]])
+    b.op("Cast", [b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])], "y", to=TP.UINT8)
 
 
 def _body_attention(b: _Body, cfg: dict) -> None:
+    if cfg["softmax"] == "deferred":
+        _body_attention_deferred(b, cfg)
+    else:
+        _body_attention_normalized(b, cfg)
+
+
+def _head_constant(b: _Body, table: str, hidx: str) -> str:
+    """table[h] of an int32 per-head constant, as an int64 scalar."""
+    return b.op("Cast", [b.op("Gather", [table, hidx], axis=0)], to=TP.INT64)
+
+
+def _body_attention_deferred(b: _Body, cfg: dict) -> None:
+    """Per head (numerics.attention_deferred_head): MatMulInteger q.k^T (zero points 128), integer scores by
+    round_shift(acc * M, S) (int64; int16 by construction), d = min(rowmax - t, 255), u8 numerators by GatherElements
+    in the head's lut8, int32 row sums, MatMulInteger e.v (zero points 0 and 128), one int64 division per row for
+    r = (2 Mo + s) / (2 s), then requant_fixed(o, r, So); heads concatenated along the features."""
+    heads, hd = cfg["heads"], cfg["head_dim"]
+    zp, zp0 = b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.uint8)
+    cols, last = b.const([1], np.int64), b.const([-1], np.int64)
+    outs = []
+    for h in range(heads):
+        lo, hi = b.const([h * hd], np.int64), b.const([(h + 1) * hd], np.int64)
+        qh, kh, vh = (b.op("Slice", [t, lo, hi, cols]) for t in ("x0", "x1", "x2"))
+        hidx = b.const(h, np.int64)
+        acc = b.op("MatMulInteger", [qh, b.op("Transpose", [kh], perm=[1, 0]), zp, zp])
+        prod = b.op("Mul", [b.op("Cast", [acc], to=TP.INT64), _head_constant(b, "score_fixed", hidx)])
+        t = b.op("Cast", [b.round_shift(prod, _head_constant(b, "score_shift", hidx))], to=TP.INT32)
+        d = b.op("Min", [b.op("Sub", [b.op("ReduceMax", [t], axes=[-1], keepdims=1), t]), b.const(255, np.int32)])
+        lut = b.op("Gather", ["exp_lut8", hidx], axis=0)
+        e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
+        total = b.op("Cast", [b.op("ReduceSum", [b.op("Cast", [e], to=TP.INT32), last], keepdims=1)], to=TP.INT64)
+        o = b.op("MatMulInteger", [e, vh, zp0, zp])
+        two = b.const(2, np.int64)
+        num = b.op("Add", [b.op("Mul", [_head_constant(b, "out_fixed", hidx), two]), total])
+        r = b.op("Div", [num, b.op("Mul", [total, two])])
+        outs.append(b.requant_fixed(o, r, _head_constant(b, "out_shift", hidx), f"o{h}"))
+    b.op("Concat", outs, "y", axis=1)
+
+
+def _body_attention_normalized(b: _Body, cfg: dict) -> None:
     """Per head: QLinearMatMul u8 x u8 scores (scale = score_mult[h]), integer softmax with the head's exp table
     (GatherElements), p.v by QLinearMatMul (u8 probabilities) or int32 MatMul (wider ones), requantised with
     out_mult[h]; heads concatenated along the features."""
@@ -337,7 +391,12 @@ def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray
 def _field_value(op: Op, field: Field) -> np.ndarray:
     value = getattr(op, field.name)
     arr = np.asarray(value)
-    if field.scalar:
+    if field.scalar and not field.float_scalar:
+        info = np.iinfo(field.dtype)
+        if not isinstance(value, (int, np.integer)) or not info.min <= int(value) <= info.max:
+            raise TinyMyoError(f"{op.name}: field {field.name} = {value!r} is not an integer that fits {field.dtype}")
+        arr = np.array(int(value), dtype=field.dtype).reshape(())
+    elif field.scalar:
         arr = np.array(value, dtype=field.dtype).reshape(())
     if arr.dtype != field.dtype:
         cast = arr.astype(field.dtype)
@@ -354,9 +413,11 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
     attention = [op for op in program.ops if op.kind in ("attention", "rel_attention")]
     cfg = {"heads": attention[0].heads if attention else 1,
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
-    if len({(op.heads, op.prob_bits, shapes[op.inputs[0]]) for op in attention}) > 1:
-        raise TinyMyoError("all attention ops of a program must share heads, prob_bits and shape")
+    if len({(op.heads, op.prob_bits, getattr(op, "softmax", "normalized"), shapes[op.inputs[0]])
+            for op in attention}) > 1:
+        raise TinyMyoError("all attention ops of a program must share heads, prob_bits, softmax and shape")
     cfg["prob_bits"] = attention[0].prob_bits if attention else 8
+    cfg["softmax"] = getattr(attention[0], "softmax", "normalized") if attention else "normalized"
     reductions = {op.reduction for op in program.ops if op.kind == "patch_features"}
     if len(reductions) > 1:
         raise TinyMyoError("all patch_features ops of a program must share one reduction")
