@@ -269,13 +269,29 @@ def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_build_refuses_a_zero_point_the_kernel_does_not_read(tmp_path):
-    """Only the Linear family (bias folding) and tables read inputs of any zero point; a LayerNorm fed an asymmetric
-    tensor would compute with (x - 128) and mean other values, so the build names the node and refuses."""
-    program = make_random_program(small_config(), seed=3)
-    norm = next(op for op in program.ops if op.kind == "layernorm" and op.name.endswith("norm2"))
+def _with_zero_point(program, tensor: str, zero_point: int, producer_too: bool = True):
+    """The tensor declared with another zero point (and its producer, a Linear, writing it, unless not producer_too)."""
     tensors = dict(program.tensors)
-    tensors[norm.inputs[0]] = dataclasses.replace(tensors[norm.inputs[0]], zero_point=20)
-    with pytest.raises(TinyMyoError, match=f"node '{norm.name}'.*zero point 20"):
-        build_program(dataclasses.replace(program, tensors=tensors), tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    tensors[tensor] = dataclasses.replace(tensors[tensor], zero_point=zero_point)
+    ops = tuple(dataclasses.replace(op, zero_point=zero_point) if producer_too and op.output == tensor else op
+                for op in program.ops)
+    assert not producer_too or any(op.output == tensor and op.kind == "linear" for op in program.ops)
+    return dataclasses.replace(program, tensors=tensors, ops=ops)
+
+
+def test_build_refuses_zero_points_the_kernels_do_not_read_or_write(tmp_path):
+    """Attention computes with (q - 128): a q of zero point 20 would mean other values; a residual whose zero_a is not
+    its input's, or a Linear output declared with another zero point than the kernel writes, likewise. The build
+    names the node and refuses."""
+    program = make_random_program(small_config(), seed=3)
+    attn = next(op for op in program.ops if op.kind == "attention")
+    res = next(op for op in program.ops if op.kind == "residual_add")
+    fc = next(op for op in program.ops if op.kind == "linear")
+    cases = [(_with_zero_point(program, attn.inputs[0], 20), f"node '{attn.name}'.*zero point 20"),
+             (_with_zero_point(program, res.inputs[0], 20), f"node '{res.name}': zero_a = 128 but .* zero point 20"),
+             (_with_zero_point(program, fc.output, 20, producer_too=False),
+              f"node '{fc.name}': output .* zero point 20, .* writes zero point 128")]
+    for bad, reason in cases:
+        with pytest.raises(TinyMyoError, match=reason):
+            build_program(bad, tmp_path / "out")
+        assert not (tmp_path / "out").exists()

@@ -115,13 +115,15 @@ def _activation_lut(fn, scale_in: float, scale_out: float, zp_in: int, zp_out: i
     return saturate_u8(np.rint(y) + zp_out)
 
 
-def gelu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT, zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
+def gelu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT,
+             zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
     """uint8[256]: exact (erf) GELU from one u8 code (zero point zp_in) to another (zp_out); the table is the op."""
     return _activation_lut(lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))), scale_in, scale_out, zp_in,
                            zp_out)
 
 
-def silu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT, zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
+def silu_lut(scale_in: float, scale_out: float, zp_in: int = ACT_ZERO_POINT,
+             zp_out: int = ACT_ZERO_POINT) -> np.ndarray:
     """uint8[256]: SiLU x * sigmoid(x) from one u8 code (zero point zp_in) to another (zp_out)."""
     return _activation_lut(lambda v: v / (1.0 + math.exp(-v)), scale_in, scale_out, zp_in, zp_out)
 

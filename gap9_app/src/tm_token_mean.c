@@ -1,8 +1,8 @@
 /* TokenMean: x (C*P, D) -> y (1, F), streamed in token tiles.  per_channel ("concat", F = C*D):
  * acc[c*D+d] = sum_p (x[c*P+p, d] - 128); otherwise ("mean", F = D): acc[d] = sum_n (x[n, d] - 128).
- * y = sat(round_shift(acc * mult, shift) + 128) (integer only).  A tile is any token range [n0, n0 + tokens): token n belongs to channel
- * n / P, so a tile may hold the end of one channel and the start of the next.  The cores split the features, so
- * each accumulator has one writer; int32 sums are exact whatever the tile order. */
+ * y = sat(round_shift(acc * mult, shift) + 128) (integer only).  A tile is any token range [n0, n0 + tokens):
+ * token n belongs to channel n / P, so a tile may hold the end of one channel and the start of the next.  The cores
+ * split the features, so each accumulator has one writer; int32 sums are exact whatever the tile order. */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
