@@ -320,10 +320,11 @@ static void values_prepare_worker(void *arg)
     tm_attention_args_t *a = arg;
     int hd = head_dim(a), col = a->head * hd, nj = a->j1 - a->j0, start, stop;
     tm_core_range(0, nj, &start, &stop);
-    for (int j = start; j < stop; j++) {
-        const uint8_t *v = a->v + (long)j * a->d + col;
-        for (int c = 0; c < hd; c++)
-            values_column(a, c)[j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+    for (int c = 0; c < hd; c++) { /* column by column: one destination pointer per column */
+        int8_t *dst = values_column(a, c);
+        const uint8_t *v = a->v + col + c;
+        for (int j = start; j < stop; j++)
+            dst[j] = (int8_t)((int32_t)v[(long)j * a->d] - TM_ACT_ZERO_POINT);
     }
 }
 
