@@ -266,7 +266,7 @@ static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, 
     if (upper) {
         for (int j = n - 1; j >= 0; j--) {
             int32_t d = rowmax - t[j];
-            uint32_t e = lut8[d < 255 ? d : 255];
+            uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
             row[n + j] = (uint8_t)e;
             sum += (int32_t)e;
         }
@@ -274,7 +274,7 @@ static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, 
     }
     for (int j = 0; j < n; j++) {
         int32_t d = rowmax - t[j];
-        uint32_t e = lut8[d < 255 ? d : 255];
+        uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
         row[j] = (uint8_t)e;
         sum += (int32_t)e;
     }
@@ -461,7 +461,7 @@ void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
     TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
     if (u8_rows(a)) {
         if (a->deferred && a->values_in_rows) /* score rows 0 .. ceil(hd/4) - 1, first halves (4 nj <= N bytes) */
-            TM_CHECK_WRITE("p (v - 128)^T", a->p, ((hd + 3) / 4 - 1) * row_bytes(a) + 4 * nj);
+            TM_CHECK_WRITE("p, (v - zp)^T", a->p, ((hd + 3) / 4 - 1) * row_bytes(a) + 4 * nj);
         else
             TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
         tm_fork(values_prepare_worker, a);

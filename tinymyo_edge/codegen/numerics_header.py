@@ -15,6 +15,7 @@ def numerics_constants() -> dict[str, int]:
         "TM_LN_FRAC_BITS": nx.LN_FRAC_BITS,
         "TM_EXP_LUT_BITS": nx.EXP_LUT_BITS,
         "TM_PROB_LEVELS": prob_levels,
+        "TM_DEFERRED_D_MAX": nx.DEFERRED_D_MAX,
     }
 
 
