@@ -251,6 +251,22 @@ def test_deferred_softmax_exact(tmp_path, shape):
     assert_c_equals_golden(tmp_path / "out8", program, x[:4], variant="sanitize", cores=8)
 
 
+def test_deferred_values_in_the_score_rows_exact(tmp_path):
+    """Small L1, short key chunks: the chunk's (v - 128)^T lives in the first halves of the score rows and the
+    numerators in their second halves (no kv_s8 scratch); ASan/UBSan, 8-core split, every layer == golden."""
+    from tinymyo_edge.memory.tiling import tile_op
+
+    cfg = small_config(channels=2, samples=100, patch_size=1, dim=16, heads=2)
+    program = make_random_program(cfg, seed=9)
+    board = BOARDS["host"].with_changes(l1_bytes=16384, cores=8)
+    op = next(op for op in program.ops if op.kind == "attention")
+    tile = tile_op(op, {n: t.shape for n, t in program.tensors.items()}, board)
+    assert "kv_s8" not in [name for name, _, _ in tile.buffers] and tile.dims["kv_chunk"] < 200
+    x = extreme_inputs(program, np.random.default_rng(9), (cfg.channels, cfg.samples))
+    build_program(program, tmp_path / "out", board=board)
+    assert_c_equals_golden(tmp_path / "out", program, x[:4], variant="sanitize", cores=8)
+
+
 def test_build_refuses_broken_deferred_constants(tmp_path):
     """A deferred attention whose score product could leave int32 is refused at build time, naming the layer."""
     program = make_random_program(small_config(), seed=3)

@@ -276,6 +276,7 @@ def exp_lut_bits(tokens: int, prob_max: int = 255) -> int:
 # ------------------------------------------------------------------------------- attention, deferred softmax
 SCORE_INT16_MAX = 2**15 - 1  # deferred attention: integer scores are held as int16 (the C score rows)
 NUMERATOR_MAX = 255  # deferred attention: u8 numerators, the row maximum's is always 255
+DEFERRED_D_MAX = 255  # deferred attention: d = min(rowmax - t, DEFERRED_D_MAX) indexes the 256-entry lut8
 
 
 def exp_lut8(step: float) -> np.ndarray:
@@ -320,7 +321,7 @@ def softmax_deferred(t: np.ndarray, lut8: np.ndarray) -> tuple[np.ndarray, np.nd
     """Numerators relative to the row maximum, never normalised: e = lut8[min(max_j t - t, 255)] (int64, 0..255,
     the maximum's 255) and the row sums s (keepdims, >= 255)."""
     t = np.asarray(t, dtype=np.int64)
-    d = np.minimum(t.max(axis=-1, keepdims=True) - t, 255)
+    d = np.minimum(t.max(axis=-1, keepdims=True) - t, DEFERRED_D_MAX)
     e = np.asarray(lut8, dtype=np.int64)[d]
     return e, e.sum(axis=-1, keepdims=True)
 

@@ -111,13 +111,15 @@ typedef struct {
     uint8_t *p;                 /* scratch (rows, N): scores then probabilities, u8 (prob_bits 8) or uint16; deferred:
                                  * int16 scores, row stride 2 N bytes, then the u8 numerators at the row's start */
     int32_t *row_sum;           /* deferred scratch (rows): s, the numerator sum of each row */
-    int8_t *q_s8;               /* deferred scratch (rows, hd): q - 128 of the block (the keys stay u8) */
+    int8_t *q_s8;               /* deferred (rows, hd): q - 128 of the block, in place over q (the keys stay u8) */
     int32_t *q_sum;             /* deferred scratch (rows): sum_d (q - 128) of each row */
     int32_t *row_i32;           /* normalized scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score sums */
     int32_t *acc;               /* scratch (rows, hd): p . v accumulators of the block (mod 2^32) */
     int n, d, heads, kc;
     int prob_bits;              /* normalized: 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
     int deferred;               /* 1: the deferred softmax */
+    int values_in_rows;         /* deferred: the numerators in the score rows' second halves, the chunk's
+                                 * (v - 128)^T in their first halves (cols 4c..4c+3 in row c; kv_s8 unused) */
     int head, r0, r1, j0, j1;   /* r0, r1: the block's rows; j0, j1: set by the calls below */
 } tm_attention_args_t;
 void tm_attention_keys(tm_attention_args_t *a, int j0, int j1);

@@ -32,6 +32,22 @@ static int u8_rows(const tm_attention_args_t *a) { return a->deferred || a->prob
 /* bytes from one score row to the next: u8 probabilities N, uint16 probabilities or int16 scores 2 N */
 static long row_bytes(const tm_attention_args_t *a) { return (long)a->n * (a->prob_bits == 8 && !a->deferred ? 1 : 2); }
 
+/* where the u8 rows of p.v start: deferred with values_in_rows, the second half of each score row */
+static const uint8_t *u8_rows_base(const tm_attention_args_t *a)
+{
+    return a->p + (a->deferred && a->values_in_rows ? a->n : 0);
+}
+
+/* (v - 128)^T of the chunk, column c (nj bytes): blocks of 4 columns, block c/4 at kv_s8 + 4 nj (c/4), or with
+ * values_in_rows in the first half of score row c/4 */
+static int8_t *values_column(const tm_attention_args_t *a, int c)
+{
+    int nj = a->j1 - a->j0;
+    long block = a->deferred && a->values_in_rows ? row_bytes(a) : 4L * nj;
+    int8_t *base = a->deferred && a->values_in_rows ? (int8_t *)(void *)a->p : a->kv_s8;
+    return base + (long)(c / 4) * block + (long)(c % 4) * nj;
+}
+
 /* All cores, keys of the chunk split: kv_s8 = k - 128 (row-major (nj, hd)), k_sum = its row sums. */
 static void keys_prepare_worker(void *arg)
 {
@@ -238,17 +254,27 @@ static void softmax_row_wide(uint16_t *restrict s, const int32_t *restrict lut, 
         s[j] = (uint16_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
 }
 
-/* Deferred, in place: int16 scores t -> u8 numerators e = lut8[min(rowmax - t, 255)] over the row's first n bytes
- * (byte j is written after t[j] and every t[j' <= j] were read: j < 2 j' + 2 for j' = j / 2 .. j); returns s. */
-static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n)
+/* Deferred, in place: int16 scores t -> u8 numerators e = lut8[min(rowmax - t, 255)]; returns s. upper = 0: e[j]
+ * at byte j, forwards (byte j lies in t[j / 2], read already); upper = 1: e[j] at byte n + j, backwards (byte n + j
+ * lies in t[(n + j) / 2], an index > j for j < n: read already, and t[j] is only overwritten at step 2 j - n < j). */
+static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, int upper)
 {
     const int16_t *t = (const int16_t *)(const void *)row;
     int32_t rowmax = t[0], sum = 0;
     for (int j = 1; j < n; j++)
         rowmax = t[j] > rowmax ? t[j] : rowmax;
+    if (upper) {
+        for (int j = n - 1; j >= 0; j--) {
+            int32_t d = rowmax - t[j];
+            uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
+            row[n + j] = (uint8_t)e;
+            sum += (int32_t)e;
+        }
+        return sum;
+    }
     for (int j = 0; j < n; j++) {
         int32_t d = rowmax - t[j];
-        uint32_t e = lut8[d < 255 ? d : 255];
+        uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
         row[j] = (uint8_t)e;
         sum += (int32_t)e;
     }
@@ -263,7 +289,7 @@ static void softmax_worker(void *arg)
         const uint8_t *lut8 = a->exp_lut8 + a->head * 256;
         tm_core_range(a->r0, a->r1, &start, &stop);
         for (int i = start; i < stop; i++)
-            a->row_sum[i] = numerator_row(a->p + (long)i * row_bytes(a), lut8, a->n);
+            a->row_sum[i] = numerator_row(a->p + (long)i * row_bytes(a), lut8, a->n, a->values_in_rows);
         return;
     }
     const int32_t *lut = a->exp_lut + a->head * 256;
@@ -294,10 +320,11 @@ static void values_prepare_worker(void *arg)
     tm_attention_args_t *a = arg;
     int hd = head_dim(a), col = a->head * hd, nj = a->j1 - a->j0, start, stop;
     tm_core_range(0, nj, &start, &stop);
-    for (int j = start; j < stop; j++) {
-        const uint8_t *v = a->v + (long)j * a->d + col;
-        for (int c = 0; c < hd; c++)
-            a->kv_s8[(long)c * nj + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+    for (int c = 0; c < hd; c++) { /* column by column: one destination pointer per column */
+        int8_t *dst = values_column(a, c);
+        const uint8_t *v = a->v + col + c;
+        for (int j = start; j < stop; j++)
+            dst[j] = (int8_t)((int32_t)v[(long)j * a->d] - TM_ACT_ZERO_POINT);
     }
 }
 
@@ -305,10 +332,9 @@ static void values_prepare_worker(void *arg)
  * time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
 static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
 {
-    long n = row_bytes(a); /* the row stride (deferred: 2 N, the numerators at the row's start) */
+    long n = row_bytes(a); /* the row stride (deferred: 2 N, the numerators at the row's start or middle) */
     int nj = a->j1 - a->j0;
-    const uint8_t *p = a->p + (long)i * n + a->j0;
-    const int8_t *vt = a->kv_s8;
+    const uint8_t *p = u8_rows_base(a) + (long)i * n + a->j0;
     int32_t *acc = a->acc + (long)i * hd;
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
     uint8_t pp[TM_PACKED_ROWS_MAX];
@@ -322,14 +348,14 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
             int32_t blk[16];
 #if defined(TM_HAVE_PACKED_ROWS)
             if (packed && nc == 4)
-                tm_dot_u8s8_4x4_packed(pp, vt + (long)c * nj, nj, nj, blk);
+                tm_dot_u8s8_4x4_packed(pp, values_column(a, c), nj, nj, blk);
             else
 #endif
-                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, vt + (long)c * nj, nc == 4 ? nj : 0, nj, blk);
+                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, values_column(a, c), nc == 4 ? nj : 0, nj, blk);
             for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
                 for (int u = 0; u < nc; u++)
                     acc[(long)(r + t) * hd + c + u] +=
-                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, vt + (long)(c + u) * nj, nj);
+                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, values_column(a, c + u), nj);
         }
     }
 }
@@ -434,7 +460,10 @@ void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
     TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
     TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
     if (u8_rows(a)) {
-        TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
+        if (a->deferred && a->values_in_rows) /* score rows 0 .. ceil(hd/4) - 1, first halves (4 nj <= N bytes) */
+            TM_CHECK_WRITE("p, (v - zp)^T", a->p, ((hd + 3) / 4 - 1) * row_bytes(a) + 4 * nj);
+        else
+            TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
         tm_fork(values_prepare_worker, a);
     }
     if (j1 == a->n) {

@@ -14,6 +14,7 @@ def numerics_constants() -> dict[str, int]:
         "TM_ACT_ZERO_POINT": nx.ACT_ZERO_POINT,
         "TM_EXP_LUT_BITS": nx.EXP_LUT_BITS,
         "TM_PROB_LEVELS": prob_levels,
+        "TM_DEFERRED_D_MAX": nx.DEFERRED_D_MAX,
     }
 
 

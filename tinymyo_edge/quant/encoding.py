@@ -224,7 +224,8 @@ def _body_attention_deferred(b: _Body, cfg: dict) -> None:
         acc = b.op("MatMulInteger", [qh, b.op("Transpose", [kh], perm=[1, 0]), zp, zp])
         prod = b.op("Mul", [b.op("Cast", [acc], to=TP.INT64), _head_constant(b, "score_fixed", hidx)])
         t = b.op("Cast", [b.round_shift(prod, _head_constant(b, "score_shift", hidx))], to=TP.INT32)
-        d = b.op("Min", [b.op("Sub", [b.op("ReduceMax", [t], axes=[-1], keepdims=1), t]), b.const(255, np.int32)])
+        d = b.op("Min", [b.op("Sub", [b.op("ReduceMax", [t], axes=[-1], keepdims=1), t]),
+                         b.const(nx.DEFERRED_D_MAX, np.int32)])
         lut = b.op("Gather", ["exp_lut8", hidx], axis=0)
         e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
         total = b.op("Cast", [b.op("ReduceSum", [b.op("Cast", [e], to=TP.INT32), last], keepdims=1)], to=TP.INT64)
