@@ -25,7 +25,7 @@ from .. import numerics as nx
 from ..errors import TinyMyoError
 from ..ir.program import DType, Op, Program, TensorInfo
 from ..model import TinyMyo
-from .builder import F32, INPUT, ProgramBuilder
+from .builder import F32, ProgramBuilder, run_windows
 from .report import cosine, qsnr_db
 
 LAYOUT_KINDS = ("reshape",)  # no arithmetic: not a class of its own, runs on whatever its input is
@@ -92,10 +92,10 @@ class MixedBuilder(ProgramBuilder):
         self.ops.append(op)
         float_inputs = any(i in self.floats for i in op.inputs)
         if self.quantized(op) or (op.kind in LAYOUT_KINDS and not float_inputs):
-            self.values[op.output] = self._run(op, [self.values[i] for i in op.inputs])
+            self.values[op.output] = run_windows(op, [self.values[i] for i in op.inputs], info.shape)
             return op.output
         if op.kind in LAYOUT_KINDS or (target is None and self._runs_on_reals(op)):
-            real = self._run(op, [self.deq(i) for i in op.inputs])
+            real = run_windows(op, [self.deq(i) for i in op.inputs], info.shape)
         elif target is None:
             raise TinyMyoError(f"ablation: the builder gave no float target for {op.name} ({op.kind}); its builder "
                                "method must pass the op's float output to scale_for")
@@ -117,9 +117,6 @@ class MixedBuilder(ProgramBuilder):
         """Ops without a float target whose reference is valid on real values: data movement (concatenated patch
         features) and the float interpolation after the last layer."""
         return op.kind == "interpolate" or (op.kind == "patch_features" and getattr(op, "reduction", "") == "concat")
-
-    def _run(self, op: Op, inputs: list[np.ndarray]) -> np.ndarray:
-        return np.stack([op.reference(*(v[w] for v in inputs)) for w in range(self.rows)])
 
     def evaluation_output(self) -> np.ndarray:
         """The program output (real values) on the evaluation windows, flattened per window."""
@@ -167,6 +164,7 @@ class Ablation:
     float_accuracy: float | None = None
     windows: int = 0
     classes: list[str] = field(default_factory=list)
+    program: Program | None = None  # the 'all' configuration: what build_program writes for these windows
 
 
 def ablate(model: TinyMyo, calib_x: np.ndarray, eval_x: np.ndarray, labels: np.ndarray | None = None, *,
@@ -183,7 +181,7 @@ def ablate(model: TinyMyo, calib_x: np.ndarray, eval_x: np.ndarray, labels: np.n
     if unknown:
         raise TinyMyoError(f"ablation: no op of class {', '.join(unknown)} in this model "
                            f"(classes: {', '.join(program_classes(program))})")
-    result = Ablation(windows=len(eval_x), classes=names)
+    result = Ablation(windows=len(eval_x), classes=names, program=program)
     if labels is not None and classification:
         result.float_accuracy = float(np.mean(ref.argmax(1) == labels))
 

@@ -32,6 +32,10 @@ F32 = np.float32
 INPUT = "input"
 _SCORE_SEARCH = np.geomspace(1.0, 0.04, 16)  # score clip candidates as fractions of max |score|
 _SCORE_WINDOWS = 2  # windows whose q.k^T rows choose the score scale
+# ops whose reference maps each row (last axis) of its inputs on its own with the same constants: the builder runs
+# them on all calibration windows at once (rows of every window stacked) instead of window by window; the same
+# integers (tests/test_quant_calibrate.py checks every kind against the per-window reference)
+ROWWISE_KINDS = frozenset({"quantize_input", "linear", "linear_dequant", "lut", "layernorm", "residual_add"})
 
 
 def _f32(v) -> float:
@@ -68,6 +72,16 @@ def interpolation_plan(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.n
     return i0.astype(np.int32), i1.astype(np.int32), (1.0 - w1).astype(F32), w1.astype(F32)
 
 
+def run_windows(op: Op, inputs: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """op.reference on a batch of windows, inputs (B, *input shape) -> (B, *shape): one call for ROWWISE_KINDS,
+    else one call per window."""
+    windows = len(inputs[0])
+    if op.kind in ROWWISE_KINDS and all(v.shape[1:] == inputs[0].shape[1:] for v in inputs):
+        rows = [v.reshape(-1, v.shape[-1]) for v in inputs]
+        return op.reference(*rows).reshape(windows, *shape)
+    return np.stack([op.reference(*(v[w] for v in inputs)) for w in range(windows)])
+
+
 class ProgramBuilder:
     """Appends ops in execution order, calibrating each on the integer values the program computes so far."""
 
@@ -97,8 +111,7 @@ class ProgramBuilder:
     def push(self, op: Op, info: TensorInfo) -> str:
         self.tensors[op.output] = info
         self.ops.append(op)
-        inputs = [self.values[i] for i in op.inputs]
-        self.values[op.output] = np.stack([op.reference(*(v[w] for v in inputs)) for w in range(len(inputs[0]))])
+        self.values[op.output] = run_windows(op, [self.values[i] for i in op.inputs], info.shape)
         return op.output
 
     def act(self, name: str, shape: tuple[int, ...], scale: float) -> TensorInfo:
