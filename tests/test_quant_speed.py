@@ -52,3 +52,19 @@ def test_mse_scale_is_the_straight_search(kind):
               "big": rng.standard_normal((4, 400, 192)).astype(np.float32) * 3,
               "int-like": rng.integers(-40, 90, 10_000).astype(np.float32) * np.float32(0.05)}[kind]
     assert activation_scale(values, "mse") == _straight_mse_scale(values)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.uint16, np.uint8, np.float32, np.float64])
+def test_saturate_u8_is_the_float64_clamp(dtype):
+    from tinymyo_edge.numerics import saturate_u8
+
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    lo, hi = (max(info.min, -2**40), min(info.max, 2**40)) if info else (-1e6, 1e6)
+    q = np.concatenate([rng.integers(lo, hi, 5000), rng.integers(max(lo, -300), min(hi, 300), 5000),
+                        np.array([max(lo, -1), 0, 255, min(hi, 256)])]).astype(dtype)
+    if info is None:
+        q = np.concatenate([q, np.array([np.inf, -np.inf], dtype)])
+    want = np.clip(np.asarray(q, dtype=np.float64), 0, 255).astype(np.uint8)
+    got = saturate_u8(q)
+    assert got.dtype == np.uint8 and np.array_equal(got, want)
