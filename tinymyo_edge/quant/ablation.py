@@ -31,7 +31,7 @@ from .report import cosine, qsnr_db
 LAYOUT_KINDS = ("reshape",)  # no arithmetic: not a class of its own, runs on whatever its input is
 # builder methods that choose constants from a batch of calibration values besides scale_for (attention's score
 # search): they see only the calibration rows
-CALIBRATION_SEARCHES = ("_score_scale",)
+CALIBRATION_SEARCHES = ("_score_scale", "_score_fixed")
 ALL, NONE = "all", "none"
 
 
@@ -77,10 +77,14 @@ class MixedBuilder(ProgramBuilder):
         program.metadata["calibration_windows"] = str(self.calib_rows)
         return program
 
-    # the three calls every builder op method makes
+    # the calls every builder op method makes
     def scale_for(self, target: np.ndarray) -> float:
         self._targets.append(target)
         return super().scale_for(target[: self.calib_rows])
+
+    def range_for(self, target: np.ndarray) -> tuple[float, int]:
+        self._targets.append(target)
+        return super().range_for(target[: self.calib_rows])
 
     def deq(self, name: str) -> np.ndarray:
         return self.floats[name] if name in self.floats else super().deq(name)
@@ -98,7 +102,7 @@ class MixedBuilder(ProgramBuilder):
             real = run_windows(op, [self.deq(i) for i in op.inputs], info.shape)
         elif target is None:
             raise TinyMyoError(f"ablation: the builder gave no float target for {op.name} ({op.kind}); its builder "
-                               "method must pass the op's float output to scale_for")
+                               "method must pass the op's float output to scale_for or range_for")
         else:
             real = target
         self.floats[op.output] = np.asarray(real, F32)
