@@ -29,8 +29,12 @@ def round_half_even(x: np.ndarray) -> np.ndarray:
 
 
 def saturate_u8(q: np.ndarray) -> np.ndarray:
-    """Clamp integer-valued numbers to 0..255 and return uint8."""
-    return np.clip(np.asarray(q, dtype=np.float64), 0, 255).astype(np.uint8)
+    """Clamp integer-valued numbers to 0..255 and return uint8 (clamped in their own type: the same values as via
+    float64, without converting int64 scores or accumulators first)."""
+    q = np.asarray(q)
+    if q.dtype.kind not in "iuf":
+        q = q.astype(np.float64)
+    return np.clip(q, 0, 255).astype(np.uint8)
 
 
 def trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,6 +44,10 @@ INPUT = "input"
 ASYMMETRIC_GELU = True
 _SCORE_SEARCH = np.geomspace(1.0, 0.04, 16)  # score clip candidates as fractions of max |score|
 _SCORE_WINDOWS = 2  # windows whose q.k^T rows choose the score scale
+# ops whose reference maps each row (last axis) of its inputs on its own with the same constants: the builder runs
+# them on all calibration windows at once (rows of every window stacked) instead of window by window; the same
+# integers (tests/test_quant_speed.py checks every kind against the per-window reference)
+ROWWISE_KINDS = frozenset({"quantize_input", "linear", "linear_dequant", "lut", "layernorm", "residual_add"})
 # deferred softmax: candidate real scores of one integer score unit. lut8 reaches 0 at d step > ln(510) = 6.2, so
 # steps near ln(510) / 255 = 0.024 use the whole d range 0..255; smaller ones resolve scores finer but give every
 # score further than 255 units below the row maximum lut8[255] > 0.
@@ -90,6 +94,16 @@ def interpolation_plan(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.n
     return i0.astype(np.int32), i1.astype(np.int32), (1.0 - w1).astype(F32), w1.astype(F32)
 
 
+def run_windows(op: Op, inputs: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """op.reference on a batch of windows, inputs (B, *input shape) -> (B, *shape): one call for ROWWISE_KINDS,
+    else one call per window."""
+    windows = len(inputs[0])
+    if op.kind in ROWWISE_KINDS and all(v.shape[1:] == inputs[0].shape[1:] for v in inputs):
+        rows = [v.reshape(-1, v.shape[-1]) for v in inputs]
+        return op.reference(*rows).reshape(windows, *shape)
+    return np.stack([op.reference(*(v[w] for v in inputs)) for w in range(windows)])
+
+
 class ProgramBuilder:
     """Appends ops in execution order, calibrating each on the integer values the program computes so far."""
 
@@ -120,11 +134,15 @@ class ProgramBuilder:
     def scale_for(self, target: np.ndarray) -> float:
         return activation_scale(target, self.method, self.percentile)
 
+    def range_for(self, target: np.ndarray) -> tuple[float, int]:
+        """(scale, zero point) of a one-sided tensor (calibrate.activation_range); like scale_for, the one place the
+        builder turns a float target into a range (quant/ablation.py intercepts both)."""
+        return activation_range(target, self.method, self.percentile)
+
     def push(self, op: Op, info: TensorInfo) -> str:
         self.tensors[op.output] = info
         self.ops.append(op)
-        inputs = [self.values[i] for i in op.inputs]
-        self.values[op.output] = np.stack([op.reference(*(v[w] for v in inputs)) for w in range(len(inputs[0]))])
+        self.values[op.output] = run_windows(op, [self.values[i] for i in op.inputs], info.shape)
         return op.output
 
     def act(self, name: str, shape: tuple[int, ...], scale: float, zero_point: int = nx.ACT_ZERO_POINT) -> TensorInfo:
@@ -187,7 +205,7 @@ class ProgramBuilder:
         s_x, z_x = self.tensors[x].scale, self.tensors[x].zero_point
         target = fn(self.deq(x))
         if asymmetric:
-            s_out, z_out = activation_range(target, self.method, self.percentile)
+            s_out, z_out = self.range_for(target)
         else:
             s_out, z_out = self.scale_for(target), nx.ACT_ZERO_POINT
         op = Lut(name, (x,), name, table=make(s_x, s_out, z_x, z_out), function=function)

@@ -17,16 +17,33 @@ ONE_SIDED_RATIO = 0.25  # activation_range: one-sided when -min(x) <= this * max
 
 
 def _sample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    flat = np.asarray(values, dtype=np.float64).ravel()
+    flat = np.asarray(values).ravel()
     if flat.size > _SAMPLE:
-        flat = flat[rng.choice(flat.size, _SAMPLE, replace=False)]
-    return flat
+        flat = flat[rng.choice(flat.size, _SAMPLE, replace=False)]  # pick first, convert only the sample
+    return flat.astype(np.float64)
 
 
 def quant_error(values: np.ndarray, scale: float) -> float:
     """Mean squared error of int8 (codes -128..127) round trip at `scale`."""
     q = np.clip(np.rint(values / scale), -128, 127)
     return float(np.mean((q * scale - values) ** 2))
+
+
+def _search_errors(v: np.ndarray, scales: list[float]) -> list[float]:
+    """quant_error(v, s) for every s, the same float64 operations in one reused buffer (no temporaries: the clip
+    search was ~13 % of quantize on the 16 x 1000 model)."""
+    buf = np.empty_like(v)
+    errors = []
+    for s in scales:
+        np.divide(v, s, out=buf)
+        np.rint(buf, out=buf)
+        np.maximum(buf, -128.0, out=buf)  # np.clip(., -128, 127) on finite values
+        np.minimum(buf, 127.0, out=buf)
+        np.multiply(buf, s, out=buf)
+        np.subtract(buf, v, out=buf)
+        np.multiply(buf, buf, out=buf)  # == ** 2
+        errors.append(float(np.mean(buf)))
+    return errors
 
 
 def activation_scale(values: np.ndarray, method: str, percentile: float = DEFAULT_PERCENTILE,
@@ -45,7 +62,7 @@ def activation_scale(values: np.ndarray, method: str, percentile: float = DEFAUL
     elif method == "percentile":
         clip = max(float(np.percentile(np.abs(v), percentile)), top * 1e-3)
     else:
-        errors = [quant_error(v, top * f / 127.0) for f in _SEARCH]
+        errors = _search_errors(v, [top * f / 127.0 for f in _SEARCH])
         clip = top * float(_SEARCH[int(np.argmin(errors))])
     return float(np.float32(clip / 127.0))
 
