@@ -81,28 +81,30 @@ static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_
     out[4] = c20, out[5] = c21, out[6] = c30, out[7] = c31;
 }
 
-/* out[4*i + j] = sum_t a_i[t] b_j[t] over 4*words bytes, for 4 rows a_i = a + i*stride (u8) and 4 rows
+/* out[4*i + j] = init[j] + sum_t a_i[t] b_j[t] over 4*words bytes, for 4 rows a_i = a + i*stride (u8) and 4 rows
  * b_j = b + j*stride (s8) with the SAME row stride (a Linear's x tile and weight slab are both K bytes a row).
  * Each pointer walks its 4 rows with register post-increment loads, p.lw rd, rs2(rs1!) (.insn r 0x0b, 7, 0x10):
  * +stride three times, then back = 4 - 3*stride to the next word of row 0, so 2 pointers and 2 offsets address
  * all 8 rows. Per 4 bytes: 8 loads + 16 sdotusp (2.67 MAC per instruction; the 4 x 2 block: 2.29), each loaded
  * word used at least two instructions after its load (no load-use stall). The 16 accumulators and 6 loaded words
- * live in fixed registers (clobbered: an asm statement has at most 30 operands, a "+r" counts twice), zeroed in
- * the asm and stored to out at its end; the word count comes from memory into t0 before lp.setup. */
+ * live in fixed registers (clobbered: an asm statement has at most 30 operands, a "+r" counts twice), set to
+ * init (a Linear's bias slice) in the asm and stored to out at its end; the word count comes from memory into t0
+ * before lp.setup. */
 static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *b, long stride, int words,
-                                                int32_t out[16])
+                                                const int32_t init[4], int32_t out[16])
 {
     long back = 4 - 3 * stride;
     volatile int count = words; /* read by the asm from memory: no register held during the loop */
     if (words <= 0) {
         for (int i = 0; i < 16; i++)
-            out[i] = 0;
+            out[i] = init[i & 3];
         return;
     }
     __asm__ volatile(".option push\n .option norvc\n"
                      "lw t0, %[cnt]\n"
-                     "li a0, 0\n li a1, 0\n li a2, 0\n li a3, 0\n li a4, 0\n li a5, 0\n li a6, 0\n li a7, 0\n"
-                     "li s1, 0\n li s2, 0\n li s3, 0\n li s4, 0\n li s5, 0\n li s6, 0\n li s7, 0\n li t6, 0\n"
+                     "lw a0, 0(%[init])\n lw a1, 4(%[init])\n lw a2, 8(%[init])\n lw a3, 12(%[init])\n"
+                     "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"
+                     "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"
                      ".insn i 0x7b, 4, x0, t0, 48\n"             /* lp.setup: 24 body instructions */
                      ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n" /* p.lw x0, st(pa!) */
                      ".insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n" /* p.lw x1, st(pa!) */
@@ -138,7 +140,7 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
                        [o7] "=m"(out[7]), [o8] "=m"(out[8]), [o9] "=m"(out[9]), [o10] "=m"(out[10]),
                        [o11] "=m"(out[11]), [o12] "=m"(out[12]), [o13] "=m"(out[13]), [o14] "=m"(out[14]),
                        [o15] "=m"(out[15])
-                     : [st] "r"(stride), [bk] "r"(back), [cnt] "m"(count)
+                     : [st] "r"(stride), [bk] "r"(back), [cnt] "m"(count), [init] "r"(init)
                      : "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
                        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
 }

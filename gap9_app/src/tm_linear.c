@@ -91,11 +91,12 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 /* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = row block * column quads + column quad; each
  * core takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no
  * core computes a 2- or 3-row remainder 4 times over with a zero stride). A full block whose rows are word aligned
- * is one 4 x 4 register block (tm_xpulp_dot_4x4_same_stride: x and w rows are both K bytes apart), its K % 4 tail
- * in C; edge blocks take acc_block. Each block is requantised and stored at once (requant_row, 4 values a row). */
+ * is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are both K
+ * bytes apart; word aligned rows mean K % 4 == 0); edge blocks and unaligned tiles take acc_block. Each block is
+ * requantised and stored at once (requant_row, 4 values a row). */
 static void linear_items(const tm_linear_args_t *a)
 {
-    int k = a->k, ldy = a->m, words = k / 4, tail = 4 * words;
+    int k = a->k, ldy = a->m;
     int ncq = (a->m1 - a->m0 + 3) / 4, items = ncq * ((a->r1 - a->r0 + 3) / 4), start, stop;
     int fast = tm_xpulp_aligned(a->x, k, a->w, k);
     tm_core_range(0, items, &start, &stop);
@@ -106,13 +107,7 @@ static void linear_items(const tm_linear_args_t *a)
         if (fast && nr == 4 && nc == 4) {
             const uint8_t *x = a->x + (long)r * k;
             const int8_t *w = a->w + (long)m * k;
-            tm_xpulp_dot_4x4_same_stride(x, w, k, words, blk);
-            for (int j = 0; j < 16; j++) {
-                int32_t s = blk[j] + a->bias[m + (j & 3)];
-                for (int t = tail; t < k; t++)
-                    s += (int32_t)x[(long)(j >> 2) * k + t] * w[(long)(j & 3) * k + t];
-                blk[j] = s;
-            }
+            tm_xpulp_dot_4x4_same_stride(x, w, k, k / 4, a->bias + m, blk); /* aligned: K % 4 == 0 */
         } else {
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
         }
