@@ -27,6 +27,16 @@ def test_gap9_usable_sizes_are_the_chip_less_the_documented_reserves():
     assert 1_200_000 <= gap9.l2_bytes <= NNTOOL_GAP9_DEFAULT_L2
 
 
+
+def test_pulp_open_128k_differs_from_pulp_open_only_in_the_tcdm_size():
+    """The 128 kB-TCDM GVSoC variant (GAP9's L1 size) keeps pulp-open's reserves: the planner gets 64 kB more L1."""
+    small, large = BOARDS["pulp-open"], BOARDS["pulp-open-128k"]
+    assert (small.l1_total_bytes, large.l1_total_bytes) == (64 * KB, 128 * KB)
+    assert large.l1_reserved_bytes == small.l1_reserved_bytes == MASTER_STACK_BYTES + 8 * WORKER_STACK_BYTES + KB
+    assert large.l1_bytes - small.l1_bytes == 64 * KB and small.l1_bytes == 44_032
+    assert {k: v for k, v in vars(large).items() if k not in ("name", "l1_total_bytes")} == \
+        {k: v for k, v in vars(small).items() if k not in ("name", "l1_total_bytes")}
+
 def test_with_changes_moves_the_usable_size_and_keeps_the_reserves():
     gap9 = BOARDS["gap9"]
     small = gap9.with_changes(l1_bytes=200)

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app_helpers import build_small_app, golden, same_bits
+from app_helpers import build_small_app, golden, same_bits, small_config
+from program_factory import make_random_program
+from tinymyo_edge.build.core import build_program
 from tinymyo_edge.codegen.numerics_header import render_numerics_header
 from tinymyo_edge.errors import TinyMyoError
 from tinymyo_edge.resources import resource_dir
@@ -35,6 +37,15 @@ needs_pmsis = pytest.mark.skipif(PMSIS_MK is None or shutil.which(CC) is None,
 needs_gvsoc = pytest.mark.skipif(bool(pulp_open.missing_tools()),
                                  reason="gvsoc (open-source GVSoC, pulp-open target), the open PULP SDK's PMSIS "
                                         "(PULP_PMSIS_MK) or riscv64-unknown-elf-gcc missing: local-only test")
+
+# The 128 kB-TCDM variant (GAP9's L1 size): its own simulator build and the PMSIS fragment whose link script has
+# 128 kB of L1 (docs/PULP_OPEN.md), named by GVSOC_128K and PULP_PMSIS_MK_128K.
+GVSOC_128K = os.environ.get("GVSOC_128K")
+PMSIS_MK_128K = os.environ.get("PULP_PMSIS_MK_128K")
+needs_gvsoc_128k = pytest.mark.skipif(not GVSOC_128K or not PMSIS_MK_128K
+                                      or bool(pulp_open.missing_tools(GVSOC_128K, PMSIS_MK_128K)),
+                                      reason="the 128 kB-TCDM GVSoC pulp-open (GVSOC_128K=<its gvsoc>) and its PMSIS "
+                                             "fragment (PULP_PMSIS_MK_128K=<pmsis-l1-128k.mk>) missing: local-only test")
 
 # PMSIS declarations written from the public headers (sources named inside): tests/pmsis_decls; the libc headers
 # of the app's own minimal libc (platform/rv32/include).
@@ -285,6 +296,21 @@ def test_pulp_open_wide_softmax_equals_golden(tmp_path, tokens):
     x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
     assert same_bits(run.output, golden(program, x))
 
+
+@needs_gvsoc_128k
+def test_pulp_open_128k_tiles_beyond_64_kb_and_equals_golden(tmp_path):
+    """Board pulp-open-128k hands the planner 64 kB more L1: this model's L1 arena needs more than the 64 kB TCDM
+    holds, so it runs only on the 128 kB simulator, and its output equals the golden executor's."""
+    program = make_random_program(small_config(channels=2, samples=400, dim=64, heads=2), seed=3)
+    outdir = tmp_path / "l1_128k"
+    build_program(program, outdir, target="gap9", board="pulp-open-128k")
+    l1_bytes = int(re.search(r"#define TM_L1_BYTES (\d+)", (outdir / "network" / "network.h").read_text()).group(1))
+    assert l1_bytes > 64 * 1024
+    run = pulp_open.run_pulp_open(outdir, gvsoc=GVSOC_128K, pmsis_mk=PMSIS_MK_128K, timeout=600)
+    assert run.returncode == 0, run.log
+    x = np.fromfile(outdir / "input.bin", dtype="<f4").reshape(program.tensors[program.input].shape)
+    want = golden(program, x)
+    assert same_bits(run.output, want) and run.counters.errors == (0, want.size)
 
 # ---- tm_xfer.h on PMSIS (platform/pmsis/tm_xfer_pmsis.c), shared by GAP9 and pulp-open -------------------------
 # The PMSIS calls it makes, declared as the public headers declare them: pulp-platform/pulp-sdk d4b5bcdd

@@ -81,6 +81,70 @@ static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_
     out[4] = c20, out[5] = c21, out[6] = c30, out[7] = c31;
 }
 
+/* out[4*i + j] = init[j] + sum_t a_i[t] b_j[t] over 4*words bytes, for 4 rows a_i = a + i*stride (u8) and 4 rows
+ * b_j = b + j*stride (s8) with the SAME row stride (a Linear's x tile and weight slab are both K bytes a row).
+ * Each pointer walks its 4 rows with register post-increment loads, p.lw rd, rs2(rs1!) (.insn r 0x0b, 7, 0x10):
+ * +stride three times, then back = 4 - 3*stride to the next word of row 0, so 2 pointers and 2 offsets address
+ * all 8 rows. Per 4 bytes: 8 loads + 16 sdotusp (2.67 MAC per instruction; the 4 x 2 block: 2.29), each loaded
+ * word used at least two instructions after its load (no load-use stall). The 16 accumulators and 6 loaded words
+ * live in fixed registers (clobbered: an asm statement has at most 30 operands, a "+r" counts twice), set to
+ * init (a Linear's bias slice) in the asm and stored to out at its end; the word count comes from memory into t0
+ * before lp.setup. */
+static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *b, long stride, int words,
+                                                const int32_t init[4], int32_t out[16])
+{
+    long back = 4 - 3 * stride;
+    volatile int count = words; /* read by the asm from memory: no register held during the loop */
+    if (words <= 0) {
+        for (int i = 0; i < 16; i++)
+            out[i] = init[i & 3];
+        return;
+    }
+    __asm__ volatile(".option push\n .option norvc\n"
+                     "lw t0, %[cnt]\n"
+                     "lw a0, 0(%[init])\n lw a1, 4(%[init])\n lw a2, 8(%[init])\n lw a3, 12(%[init])\n"
+                     "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"
+                     "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"
+                     ".insn i 0x7b, 4, x0, t0, 48\n"             /* lp.setup: 24 body instructions */
+                     ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n" /* p.lw x0, st(pa!) */
+                     ".insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n" /* p.lw x1, st(pa!) */
+                     ".insn r 0x0b, 7, 0x10, t2, %[pa], %[st]\n" /* p.lw x2, st(pa!) */
+                     ".insn r 0x0b, 7, 0x10, t3, %[pa], %[bk]\n" /* p.lw x3, back(pa!) */
+                     ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w0, st(pb!) */
+                     ".insn r 0x0b, 7, 0x10, t5, %[pb], %[st]\n" /* p.lw w1, st(pb!) */
+                     ".insn r 0x57, 1, 0x54, a0, t0, t4\n"       /* pv.sdotusp.b c00, x0, w0 */
+                     ".insn r 0x57, 1, 0x54, a4, t1, t4\n"       /* c10 */
+                     ".insn r 0x57, 1, 0x54, s1, t2, t4\n"       /* c20 */
+                     ".insn r 0x57, 1, 0x54, s5, t3, t4\n"       /* c30 */
+                     ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w2, st(pb!) */
+                     ".insn r 0x57, 1, 0x54, a1, t0, t5\n"       /* c01 */
+                     ".insn r 0x57, 1, 0x54, a5, t1, t5\n"       /* c11 */
+                     ".insn r 0x57, 1, 0x54, s2, t2, t5\n"       /* c21 */
+                     ".insn r 0x57, 1, 0x54, s6, t3, t5\n"       /* c31 */
+                     ".insn r 0x0b, 7, 0x10, t5, %[pb], %[bk]\n" /* p.lw w3, back(pb!) */
+                     ".insn r 0x57, 1, 0x54, a2, t0, t4\n"       /* c02 */
+                     ".insn r 0x57, 1, 0x54, a6, t1, t4\n"       /* c12 */
+                     ".insn r 0x57, 1, 0x54, s3, t2, t4\n"       /* c22 */
+                     ".insn r 0x57, 1, 0x54, s7, t3, t4\n"       /* c32 */
+                     ".insn r 0x57, 1, 0x54, a3, t0, t5\n"       /* c03 */
+                     ".insn r 0x57, 1, 0x54, a7, t1, t5\n"       /* c13 */
+                     ".insn r 0x57, 1, 0x54, s4, t2, t5\n"       /* c23 */
+                     ".insn r 0x57, 1, 0x54, t6, t3, t5\n"       /* c33 */
+                     "sw a0, %[o0]\n sw a1, %[o1]\n sw a2, %[o2]\n sw a3, %[o3]\n"
+                     "sw a4, %[o4]\n sw a5, %[o5]\n sw a6, %[o6]\n sw a7, %[o7]\n"
+                     "sw s1, %[o8]\n sw s2, %[o9]\n sw s3, %[o10]\n sw s4, %[o11]\n"
+                     "sw s5, %[o12]\n sw s6, %[o13]\n sw s7, %[o14]\n sw t6, %[o15]\n"
+                     ".option pop\n"
+                     : [pa] "+r"(a), [pb] "+r"(b), [o0] "=m"(out[0]), [o1] "=m"(out[1]), [o2] "=m"(out[2]),
+                       [o3] "=m"(out[3]), [o4] "=m"(out[4]), [o5] "=m"(out[5]), [o6] "=m"(out[6]),
+                       [o7] "=m"(out[7]), [o8] "=m"(out[8]), [o9] "=m"(out[9]), [o10] "=m"(out[10]),
+                       [o11] "=m"(out[11]), [o12] "=m"(out[12]), [o13] "=m"(out[13]), [o14] "=m"(out[14]),
+                       [o15] "=m"(out[15])
+                     : [st] "r"(stride), [bk] "r"(back), [cnt] "m"(count), [init] "r"(init)
+                     : "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                       "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
+}
+
 /* ---- float steps on the core's float unit in integer registers (Zfinx; PULP_FLOAT=zfinx) ------------------------ */
 /* sat(r + 128) of an integer r: the code of a rounded value */
 static inline uint8_t tm_xpulp_clamp_code(int32_t r)

@@ -48,6 +48,7 @@ static void requant_row(const int32_t *acc, const int32_t *rq, int zp, const uin
             y[j] = table[y[j]];
 }
 
+#if !defined(TM_PLATFORM_GAP9) && !defined(TM_PLATFORM_PULP_OPEN) /* the cluster's split: linear_items */
 static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int m1)
 {
     int k = a->k, ldy = a->m;
@@ -86,9 +87,46 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
     }
 }
 
+#endif
+
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+/* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = row block * column quads + column quad; each
+ * core takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no
+ * core computes a 2- or 3-row remainder 4 times over with a zero stride). A full block whose rows are word aligned
+ * is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are both K
+ * bytes apart; word aligned rows mean K % 4 == 0); edge blocks and unaligned tiles take acc_block. Each block is
+ * requantised and stored at once (requant_row, 4 values a row). */
+static void linear_items(const tm_linear_args_t *a)
+{
+    int k = a->k, ldy = a->m;
+    int ncq = (a->m1 - a->m0 + 3) / 4, items = ncq * ((a->r1 - a->r0 + 3) / 4), start, stop;
+    int fast = tm_xpulp_aligned(a->x, k, a->w, k);
+    tm_core_range(0, items, &start, &stop);
+    int rb = ncq ? start / ncq : 0, cq = ncq ? start % ncq : 0;
+    for (int it = start; it < stop; it++) {
+        int r = a->r0 + 4 * rb, m = a->m0 + 4 * cq, nr = TM_MIN(4, a->r1 - r), nc = TM_MIN(4, a->m1 - m);
+        int32_t blk[16];
+        if (fast && nr == 4 && nc == 4) {
+            const uint8_t *x = a->x + (long)r * k;
+            const int8_t *w = a->w + (long)m * k;
+            tm_xpulp_dot_4x4_same_stride(x, w, k, k / 4, a->bias + m, blk); /* aligned: K % 4 == 0 */
+        } else {
+            acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
+        }
+        for (int i = 0; i < nr; i++)
+            requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m, nc);
+        if (++cq == ncq)
+            cq = 0, rb++;
+    }
+}
+#endif
+
 static void linear_worker(void *arg)
 {
     const tm_linear_args_t *a = arg;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    linear_items(a);
+#else
     int start, stop;
     if (a->r1 - a->r0 >= TM_NUM_CORES) {
         tm_core_range(a->r0, a->r1, &start, &stop);
@@ -97,6 +135,7 @@ static void linear_worker(void *arg)
         tm_core_range(a->m0, a->m1, &start, &stop);
         linear_block(a, a->r0, a->r1, start, stop);
     }
+#endif
 }
 
 /* The ranges a Linear tile reads and writes (the checking build, tm_check.h); the tile's operands are L1 copies. */

@@ -106,6 +106,12 @@ BOARDS: dict[str, Board] = {
                        # the open PULP SDK allocates core 0's stack and 7 worker stacks of app_config.h in the TCDM
                        # (cluster.c: stack_size + slave_stack_size * (nb_cores - 1)); 1 kB for its other L1 data
                        l1_stack_bytes=cluster_stack_bytes(8), l1_runtime_bytes=1 * KB, l2_code_bytes=256 * KB),
+    # pulp-open-128k: the same GVSoC pulp-open with its cluster L1 (TCDM) configured to GAP9's 128 kB (a local
+    # build of the simulator whose cluster.json maps 0x20000 bytes of L1, with the PMSIS link script to match:
+    # docs/PULP_OPEN.md); the same reserves as pulp-open, so only the L1 the planner may tile with changes.
+    "pulp-open-128k": Board("pulp-open-128k", l1_total_bytes=128 * KB, l2_total_bytes=1536 * KB, l3_bytes=8 * MB,
+                            l3_device="hyperflash", cores=8, weight_slab_bytes=64 * KB,
+                            l1_stack_bytes=cluster_stack_bytes(8), l1_runtime_bytes=1 * KB, l2_code_bytes=256 * KB),
     # host: the same tiling logic with generous limits (the L1 tile size doubles as cache blocking); no reserves
     "host": Board("host", l1_total_bytes=256 * KB, l2_total_bytes=1024 * MB, l3_bytes=16 * 1024 * MB,
                   l3_device="ram", cores=1, weight_slab_bytes=1 * MB),
