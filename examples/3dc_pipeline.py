@@ -94,8 +94,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.set_defaults(**RECIPES[recipe])
     p.add_argument("--int8", action="store_true", help="also export, quantize and score the int8 ONNX (onnxruntime)")
     p.add_argument("--host-c", action="store_true", help="also build the C host program and score it (needs --int8)")
-    p.add_argument("--prob-bits", type=int, default=8,
-                   help="softmax probability bits inside int8 attention (8: u8, the IR default; 9..16 wider)")
+    p.add_argument("--prob-bits", type=int, default=None,
+                   help="softmax probability bits inside int8 attention [default: quantize's default]")
     p.add_argument("--max-eval", type=int, default=None, help="score int8/C on at most this many test windows")
     p.add_argument("--force", action="store_true", help="overwrite OUT's files")
     p.add_argument("--reuse", action="store_true",
@@ -165,41 +165,57 @@ def ort_logits(int8_onnx: Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate([sess.run(None, {name: x[i : i + 1]})[0].reshape(1, -1) for i in range(len(x))])
 
 
-def int8_stage(model, train, test, float_pred, outdir: Path, args) -> tuple[dict, dict]:
-    """float -> ONNX -> integer-only int8 ONNX scored in onnxruntime (and the C host build with --host-c).
-    Returns (row fields, predictions by stage on the evaluated windows)."""
+def quantized_outputs(model, calib_x: np.ndarray, eval_x: np.ndarray, outdir: Path, args):
+    """float -> ONNX -> integer-only int8 ONNX (calibrated on calib_x); its outputs on eval_x in onnxruntime, flattened
+    per window (N, outputs); with --host-c also the C host build's, which must equal them window by window.
+    Returns (onnxruntime outputs, C outputs or None, fields: ort_seconds and the host_c_* checks)."""
     from tinymyo_edge.export import export_onnx
     from tinymyo_edge.quant import quantize_model
 
     float_onnx, int8_onnx = outdir / "model.onnx", outdir / "model.int8.onnx"
-    export_onnx(model, float_onnx, parity_inputs=test.x[:4], force=args.force, source=str(outdir / "model.safetensors"))
-    quantize_model(float_onnx, train.x, int8_onnx, force=args.force, progress=False, prob_bits=args.prob_bits)
-    idx = eval_subset(len(test.x), args.max_eval)
+    export_onnx(model, float_onnx, parity_inputs=eval_x[:4], force=args.force, source=str(outdir / "model.safetensors"))
+    quantize_model(float_onnx, calib_x, int8_onnx, force=args.force, progress=False, **quantize_options(args))
     t0 = time.perf_counter()
-    logits = ort_logits(int8_onnx, test.x[idx])
+    out = ort_logits(int8_onnx, eval_x)
+    fields, c_out = {"ort_seconds": time.perf_counter() - t0}, None
+    if args.host_c:
+        c_out, host = host_c_outputs(int8_onnx, eval_x, out.shape, outdir, args)
+        fields.update(host, host_c_equals_ort=bool(np.array_equal(c_out, out)),
+                      host_c_windows_differing=int((~(c_out == out).all(axis=1)).sum()))
+    return out, c_out, fields
+
+
+def quantize_options(args) -> dict:
+    """Only the quantize settings given on the command line: otherwise quantize_model's defaults (what is measured)."""
+    return {} if args.prob_bits is None else {"prob_bits": args.prob_bits}
+
+
+def int8_stage(model, train, test, float_pred, outdir: Path, args) -> tuple[dict, dict]:
+    """float -> ONNX -> integer-only int8 ONNX scored in onnxruntime (and the C host build with --host-c).
+    Returns (row fields, predictions by stage on the evaluated windows)."""
+    idx = eval_subset(len(test.x), args.max_eval)
+    logits, c_logits, fields = quantized_outputs(model, train.x, test.x[idx], outdir, args)
     pred = logits.argmax(1)
     row = {"eval_windows": int(len(idx)), "float_accuracy": accuracy(float_pred[idx], test.y[idx]),
            "int8_ort_accuracy": accuracy(pred, test.y[idx]), "int8_float_agreement": accuracy(pred, float_pred[idx]),
-           "ort_seconds": time.perf_counter() - t0}
+           **fields}
     preds = {"int8": pred}
-    if args.host_c:
-        row.update(host_c_stage(int8_onnx, test.x[idx], test.y[idx], logits, outdir, args))
-        preds["c"] = pred  # host_c_stage has checked that the C outputs equal onnxruntime's
+    if c_logits is not None:
+        preds["c"] = c_logits.argmax(1)
+        row["host_c_accuracy"] = accuracy(preds["c"], test.y[idx])
     return row, preds
 
 
-def host_c_stage(int8_onnx: Path, x: np.ndarray, y: np.ndarray, ort_out: np.ndarray, outdir: Path, args) -> dict:
-    """int8 ONNX -> C host build, all windows in one process (run_host); its outputs must equal onnxruntime's."""
+def host_c_outputs(int8_onnx: Path, x: np.ndarray, shape, outdir: Path, args) -> tuple[np.ndarray, dict]:
+    """int8 ONNX -> C host build, all windows in one process (run_host); returns (its outputs, timing)."""
     from tinymyo_edge.build import build, run_host
 
     t0 = time.perf_counter()
     build(int8_onnx, outdir / "host", target="host", force=args.force)
     inputs = outdir / "eval_inputs.npz"
     np.savez(inputs, x=x)
-    out = run_host(outdir / "host", inputs, outdir / "host_outputs.npz", force=True).reshape(ort_out.shape)
-    same = (out == ort_out).all(axis=1)
-    return {"host_c_accuracy": accuracy(out.argmax(1), y), "host_c_equals_ort": bool(np.array_equal(out, ort_out)),
-            "host_c_windows_differing": int((~same).sum()), "host_c_seconds": time.perf_counter() - t0}
+    out = run_host(outdir / "host", inputs, outdir / "host_outputs.npz", force=True).reshape(shape)
+    return out, {"host_c_seconds": time.perf_counter() - t0}
 
 
 def trained_model(n: int, train, outdir: Path, args):
