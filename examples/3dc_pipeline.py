@@ -74,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test-hop", type=int, default=None, help="hop of the test-session windows [default: --hop]")
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="where to train (finetune --device)")
     p.add_argument("--max-minutes", type=float, default=None, help="training budget per participant (finetune)")
+    p.add_argument("--init-checkpoint", type=Path, default=None,
+                   help="start from this checkpoint (finetune --checkpoint: backbone strictly, head when it fits), e.g. "
+                        "OUT/pNN/model.safetensors of an earlier budgeted run to continue training it in a second stage")
     p.add_argument("--channel-scores", action="store_true",
                    help="print the per-channel Fisher scores behind the deployed recipe's channel choice, and exit")
     p.add_argument("--window", type=int, default=250, help="samples at --fs-out (250 at 500 Hz = 0.5 s)")
@@ -233,6 +236,7 @@ def trained_model(n: int, train, outdir: Path, args):
                         warmup_epochs=warmup_epochs(args.epochs), seed=args.seed, threads=args.threads,
                         max_minutes=args.max_minutes)
         result = finetune(Data(train.x, train.y, str(outdir / "train.npz"), train.groups), checkpoint,
+                          checkpoint=args.init_checkpoint,
                           sizes=dict(dim=args.dim, depth=args.depth, heads=args.heads, patch_size=args.patch_size),
                           recipe=recipe, force=args.force, echo=lambda s: print(f"  p{n:02d} {s}", flush=True),
                           progress=False, device=args.device)
