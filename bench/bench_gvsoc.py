@@ -5,7 +5,8 @@ runs) on the open PULP SDK's PMSIS: Xpulpv2 sdotp, hardware loops, post-incremen
 cluster cores, cluster DMA L2 <-> L1, weights copied from HyperFlash to HyperRAM once and read back as L3.
 
     PULP_PMSIS_MK=<pmsis.mk> python bench/bench_gvsoc.py [--channels 8] [--samples 1000] [--calib 4]
-        [--softmax-bits 8] [--head classification|regression] [--name gvsoc] [--previous gvsoc]
+        [--softmax deferred|normalized] [--softmax-bits 8] [--depth 8] [--head classification|regression]
+        [--name gvsoc] [--previous gvsoc]
         [--gvsoc-commit SHA]   -> bench/results/<name>.json
 
 Model: TinyMyo with its upstream random initialisation (torch seed 0), exported and quantized by tinymyo-edge on
@@ -52,7 +53,8 @@ def windows(channels: int, samples: int, count: int) -> tuple[np.ndarray, str]:
     return synthetic_emg(count, channels=channels, samples=samples, seed=0)[0].astype(np.float32), "synthetic"
 
 
-def build_model(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path):
+def build_model(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path,
+                softmax: str = "deferred", depth: int = 8):
     import torch
 
     from tinymyo_edge.build import build
@@ -61,11 +63,12 @@ def build_model(channels: int, samples: int, calib: int, prob_bits: int, head: s
     from tinymyo_edge.model.tinymyo import TinyMyo
     from tinymyo_edge.quant import quantize_model
 
-    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head)
+    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head, depth=depth)
     torch.manual_seed(0)
     x, source = windows(channels, samples, calib)
     export_onnx(TinyMyo(cfg).eval(), work / "float.onnx")
-    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False, prob_bits=prob_bits)
+    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False, prob_bits=prob_bits,
+                   softmax=softmax)
     result = build(work / "model.int8.onnx", work / "app", target="gap9", board="pulp-open")
     return result, x, source
 
@@ -110,8 +113,11 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--calib", type=int, default=4, help="calibration windows")
+    parser.add_argument("--softmax", default="deferred", choices=["deferred", "normalized"],
+                        help="attention softmax (quantize --softmax; the default of quantize)")
     parser.add_argument("--softmax-bits", type=int, default=8,
-                        help="attention probability bits (8: the fast path, as the previous results)")
+                        help="--softmax normalized: probability bits (8: as the results before the deferred softmax)")
+    parser.add_argument("--depth", type=int, default=8, help="encoder blocks (8: the deployed model)")
     parser.add_argument("--head", default="classification", choices=["classification", "regression"])
     parser.add_argument("--name", default="gvsoc", help="result file bench/results/<name>.json")
     parser.add_argument("--previous", default="gvsoc", help="result file whose total this run is compared with")
@@ -128,7 +134,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_gvsoc_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        result, x, source = build_model(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work)
+        result, x, source = build_model(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work,
+                                        args.softmax, args.depth)
         build_s = time.perf_counter() - t
         program, outdir = result.program, work / "app"
         sample = x[0]
@@ -147,7 +154,9 @@ def main() -> int:
     classes = per_class(counters, kinds)
     where = (f"pulp-open GVSoC cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
              f"PMSIS (open PULP SDK), cluster core 0 PI_PERF_CYCLES, 8 cores, {args.channels}x{args.samples}, "
-             f"{args.softmax_bits}-bit softmax probabilities, {args.head} head; a PULP cluster, not GAP9")
+             f"depth {args.depth}, "
+             + ("deferred softmax" if args.softmax == "deferred" else f"{args.softmax_bits}-bit softmax probabilities")
+             + f", {args.head} head; a PULP cluster, not GAP9")
     metrics = {
         "total_cycles": metric(total, "cycles", "measured", where),
         "mac_per_cycle": metric(round(macs / total, 3), "MAC/cycle", "measured", where),
@@ -164,8 +173,9 @@ def main() -> int:
         key = name.replace(" (", ".").rstrip(")")
         metrics[f"{key}.cycles"] = metric(entry["cycles"], "cycles", "measured", where)
     details = {
-        "config": {"channels": args.channels, "samples": args.samples, "macs": macs, "calibration": source,
-                   "softmax_bits": args.softmax_bits, "head": args.head},
+        "config": {"channels": args.channels, "samples": args.samples, "depth": args.depth, "macs": macs,
+                   "calibration": source, "softmax": args.softmax, "softmax_bits": args.softmax_bits,
+                   "head": args.head},
         "previous": previous,
         "model": "TinyMyo upstream random init (torch seed 0), quantized by tinymyo-edge, board pulp-open",
         "output_equals_golden": True, "tinymyo_edge_commit": commit, "gvsoc_commit": args.gvsoc_commit,

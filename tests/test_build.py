@@ -234,10 +234,48 @@ def test_wide_softmax_probabilities_exact(tmp_path, prob_bits):
     assert_c_equals_golden(tmp_path / "out8", program, x[:4], variant="sanitize", cores=8)
 
 
-def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
+@pytest.mark.parametrize("shape", [dict(channels=3, samples=43, patch_size=1, dim=15, heads=3),
+                                   dict(channels=2, samples=60, patch_size=1, dim=48, heads=2)])
+def test_deferred_softmax_exact(tmp_path, shape):
+    """The deferred softmax (int16 scores, u8 numerators, one reciprocal per row): C host == golden, final output and
+    every layer, on the native, portable and ASan/UBSan (8-core split) builds; 129 tokens and head_dim 5 (4-row
+    blocks with a 1-row tail, a 4-column block and a leftover column), and 120 tokens of head_dim 24."""
+    cfg = small_config(**shape)
+    program = make_random_program(cfg, seed=5)
+    assert all(op.softmax == "deferred" for op in program.ops if op.kind == "attention")
+    x = extreme_inputs(program, np.random.default_rng(5), (cfg.channels, cfg.samples))
+    build_program(program, tmp_path / "out")
+    assert_c_equals_golden(tmp_path / "out", program, x, "dump")
+    assert_c_equals_golden(tmp_path / "out", program, x, "portable")
+    build_program(program, tmp_path / "out8", board=BOARDS["host"].with_changes(cores=8))
+    assert_c_equals_golden(tmp_path / "out8", program, x[:4], variant="sanitize", cores=8)
+
+
+def test_build_refuses_broken_deferred_constants(tmp_path):
+    """A deferred attention whose score product could leave int32 is refused at build time, naming the layer."""
     program = make_random_program(small_config(), seed=3)
+    ops = tuple(dataclasses.replace(op, score_fixed=np.full(op.heads, 2**20, np.int32)) if op.kind == "attention"
+                else op for op in program.ops)
+    with pytest.raises(TinyMyoError, match=r"blocks.0.attn.*score product"):
+        build_program(dataclasses.replace(program, ops=ops), tmp_path / "out")
+
+
+def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
+    program = make_random_program(small_config(), seed=3, prob_bits=8)
     ops = tuple(dataclasses.replace(op, prob_bits=17) if op.kind == "attention" else op for op in program.ops)
     wide = dataclasses.replace(program, ops=ops)
     with pytest.raises(TinyMyoError, match="8..16-bit softmax probabilities"):
         build_program(wide, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_refuses_a_zero_point_the_kernel_does_not_read(tmp_path):
+    """Only the Linear family (bias folding) and tables read inputs of any zero point; a LayerNorm fed an asymmetric
+    tensor would compute with (x - 128) and mean other values, so the build names the node and refuses."""
+    program = make_random_program(small_config(), seed=3)
+    norm = next(op for op in program.ops if op.kind == "layernorm" and op.name.endswith("norm2"))
+    tensors = dict(program.tensors)
+    tensors[norm.inputs[0]] = dataclasses.replace(tensors[norm.inputs[0]], zero_point=20)
+    with pytest.raises(TinyMyoError, match=f"node '{norm.name}'.*zero point 20"):
+        build_program(dataclasses.replace(program, tensors=tensors), tmp_path / "out")
     assert not (tmp_path / "out").exists()
