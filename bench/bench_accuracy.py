@@ -17,7 +17,7 @@ Data: the 3DC dataset (Cote-Allard et al., IEEE TNSRE 27(4), 2019), ../shared/da
     python bench/bench_accuracy.py --work /work/ckpt/acc100 --deployed-work /work/ckpt/deployed \
         --regression-work /work/ckpt/regression --reuse     # re-score checkpoints trained earlier (toolchain changed)
     python bench/bench_accuracy.py --participants 2,5 --deployed "" --regression "" --jobs 2   # small model only
-    python bench/bench_accuracy.py --participants 1,2,3,4,5,6 --collect   # assemble runs made in parts
+    python bench/bench_accuracy.py --participants 1,2,3,4,5,6 --collect   # assemble runs made in parts (same commit)
     TINYMYO_ACCURACY_PARTICIPANTS=2,5 python bench/run_all.py   # what `make bench` does (the quick subset)
 
 Writes bench/results/accuracy.json and the confusion PNGs under bench/results/accuracy/; the pipelines' work files
@@ -70,7 +70,10 @@ def pipeline_argv(participant: int, work: Path, extra: list[str]) -> list[str]:
 def run_one(example: str, participant: int, work: str, extra: list[str]) -> dict:
     """One participant of one example, in its own process when --jobs > 1."""
     p = load_example(example)
-    return p.run_participant(participant, p.parse_args(pipeline_argv(participant, Path(work), extra)))
+    row = p.run_participant(participant, p.parse_args(pipeline_argv(participant, Path(work), extra)))
+    row["commit"] = git_commit()  # --collect refuses rows scored at different commits
+    (Path(work) / f"p{participant:02d}" / "row.json").write_text(json.dumps(row, indent=1) + "\n")
+    return row
 
 
 def run_all(example: str, participants: list[int], work: Path, jobs: int, extra: list[str]) -> list[dict]:
@@ -84,9 +87,15 @@ def run_all(example: str, participants: list[int], work: Path, jobs: int, extra:
 
 def rows_for(example: str, participants: list[int], work: Path, args, extra: list[str]) -> list[dict]:
     work.mkdir(parents=True, exist_ok=True)
-    if args.collect:
-        return [json.loads((work / f"p{n:02d}" / "row.json").read_text()) for n in participants]
-    return run_all(example, participants, work, args.jobs, extra)
+    if not args.collect:
+        return run_all(example, participants, work, args.jobs, extra)
+    rows = [json.loads((work / f"p{n:02d}" / "row.json").read_text()) for n in participants]
+    here = git_commit()
+    for n, r in zip(participants, rows):
+        if r.get("commit") != here or here.endswith("+modified"):
+            sys.exit(f"{work / f'p{n:02d}' / 'row.json'}: scored at commit {r.get('commit')}, this checkout is {here}: "
+                     "collect only rows scored by this clean commit")
+    return rows
 
 
 def classification_metrics(rows: list[dict], summary: dict, prefix: str, what: str) -> dict:
