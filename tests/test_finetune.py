@@ -209,3 +209,86 @@ def test_finetunes_on_real_3dc_windows(shared_dir, tmp_path):
                       echo=lambda s: None, progress=False)
     assert result.model.cfg.channels == 10 and result.model.cfg.classes == 11
     assert all(np.isfinite(r.train_loss) for r in result.history) and 0 <= result.val["accuracy"] <= 1
+
+
+# ---------------------------------------------------------------- --max-minutes and --device (issue 14 item 3)
+
+BUDGET_DATA = dict(n=64, seed=1)
+
+
+def test_a_tiny_budget_stops_after_one_step_and_keeps_a_validated_checkpoint(tmp_path):
+    recipe = Recipe(epochs=50, batch_size=8, warmup_epochs=0.5, threads=1, max_minutes=1e-6)
+    result = finetune(_synthetic(**BUDGET_DATA), tmp_path / "m.safetensors", sizes=TINY, recipe=recipe,
+                      echo=lambda s: None, progress=False)
+    assert result.stop_reason == "budget" and not result.stopped_early
+    assert len(result.history) == 1 and result.history[0].steps == 1  # one step of a 6-step epoch, then stop
+    assert result.best_epoch == 1 and "accuracy" in result.val
+    log = json.loads(log_path_for(result.checkpoint).read_text())
+    assert log["stop_reason"] == "budget" and log["recipe"]["max_minutes"] == 1e-6 and log["device"] == "cpu"
+    x = _synthetic(8, seed=3).x
+    assert np.array_equal(predict(load_checkpoint(result.checkpoint), x), predict(result.model, x))
+
+
+def test_a_budget_that_is_not_reached_changes_nothing(tmp_path):
+    data = _synthetic(**BUDGET_DATA)
+    plain = finetune(data, tmp_path / "a.safetensors", sizes=TINY, recipe=QUICK, echo=lambda s: None, progress=False)
+    budget = finetune(data, tmp_path / "b.safetensors", sizes=TINY, recipe=Recipe(**{**QUICK.to_dict(), "max_minutes": 60}),
+                      echo=lambda s: None, progress=False)
+    assert plain.stop_reason == budget.stop_reason == "completed"
+    train_idx, _ = validation_split(data.y, None, 0.2, QUICK.seed, len(data.y))
+    assert [r.steps for r in budget.history] == [-(-len(train_idx) // QUICK.batch_size)] * 2  # every epoch whole
+    a, b = plain.model.state_dict(), budget.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_budget_must_be_positive():
+    with pytest.raises(TinyMyoError, match="max_minutes must be > 0"):
+        Recipe(max_minutes=0)
+
+
+def _cli_args(tmp_path, *extra):
+    d = _synthetic(48, seed=0)
+    data = _save(tmp_path / "train.npz", d.x, d.y)
+    return ["finetune", "--data", str(data), "--dim", "24", "--depth", "1", "--heads", "2", "--epochs", "2",
+            "--batch-size", "16", "--threads", "1", "--no-progress", "-o", str(tmp_path / "m.safetensors"), *extra]
+
+
+def test_cli_device_cpu_trains_and_records_the_device(tmp_path, capsys):
+    main(_cli_args(tmp_path, "--device", "cpu"))
+    assert "trained on cpu)" in capsys.readouterr().out
+    assert json.loads(log_path_for(tmp_path / "m.safetensors").read_text())["device"] == "cpu"
+
+
+def test_cli_max_minutes_says_the_budget_ended_training(tmp_path, capsys):
+    main(_cli_args(tmp_path, "--device", "cpu", "--max-minutes", "1e-7"))
+    out = capsys.readouterr().out
+    assert "budget: --max-minutes 1e-07 ran out" in out and "the --max-minutes budget ended training" in out
+
+
+def test_cli_device_cuda_without_cuda_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same on a machine that has one
+    with pytest.raises(SystemExit) as exc:
+        main(_cli_args(tmp_path, "--device", "cuda"))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "error: --device cuda" in err and "sees no CUDA device" in err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_device_auto_is_cuda_exactly_when_torch_sees_one(monkeypatch):
+    from tinymyo_edge.train.loop import resolve_device
+
+    for available, want in ((False, "cpu"), (True, "cuda")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+        assert resolve_device("auto").type == want
+    with pytest.raises(TinyMyoError, match="--device must be one of"):
+        resolve_device("tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch.cuda.is_available() is False)")
+def test_cuda_training_is_reproducible_and_writes_a_cpu_checkpoint(tmp_path):
+    data = _synthetic(**BUDGET_DATA)
+    runs = [finetune(data, tmp_path / f"{i}.safetensors", sizes=TINY, recipe=QUICK, echo=lambda s: None,
+                     progress=False, device="cuda") for i in range(2)]
+    assert runs[0].device.startswith("cuda")
+    a, b = (r.model.state_dict() for r in runs)
+    assert all(v.device.type == "cpu" and torch.equal(v, b[k]) for k, v in a.items())

@@ -1,4 +1,4 @@
-"""`tinymyo-edge finetune`: train TinyMyo on labelled windows (CPU) with the upstream recipe."""
+"""`tinymyo-edge finetune`: train TinyMyo on labelled windows (CPU or CUDA) with the upstream recipe."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..data import load_groups, load_windows
 from ..data.pipeline import load_preprocessing
 from ..model.config import REDUCTIONS
 from ..train import Data, Recipe, finetune
+from ..train.loop import DEVICES
 from ..train.recipe import MONITORS, REGRESSION_LOSSES
 
 _DEFAULTS = Recipe()
@@ -55,6 +56,12 @@ def _data(path: str) -> Data:
 @click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True)
 @click.option("--threads", type=int, default=None,
               help="CPU threads for torch [default: torch's]; on a busy shared CPU 1 is often fastest.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where to train: auto = CUDA when torch sees a device, else the CPU; cuda without one is an error. "
+                   "Seeds and deterministic kernels either way; the log records the device.")
+@click.option("--max-minutes", type=float, default=None,
+              help="Wall-clock budget: stop after the training step that passes it (that epoch is validated and "
+                   "kept if best, as early stopping keeps the best epoch); the log says the budget ended it.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True, help="Overwrite the output checkpoint and its log.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -62,18 +69,21 @@ def _data(path: str) -> Data:
 def finetune_command(data_path, val_data, val_split, checkpoint, head, reduction, channels, samples, dim, depth, heads,
                      patch_size, mlp_ratio, classes, epochs, batch_size, lr, min_lr, weight_decay, warmup_epochs,
                      label_smoothing, regression_loss, dropout, drop_path, patience, monitor, seed, threads,
-                     no_progress, force, output) -> None:
+                     device, max_minutes, no_progress, force, output) -> None:
     """Fine-tune TinyMyo (or train it from scratch) on windows; keep the best epoch."""
     recipe = Recipe(epochs=epochs, batch_size=batch_size, lr=lr, min_lr=min_lr, weight_decay=weight_decay,
                     warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, regression_loss=regression_loss,
-                    dropout=dropout, drop_path=drop_path, patience=patience, monitor=monitor, seed=seed, threads=threads)
+                    dropout=dropout, drop_path=drop_path, patience=patience, monitor=monitor, seed=seed, threads=threads,
+                    max_minutes=max_minutes)
     sizes = dict(channels=channels, samples=samples, dim=dim, depth=depth, heads=heads, patch_size=patch_size,
                  mlp_ratio=mlp_ratio, classes=classes)
     result = finetune(_data(data_path), output, val_data=_data(val_data) if val_data else None, val_fraction=val_split,
                       checkpoint=checkpoint, sizes=sizes, head=head, reduction=reduction, recipe=recipe, force=force,
-                      echo=click.echo, progress=not no_progress)
+                      echo=click.echo, progress=not no_progress, device=device)
     kept = f"epoch {result.best_epoch}" + (f", val {_metrics(result.val)}" if result.val else " (no validation)")
-    click.echo(f"wrote {result.checkpoint} ({kept}) and {result.log}")
+    ended = {"budget": "; the --max-minutes budget ended training", "early_stop": "; stopped early"}.get(
+        result.stop_reason, "")
+    click.echo(f"wrote {result.checkpoint} ({kept}; trained on {result.device}{ended}) and {result.log}")
 
 
 def _metrics(val: dict) -> str:

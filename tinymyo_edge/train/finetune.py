@@ -18,7 +18,7 @@ from ..fileio import atomic_path, check_writable
 from ..data.pipeline import check_compatible, dumps
 from ..model import TinyMyo, TinyMyoConfig
 from .init import backbone_sizes, build_model, load_pretrained
-from .loop import EpochRecord, Split, deterministic, train
+from .loop import EpochRecord, Split, describe_device, deterministic, resolve_device, train
 from .recipe import Recipe
 from .split import validation_split
 
@@ -40,11 +40,13 @@ class FinetuneResult:
     model: TinyMyo
     history: list[EpochRecord]
     best_epoch: int  # 1-based
-    stopped_early: bool
+    stopped_early: bool  # by early stopping (patience)
     notes: list[str]
     checkpoint: Path
     log: Path
     val: dict = field(default_factory=dict)  # validation metrics of the kept epoch ({} without validation)
+    stop_reason: str = "completed"  # completed (every epoch), early_stop (patience) or budget (recipe.max_minutes)
+    device: str = "cpu"  # where it trained, e.g. "cpu" or "cuda:0 (NVIDIA H200)"
 
 
 def log_path_for(checkpoint: str | Path) -> Path:
@@ -115,10 +117,14 @@ def finetune(
     train_data: Data, out_path: str | Path, *, val_data: Data | None = None, val_fraction: float = 0.2,
     checkpoint: str | Path | None = None, sizes: dict | None = None, head: str = "classification",
     reduction: str = "concat", recipe: Recipe = Recipe(), force: bool = False,
-    echo: Callable[[str], None] = print, progress: bool = True,
+    echo: Callable[[str], None] = print, progress: bool = True, device: str = "cpu",
 ) -> FinetuneResult:
-    """Fine-tune (or train from scratch) a TinyMyo; write the best epoch to `out_path` and a log beside it."""
+    """Fine-tune (or train from scratch) a TinyMyo; write the best epoch to `out_path` and a log beside it.
+
+    device: "cpu", "cuda" (an error without one) or "auto" (CUDA when present). The model is initialised on the CPU
+    with the seed, so the starting weights are the same on every device; the checkpoint is written from the CPU."""
     out_path, log_path = Path(out_path), log_path_for(out_path)
+    where = resolve_device(device)  # an impossible --device fails before anything is read or trained
     for path in (out_path, log_path):
         check_writable(path, force)  # fail before training, not after
     sizes = {k: v for k, v in (sizes or {}).items() if v is not None}
@@ -133,18 +139,18 @@ def finetune(
         _check_targets(val_data, head, cfg.classes if head == "classification" else None)
     train_split, val_split, split_kind = _splits(train_data, val_data, val_fraction, recipe.seed, head)
     echo(f"data: {len(train_split)} training windows, {len(val_split) if val_split else 0} validation "
-         f"({split_kind}); model: {_describe(cfg)}")
+         f"({split_kind}); model: {_describe(cfg)}; device {describe_device(where)}")
     with deterministic(recipe.seed, recipe.threads):
         model, notes = build_model(cfg, recipe.seed, pretrained, str(checkpoint))
         for note in notes:
             echo(note)
-        history, best, stopped = train(model, train_split, val_split, recipe, echo=echo, progress=progress)
-    model.eval()
+        history, best, reason = train(model.to(where), train_split, val_split, recipe, echo=echo, progress=progress)
+    model.to("cpu").eval()
     from ..model.checkpoint import save_checkpoint
 
     save_checkpoint(model, out_path, force=force, preprocessing=dumps(train_data.preprocessing))
-    result = FinetuneResult(model, history, best + 1, stopped, notes, out_path, log_path,
-                            history[best].val if val_split is not None else {})
+    result = FinetuneResult(model, history, best + 1, reason == "early_stop", notes, out_path, log_path,
+                            history[best].val if val_split is not None else {}, reason, describe_device(where))
     _write_log(result, cfg, recipe, train_data, val_data, split_kind, checkpoint, force)
     return result
 
@@ -171,6 +177,8 @@ def _write_log(result: FinetuneResult, cfg: TinyMyoConfig, recipe: Recipe, train
         "data": {"train": train_data.name, "val": val_data.name if val_data else None, "val_split": split_kind},
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
+        "stop_reason": result.stop_reason,
+        "device": result.device,
         "val": result.val,
         "history": [asdict(r) for r in result.history],
     }

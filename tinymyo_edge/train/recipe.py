@@ -35,6 +35,7 @@ class Recipe:
     monitor: str = "loss"  # the validation score that picks the best epoch: "loss" (upstream) or "accuracy"
     seed: int = 0
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    max_minutes: float | None = None  # wall-clock budget: stop after the step that passes it, keep the best epoch
 
     def __post_init__(self) -> None:
         problems = []
@@ -51,6 +52,8 @@ class Recipe:
             problems.append(f"regression_loss must be one of {REGRESSION_LOSSES} (got {self.regression_loss!r})")
         if self.monitor not in MONITORS:
             problems.append(f"monitor must be one of {MONITORS} (got {self.monitor!r})")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            problems.append(f"max_minutes must be > 0 (got {self.max_minutes})")
         if self.threads is not None and self.threads < 1:
             problems.append(f"threads must be >= 1 (got {self.threads})")
         if problems:
