@@ -31,57 +31,93 @@ static inline void tm_xpulp_moments_words(const uint8_t *x, int words, uint32_t 
     *sq = q;
 }
 
-/* y[i] = clip(((((int32)(x[i] d_recip + offset) >> nshift) gain[i] + bias_half[i]) >> shift[i]) + zp, 0, 255) */
+/* y[i] = clip(((((int32)(x[i] d_recip + offset) >> nshift) gain[i] + bias_half[i]) >> shift[i]) + zp, 0, 255).
+ * Two elements per iteration, interleaved, so that no result is used by the next instruction (load and multiply
+ * latencies hidden); an odd last element by the same arithmetic in C. */
 static inline void tm_xpulp_layernorm_affine(const uint8_t *x, uint8_t *y, int d, uint32_t d_recip, uint32_t offset,
                                              int nshift, const int32_t *gain, const int32_t *bias_half,
                                              const int32_t *shift, int zp)
 {
-    uint32_t xv, t, g, b, s;
-    if (d <= 0)
-        return;
-    __asm__ volatile(".option push\n .option norvc\n"
-                     ".insn i 0x7b, 4, x0, %[n], 24\n"                  /* lp.setup: 12 body instructions */
-                     ".insn i 0x0b, 4, %[xv], 1(%[px])\n"               /* p.lbu xv, 1(px!) */
-                     ".insn i 0x0b, 2, %[g], 4(%[pg])\n"                /* p.lw g, 4(pg!) */
-                     ".insn i 0x0b, 2, %[b], 4(%[pb])\n"                /* p.lw b, 4(pb!) */
-                     ".insn i 0x0b, 2, %[s], 4(%[ps])\n"                /* p.lw s, 4(ps!) */
-                     "mv %[t], %[off]\n"
-                     ".insn r 0x33, 0, 0x21, %[t], %[xv], %[dr]\n"      /* p.mac t, xv, d_recip */
-                     "sra %[t], %[t], %[ns]\n"                          /* n */
-                     ".insn r 0x33, 0, 0x21, %[b], %[t], %[g]\n"        /* p.mac b, n, gain */
-                     "sra %[b], %[b], %[s]\n"
-                     "add %[b], %[b], %[zp]\n"
-                     ".insn r 0x33, 2, 0x0a, %[b], %[b], x9\n"          /* p.clipu b, b, [0, 255] */
-                     ".insn s 0x2b, 0, %[b], 1(%[py])\n"                /* p.sb b, 1(py!) */
-                     ".option pop\n"
-                     : [px] "+r"(x), [py] "+r"(y), [pg] "+r"(gain), [pb] "+r"(bias_half), [ps] "+r"(shift),
-                       [xv] "=&r"(xv), [t] "=&r"(t), [g] "=&r"(g), [b] "=&r"(b), [s] "=&r"(s)
-                     : [n] "r"(d), [off] "r"(offset), [dr] "r"(d_recip), [ns] "r"(nshift), [zp] "r"(zp)
-                     : "memory");
+    uint32_t x0, x1, t0, t1, g0, g1, b0, b1, s0, s1;
+    int pairs = d >> 1;
+    if (pairs > 0)
+        __asm__ volatile(".option push\n .option norvc\n"
+                         ".insn i 0x7b, 4, x0, %[n], 48\n"               /* lp.setup: 24 body instructions */
+                         ".insn i 0x0b, 4, %[x0], 1(%[px])\n"            /* p.lbu x0, 1(px!) */
+                         ".insn i 0x0b, 4, %[x1], 1(%[px])\n"
+                         ".insn i 0x0b, 2, %[g0], 4(%[pg])\n"            /* p.lw g0, 4(pg!) */
+                         ".insn i 0x0b, 2, %[g1], 4(%[pg])\n"
+                         ".insn i 0x0b, 2, %[b0], 4(%[pb])\n"
+                         ".insn i 0x0b, 2, %[b1], 4(%[pb])\n"
+                         ".insn i 0x0b, 2, %[s0], 4(%[ps])\n"
+                         ".insn i 0x0b, 2, %[s1], 4(%[ps])\n"
+                         "mv %[t0], %[off]\n"
+                         "mv %[t1], %[off]\n"
+                         ".insn r 0x33, 0, 0x21, %[t0], %[x0], %[dr]\n"  /* p.mac t0, x0, d_recip */
+                         ".insn r 0x33, 0, 0x21, %[t1], %[x1], %[dr]\n"
+                         "sra %[t0], %[t0], %[ns]\n"                     /* n0 */
+                         "sra %[t1], %[t1], %[ns]\n"
+                         ".insn r 0x33, 0, 0x21, %[b0], %[t0], %[g0]\n"  /* p.mac b0, n0, gain */
+                         ".insn r 0x33, 0, 0x21, %[b1], %[t1], %[g1]\n"
+                         "sra %[b0], %[b0], %[s0]\n"
+                         "sra %[b1], %[b1], %[s1]\n"
+                         "add %[b0], %[b0], %[zp]\n"
+                         "add %[b1], %[b1], %[zp]\n"
+                         ".insn r 0x33, 2, 0x0a, %[b0], %[b0], x9\n"     /* p.clipu b0, b0, [0, 255] */
+                         ".insn r 0x33, 2, 0x0a, %[b1], %[b1], x9\n"
+                         ".insn s 0x2b, 0, %[b0], 1(%[py])\n"            /* p.sb b0, 1(py!) */
+                         ".insn s 0x2b, 0, %[b1], 1(%[py])\n"
+                         ".option pop\n"
+                         : [px] "+r"(x), [py] "+r"(y), [pg] "+r"(gain), [pb] "+r"(bias_half), [ps] "+r"(shift),
+                           [x0] "=&r"(x0), [x1] "=&r"(x1), [t0] "=&r"(t0), [t1] "=&r"(t1), [g0] "=&r"(g0),
+                           [g1] "=&r"(g1), [b0] "=&r"(b0), [b1] "=&r"(b1), [s0] "=&r"(s0), [s1] "=&r"(s1)
+                         : [n] "r"(pairs), [off] "r"(offset), [dr] "r"(d_recip), [ns] "r"(nshift), [zp] "r"(zp)
+                         : "memory");
+    if (d & 1) {
+        int32_t n = (int32_t)(x[0] * d_recip + offset) >> nshift;
+        int32_t r = ((n * gain[0] + bias_half[0]) >> shift[0]) + zp;
+        y[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+    }
 }
 
-/* y[i] = clip(((int32)(a[i] ma + b[i] mb + offset) >> shift) + zy, 0, 255) for i < count */
+/* y[i] = clip(((int32)(a[i] ma + b[i] mb + offset) >> shift) + zy, 0, 255) for i < count: two elements per
+ * iteration, interleaved (no result used by the next instruction); an odd last element in C. */
 static inline void tm_xpulp_residual(const uint8_t *a, const uint8_t *b, uint8_t *y, int count, uint32_t ma,
                                      uint32_t mb, uint32_t offset, int shift, int zy)
 {
-    uint32_t va, vb, t;
-    if (count <= 0)
-        return;
-    __asm__ volatile(".option push\n .option norvc\n"
-                     ".insn i 0x7b, 4, x0, %[n], 18\n"                  /* lp.setup: 9 body instructions */
-                     ".insn i 0x0b, 4, %[va], 1(%[pa])\n"               /* p.lbu va, 1(pa!) */
-                     ".insn i 0x0b, 4, %[vb], 1(%[pb])\n"               /* p.lbu vb, 1(pb!) */
-                     "mv %[t], %[off]\n"
-                     ".insn r 0x33, 0, 0x21, %[t], %[va], %[ma]\n"      /* p.mac t, a, ma */
-                     ".insn r 0x33, 0, 0x21, %[t], %[vb], %[mb]\n"      /* p.mac t, b, mb */
-                     "sra %[t], %[t], %[sh]\n"
-                     "add %[t], %[t], %[zy]\n"
-                     ".insn r 0x33, 2, 0x0a, %[t], %[t], x9\n"          /* p.clipu t, t, [0, 255] */
-                     ".insn s 0x2b, 0, %[t], 1(%[py])\n"                /* p.sb t, 1(py!) */
-                     ".option pop\n"
-                     : [pa] "+r"(a), [pb] "+r"(b), [py] "+r"(y), [va] "=&r"(va), [vb] "=&r"(vb), [t] "=&r"(t)
-                     : [n] "r"(count), [off] "r"(offset), [ma] "r"(ma), [mb] "r"(mb), [sh] "r"(shift), [zy] "r"(zy)
-                     : "memory");
+    uint32_t a0, a1, b0, b1, t0, t1;
+    int pairs = count >> 1;
+    if (pairs > 0)
+        __asm__ volatile(".option push\n .option norvc\n"
+                         ".insn i 0x7b, 4, x0, %[n], 36\n"               /* lp.setup: 18 body instructions */
+                         ".insn i 0x0b, 4, %[a0], 1(%[pa])\n"            /* p.lbu a0, 1(pa!) */
+                         ".insn i 0x0b, 4, %[b0], 1(%[pb])\n"
+                         ".insn i 0x0b, 4, %[a1], 1(%[pa])\n"
+                         ".insn i 0x0b, 4, %[b1], 1(%[pb])\n"
+                         "mv %[t0], %[off]\n"
+                         "mv %[t1], %[off]\n"
+                         ".insn r 0x33, 0, 0x21, %[t0], %[a0], %[ma]\n"  /* p.mac t0, a0, ma */
+                         ".insn r 0x33, 0, 0x21, %[t1], %[a1], %[ma]\n"
+                         ".insn r 0x33, 0, 0x21, %[t0], %[b0], %[mb]\n"  /* p.mac t0, b0, mb */
+                         ".insn r 0x33, 0, 0x21, %[t1], %[b1], %[mb]\n"
+                         "sra %[t0], %[t0], %[sh]\n"
+                         "sra %[t1], %[t1], %[sh]\n"
+                         "add %[t0], %[t0], %[zy]\n"
+                         "add %[t1], %[t1], %[zy]\n"
+                         ".insn r 0x33, 2, 0x0a, %[t0], %[t0], x9\n"     /* p.clipu t0, t0, [0, 255] */
+                         ".insn r 0x33, 2, 0x0a, %[t1], %[t1], x9\n"
+                         ".insn s 0x2b, 0, %[t0], 1(%[py])\n"            /* p.sb t0, 1(py!) */
+                         ".insn s 0x2b, 0, %[t1], 1(%[py])\n"
+                         ".option pop\n"
+                         : [pa] "+r"(a), [pb] "+r"(b), [py] "+r"(y), [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0),
+                           [b1] "=&r"(b1), [t0] "=&r"(t0), [t1] "=&r"(t1)
+                         : [n] "r"(pairs), [off] "r"(offset), [ma] "r"(ma), [mb] "r"(mb), [sh] "r"(shift),
+                           [zy] "r"(zy)
+                         : "memory");
+    if (count & 1) {
+        int32_t r = ((int32_t)(a[0] * ma + b[0] * mb + offset) >> shift) + zy;
+        y[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+    }
 }
 
 #endif /* TM_XPULP_NORM_H */
