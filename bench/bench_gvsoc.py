@@ -6,8 +6,9 @@ pi_cl_team_fork over 8 cluster cores, cluster DMA L2 <-> L1, weights copied from
 read back as L3.
 
     PULP_PMSIS_MK=<pmsis.mk> PULP_PMSIS_MK_128K=<pmsis-l1-128k.mk> GVSOC_128K=<128 kB gvsoc> \
-    python bench/bench_gvsoc.py [--l1 64,128] [--channels 8] [--samples 1000] [--calib 4] [--softmax-bits 8]
-        [--head classification|regression] [--name gvsoc] [--previous gvsoc] [--gvsoc-commit SHA]
+    python bench/bench_gvsoc.py [--l1 64,128] [--channels 8] [--samples 1000] [--calib 4]
+        [--softmax deferred|normalized] [--softmax-bits 8] [--depth 8] [--head classification|regression]
+        [--name gvsoc] [--previous gvsoc] [--gvsoc-commit SHA]
         -> bench/results/<name>.json, keys l1_64k.* and l1_128k.*
 
 The two L1 configurations (docs/PULP_OPEN.md):
@@ -67,7 +68,8 @@ def windows(channels: int, samples: int, count: int) -> tuple[np.ndarray, str]:
     return synthetic_emg(count, channels=channels, samples=samples, seed=0)[0].astype(np.float32), "synthetic"
 
 
-def quantize(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path):
+def quantize(channels: int, samples: int, calib: int, prob_bits: int, head: str, work: Path,
+             softmax: str = "deferred", depth: int = 8):
     import torch
 
     from tinymyo_edge.export import export_onnx
@@ -75,11 +77,12 @@ def quantize(channels: int, samples: int, calib: int, prob_bits: int, head: str,
     from tinymyo_edge.model.tinymyo import TinyMyo
     from tinymyo_edge.quant import quantize_model
 
-    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head)
+    cfg = TinyMyoConfig(channels=channels, samples=samples, head=head, depth=depth)
     torch.manual_seed(0)
     x, source = windows(channels, samples, calib)
     export_onnx(TinyMyo(cfg).eval(), work / "float.onnx")
-    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False, prob_bits=prob_bits)
+    quantize_model(work / "float.onnx", x, work / "model.int8.onnx", progress=False, prob_bits=prob_bits,
+                   softmax=softmax)
     return work / "model.int8.onnx", x, source
 
 
@@ -171,8 +174,9 @@ def measure(kb: int, tools: dict, model: Path, x: np.ndarray, work: Path, args, 
     classes = per_class(counters, kinds)
     where = (f"{config['label']} cycles (tinymyo-edge commit {commit}, gvsoc/gvsoc {args.gvsoc_commit}), "
              f"board {config['board']}, PMSIS (open PULP SDK), cluster core 0 PI_PERF_CYCLES, 8 cores, "
-             f"{args.channels}x{args.samples}, {args.softmax_bits}-bit softmax probabilities, {args.head} head; "
-             f"a PULP cluster, not GAP9")
+             f"{args.channels}x{args.samples}, depth {args.depth}, "
+             + ("deferred softmax" if args.softmax == "deferred" else f"{args.softmax_bits}-bit softmax probabilities")
+             + f", {args.head} head; a PULP cluster, not GAP9")
     p = f"l1_{kb}k."
     metrics = {
         p + "total_cycles": metric(total, "cycles", "measured", where),
@@ -219,8 +223,11 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--calib", type=int, default=4, help="calibration windows")
+    parser.add_argument("--softmax", default="deferred", choices=["deferred", "normalized"],
+                        help="attention softmax (quantize --softmax; the default of quantize)")
     parser.add_argument("--softmax-bits", type=int, default=8,
-                        help="attention probability bits (8: the fast path, as the previous results)")
+                        help="--softmax normalized: probability bits (8: as the results before the deferred softmax)")
+    parser.add_argument("--depth", type=int, default=8, help="encoder blocks (8: the deployed model)")
     parser.add_argument("--head", default="classification", choices=["classification", "regression"])
     parser.add_argument("--name", default="gvsoc", help="result file bench/results/<name>.json")
     parser.add_argument("--previous", default="gvsoc", help="result file whose totals this run is compared with")
@@ -246,15 +253,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_gvsoc_") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        model, x, source = quantize(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work)
+        model, x, source = quantize(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work,
+                                    args.softmax, args.depth)
         quantize_s = time.perf_counter() - t
         for kb, tools in available.items():
             m, d = measure(kb, tools, model, x, work, args, commit)
             metrics.update(m)
             details[f"l1_{kb}k"] = d
     details.update({
-        "config": {"channels": args.channels, "samples": args.samples, "calibration": source,
-                   "softmax_bits": args.softmax_bits, "head": args.head, "l1_kb": list(available),
+        "config": {"channels": args.channels, "samples": args.samples, "depth": args.depth, "calibration": source,
+                   "softmax": args.softmax, "softmax_bits": args.softmax_bits, "head": args.head,
+                   "l1_kb": list(available),
                    "not_measured": [kb for kb in sizes if kb not in available]},
         "model": "TinyMyo upstream random init (torch seed 0), quantized by tinymyo-edge, built per board",
         "output_equals_golden": True, "tinymyo_edge_commit": commit, "gvsoc_commit": args.gvsoc_commit,

@@ -18,7 +18,7 @@ def small_config(**changes) -> TinyMyoConfig:
     return TinyMyoConfig(**{**sizes, **changes})
 
 
-def build_small_app(outdir: Path, seed: int = 1, prob_bits: int = 8, **config):
+def build_small_app(outdir: Path, seed: int = 1, prob_bits: int | None = None, **config):
     """(program, outdir): `build` for target gap9: the network code and the application around it."""
     program = make_random_program(small_config(**config), seed=seed, prob_bits=prob_bits)
     build_program(program, outdir, target="gap9")  # writes the network code, then the app (write_app)

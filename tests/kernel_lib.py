@@ -43,17 +43,19 @@ class QuantizeArgs(_Args):
 
 
 class LinearArgs(_Args):
-    _fields_ = [("x", P), ("w", P), ("bias", P), ("mult", P), ("table", P), ("y", P), ("k", C.c_int), ("m", C.c_int),
-                ("r0", C.c_int), ("r1", C.c_int), ("m0", C.c_int), ("m1", C.c_int)]
+    _fields_ = [("x", P), ("w", P), ("bias", P), ("rq", P), ("table", P), ("y", P), ("zero_point", C.c_int),
+                ("k", C.c_int), ("m", C.c_int), ("r0", C.c_int), ("r1", C.c_int), ("m0", C.c_int), ("m1", C.c_int)]
 
 
 class LayerNormArgs(_Args):
-    _fields_ = [("x", P), ("gain", P), ("bias", P), ("y", P), ("d", C.c_int), ("r0", C.c_int), ("r1", C.c_int)]
+    _fields_ = [("x", P), ("gain", P), ("bias_half", P), ("shift", P), ("y", P), ("d", C.c_int),
+                ("recip_bits", C.c_int), ("frac_bits", C.c_int), ("zero_point", C.c_int), ("r0", C.c_int),
+                ("r1", C.c_int)]
 
 
 class ResidualArgs(_Args):
-    _fields_ = [("a", P), ("b", P), ("y", P), ("scale_a", C.c_float), ("scale_b", C.c_float), ("start", C.c_int),
-                ("end", C.c_int)]
+    _fields_ = [("a", P), ("b", P), ("y", P), ("mult_a", C.c_int32), ("mult_b", C.c_int32), ("offset", C.c_int32),
+                ("shift", C.c_int), ("zero_y", C.c_int), ("start", C.c_int), ("end", C.c_int)]
 
 
 def ptr(a: np.ndarray) -> C.c_void_p:

@@ -7,6 +7,8 @@ table and multiplier is random: these programs test exactness of the lowering, n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tinymyo_edge import numerics as nx
@@ -14,8 +16,10 @@ from tinymyo_edge.ir.program import (Attention, DepthwiseConv1d, DType, Interpol
                                      LinearDequant, Lut, PatchFeatures, Program, QuantizeInput, Reshape,
                                      ResidualAdd, TensorInfo, TokenMean)
 from tinymyo_edge.model.config import TinyMyoConfig
+from tinymyo_edge.quant.calibrate import fold_input_zero_point
 
 F32 = np.float32
+GELU_ZERO_POINT = 19  # the GELU output is one-sided: fc2 reads it with this zero point (folded into its bias)
 
 
 class _Builder:
@@ -48,26 +52,48 @@ class _Builder:
         return (base * self.rng.uniform(0.5, 2.0, size=m)).astype(F32)
 
     def linear(self, name, x, rows, k, m, dequant=False):
-        w, b = self.weight(m, k), self.bias(m, k)
+        w = self.weight(m, k)
+        b = fold_input_zero_point(self.bias(m, k), w, self.tensors[x].zero_point, name)
         if dequant:
             return self.add(LinearDequant, name, [x], (rows, m), DType.F32, weight=w, bias=b, scale=self.mult(m, k))
-        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, multiplier=self.mult(m, k))
+        return self.add(Linear, name, [x], (rows, m), weight=w, bias=b, **self.fixed(self.mult(m, k)))
+
+    @staticmethod
+    def fixed(multipliers) -> dict:
+        """Per-channel int32 mult/shift of real multipliers (numerics.fixed_multiplier)."""
+        mult, shift = nx.fixed_multiplier(np.asarray(multipliers, np.float64))
+        return {"mult": mult.astype(np.int32), "shift": shift.astype(np.int32)}
+
+    @staticmethod
+    def fixed_scalar(multiplier) -> dict:
+        mult, shift = nx.fixed_multiplier(float(multiplier))
+        return {"mult": int(mult[0]), "shift": int(shift[0])}
 
     def layernorm(self, name, x, rows, d):
-        gamma = self.rng.uniform(0.5, 1.5, size=d)
-        gain = (gamma / (2**nx.LN_FRAC_BITS * self.rng.uniform(0.02, 0.04))).astype(F32)
-        bias = self.rng.uniform(-10, 10, size=d).astype(F32)
-        return self.add(LayerNorm, name, [x], (rows, d), gain=gain, bias=bias)
+        gain = self.rng.uniform(0.5, 1.5, size=d) / self.rng.uniform(0.02, 0.04)  # gamma / s_out
+        bias = self.rng.uniform(-10, 10, size=d)  # beta / s_out
+        g, b, s = nx.layernorm_affine(gain, bias, d, nx.LN_FRAC_BITS, name)
+        return self.add(LayerNorm, name, [x], (rows, d), gain=g, bias=b, shift=s,
+                        recip_bits=nx.layernorm_recip_bits(d), frac_bits=nx.LN_FRAC_BITS)
 
-    def lut(self, name, x, shape, function):
+    def residual(self, name, a, b, shape):
+        ma, mb, t = nx.residual_constants(self.rng.uniform(0.5, 1.0), self.rng.uniform(0.5, 1.0), name)
+        return self.add(ResidualAdd, name, [a, b], shape, mult_a=ma, mult_b=mb, shift=t)
+
+    def lut(self, name, x, shape, function, zero_point=nx.ACT_ZERO_POINT):
+        """zero_point: of the output (an asymmetric GELU output, as the quantizer makes it for fc2)."""
         fn = nx.gelu_lut if function == "gelu" else nx.silu_lut
-        table = fn(float(self.rng.uniform(0.02, 0.06)), float(self.rng.uniform(0.01, 0.04)))
-        return self.add(Lut, name, [x], shape, table=table, function=function)
+        s_out = float(self.rng.uniform(0.01, 0.04)) * (0.5 if zero_point != nx.ACT_ZERO_POINT else 1.0)
+        table = fn(float(self.rng.uniform(0.02, 0.06)), s_out, nx.ACT_ZERO_POINT, zero_point)
+        out = self.add(Lut, name, [x], shape, table=table, function=function)
+        self.tensors[out] = dataclasses.replace(self.tensors[out], scale=s_out, zero_point=zero_point)
+        return out
 
 
-def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -> Program:
-    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32; attention with
-    `prob_bits` softmax probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
+def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int | None = None) -> Program:
+    """A Program with the quantizer's op sequence for `cfg`: input (C, T) float32, output float32. Attention with the
+    quantizer's default softmax (deferred) unless `prob_bits` is given: then the normalized softmax with prob_bits
+    probabilities (exp tables as precise as the int32 softmax sums allow, like the quantizer)."""
     b = _Builder(seed)
     c, t, n, d, p = cfg.channels, cfg.samples, cfg.tokens, cfg.dim, cfg.patches
     x_in = b.tensor("input", (c, t), DType.F32)
@@ -82,26 +108,37 @@ def make_random_program(cfg: TinyMyoConfig, seed: int = 0, prob_bits: int = 8) -
         q = b.linear(f"{blk}.attn.q", h, n, d, d)
         k = b.linear(f"{blk}.attn.k", h, n, d, d)
         v = b.linear(f"{blk}.attn.v", h, n, d, d)
-        score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
-        prob_max = (1 << prob_bits) - 1
-        lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
-        luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
-        out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
-        a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
-                  exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits)
+        if prob_bits is None:
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), **_deferred_constants(b.rng, cfg.heads, hd))
+        else:
+            score_mult = (40.0 / (np.sqrt(hd) * 60.0 * 60.0) * b.rng.uniform(0.5, 2.0, cfg.heads)).astype(F32)
+            prob_max = (1 << prob_bits) - 1
+            lut_bits = min(nx.EXP_LUT_BITS, nx.exp_lut_bits(n, prob_max))
+            luts = np.stack([nx.exp_lut(float(b.rng.uniform(0.02, 0.2)), lut_bits) for _ in range(cfg.heads)])
+            out_mult = (b.rng.uniform(0.5, 2.0, cfg.heads) / prob_max).astype(F32)
+            a = b.add(Attention, f"{blk}.attn", [q, k, v], (n, d), heads=cfg.heads, score_mult=score_mult,
+                      exp_lut=luts, out_mult=out_mult, prob_bits=prob_bits, softmax="normalized")
         a = b.linear(f"{blk}.attn.proj", a, n, d, d)
-        x = b.add(ResidualAdd, f"{blk}.add1", [x, a], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add1", x, a, (n, d))
         h = b.layernorm(f"{blk}.norm2", x, n, d)
         h = b.linear(f"{blk}.mlp.fc1", h, n, d, cfg.hidden)
-        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu")
+        h = b.lut(f"{blk}.mlp.act", h, (n, cfg.hidden), "gelu", zero_point=GELU_ZERO_POINT)
         h = b.linear(f"{blk}.mlp.fc2", h, n, cfg.hidden, d)
-        x = b.add(ResidualAdd, f"{blk}.add2", [x, h], (n, d), scale_a=float(b.rng.uniform(0.5, 1.0)),
-                  scale_b=float(b.rng.uniform(0.5, 1.0)))
+        x = b.residual(f"{blk}.add2", x, h, (n, d))
     x = b.layernorm("norm", x, n, d)
     _add_head(b, cfg, x)
     return Program(tensors=b.tensors, ops=tuple(b.ops), input=x_in, output=b.ops[-1].output,
                    metadata={"source": f"tests.program_factory seed={seed}", "config": repr(cfg.to_dict())})
+
+
+def _deferred_constants(rng, heads: int, hd: int) -> dict:
+    """Deferred-softmax constants as the quantizer bounds them (nx.score_fixed: int32 product, int16 scores)."""
+    fixed = [nx.score_fixed(float(rng.uniform(0.0005, 0.02)), hd * 128 * 128) for _ in range(heads)]
+    out_m, out_s = nx.fixed_multiplier(rng.uniform(0.5, 2.0, heads))
+    return dict(heads=heads, softmax="deferred", score_fixed=np.array([m for m, _ in fixed], np.int32),
+                score_shift=np.array([s for _, s in fixed], np.int32),
+                exp_lut8=np.stack([nx.exp_lut8(float(rng.uniform(0.01, 0.1))) for _ in range(heads)]),
+                out_fixed=out_m.astype(np.int32), out_shift=out_s.astype(np.int32))
 
 
 def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:
@@ -111,16 +148,16 @@ def _add_head(b: _Builder, cfg: TinyMyoConfig, x: str) -> None:
     elif cfg.head == "classification":
         count = p if cfg.reduction == "concat" else n
         x = b.add(TokenMean, "model_head.mean", [x], (1, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / count))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / count))
         b.linear("model_head.classifier", x, 1, f, cfg.classes, dequant=True)
     else:
         hid = cfg.reg_hidden
         x = b.add(PatchFeatures, "model_head.features", [x], (p, f), channels=c, reduction=cfg.reduction,
-                  multiplier=float(b.rng.uniform(0.5, 2.0) / c))
+                  **b.fixed_scalar(b.rng.uniform(0.5, 2.0) / c))
         x = b.linear("model_head.regressor.0", x, p, f, hid)
         x = b.lut("model_head.regressor.1", x, (p, hid), "silu")
         x = b.add(DepthwiseConv1d, "model_head.regressor.3", [x], (p, hid), weight=b.weight(hid, 3),
-                  bias=b.bias(hid, 3), multiplier=b.mult(hid, 3))
+                  bias=b.bias(hid, 3), **b.fixed(b.mult(hid, 3)))
         x = b.lut("model_head.regressor.4", x, (p, hid), "silu")
         x = b.linear("model_head.regressor.5", x, p, hid, cfg.classes, dequant=True)
         i0, i1, w0, w1 = interpolation_table(p, cfg.reg_target_len)

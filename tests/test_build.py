@@ -234,10 +234,80 @@ def test_wide_softmax_probabilities_exact(tmp_path, prob_bits):
     assert_c_equals_golden(tmp_path / "out8", program, x[:4], variant="sanitize", cores=8)
 
 
-def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
+@pytest.mark.parametrize("shape", [dict(channels=3, samples=43, patch_size=1, dim=15, heads=3),
+                                   dict(channels=2, samples=60, patch_size=1, dim=48, heads=2)])
+def test_deferred_softmax_exact(tmp_path, shape):
+    """The deferred softmax (int16 scores, u8 numerators, one reciprocal per row): C host == golden, final output and
+    every layer, on the native, portable and ASan/UBSan (8-core split) builds; 129 tokens and head_dim 5 (4-row
+    blocks with a 1-row tail, a 4-column block and a leftover column), and 120 tokens of head_dim 24."""
+    cfg = small_config(**shape)
+    program = make_random_program(cfg, seed=5)
+    assert all(op.softmax == "deferred" for op in program.ops if op.kind == "attention")
+    x = extreme_inputs(program, np.random.default_rng(5), (cfg.channels, cfg.samples))
+    build_program(program, tmp_path / "out")
+    assert_c_equals_golden(tmp_path / "out", program, x, "dump")
+    assert_c_equals_golden(tmp_path / "out", program, x, "portable")
+    build_program(program, tmp_path / "out8", board=BOARDS["host"].with_changes(cores=8))
+    assert_c_equals_golden(tmp_path / "out8", program, x[:4], variant="sanitize", cores=8)
+
+
+def test_deferred_values_in_the_score_rows_exact(tmp_path):
+    """Small L1, short key chunks: the chunk's (v - 128)^T lives in the first halves of the score rows and the
+    numerators in their second halves (no kv_s8 scratch); ASan/UBSan, 8-core split, every layer == golden."""
+    from tinymyo_edge.memory.tiling import tile_op
+
+    cfg = small_config(channels=2, samples=100, patch_size=1, dim=16, heads=2)
+    program = make_random_program(cfg, seed=9)
+    board = BOARDS["host"].with_changes(l1_bytes=16384, cores=8)
+    op = next(op for op in program.ops if op.kind == "attention")
+    tile = tile_op(op, {n: t.shape for n, t in program.tensors.items()}, board)
+    assert "kv_s8" not in [name for name, _, _ in tile.buffers] and tile.dims["kv_chunk"] < 200
+    x = extreme_inputs(program, np.random.default_rng(9), (cfg.channels, cfg.samples))
+    build_program(program, tmp_path / "out", board=board)
+    assert_c_equals_golden(tmp_path / "out", program, x[:4], variant="sanitize", cores=8)
+
+
+def test_build_refuses_broken_deferred_constants(tmp_path):
+    """A deferred attention whose score product could leave int32 is refused at build time, naming the layer."""
     program = make_random_program(small_config(), seed=3)
+    ops = tuple(dataclasses.replace(op, score_fixed=np.full(op.heads, 2**20, np.int32)) if op.kind == "attention"
+                else op for op in program.ops)
+    with pytest.raises(TinyMyoError, match=r"blocks.0.attn.*score product"):
+        build_program(dataclasses.replace(program, ops=ops), tmp_path / "out")
+
+
+def test_build_refuses_softmax_precision_the_kernels_lack(tmp_path):
+    program = make_random_program(small_config(), seed=3, prob_bits=8)
     ops = tuple(dataclasses.replace(op, prob_bits=17) if op.kind == "attention" else op for op in program.ops)
     wide = dataclasses.replace(program, ops=ops)
     with pytest.raises(TinyMyoError, match="8..16-bit softmax probabilities"):
         build_program(wide, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _with_zero_point(program, tensor: str, zero_point: int, producer_too: bool = True):
+    """The tensor declared with another zero point (and its producer, a Linear, writing it, unless not producer_too)."""
+    tensors = dict(program.tensors)
+    tensors[tensor] = dataclasses.replace(tensors[tensor], zero_point=zero_point)
+    ops = tuple(dataclasses.replace(op, zero_point=zero_point) if producer_too and op.output == tensor else op
+                for op in program.ops)
+    assert not producer_too or any(op.output == tensor and op.kind == "linear" for op in program.ops)
+    return dataclasses.replace(program, tensors=tensors, ops=ops)
+
+
+def test_build_refuses_zero_points_the_kernels_do_not_read_or_write(tmp_path):
+    """Attention computes with (q - 128): a q of zero point 20 would mean other values; a residual whose zero_a is not
+    its input's, or a Linear output declared with another zero point than the kernel writes, likewise. The build
+    names the node and refuses."""
+    program = make_random_program(small_config(), seed=3)
+    attn = next(op for op in program.ops if op.kind == "attention")
+    res = next(op for op in program.ops if op.kind == "residual_add")
+    fc = next(op for op in program.ops if op.kind == "linear")
+    cases = [(_with_zero_point(program, attn.inputs[0], 20), f"node '{attn.name}'.*zero point 20"),
+             (_with_zero_point(program, res.inputs[0], 20), f"node '{res.name}': zero_a = 128 but .* zero point 20"),
+             (_with_zero_point(program, fc.output, 20, producer_too=False),
+              f"node '{fc.name}': output .* zero point 20, .* writes zero point 128")]
+    for bad, reason in cases:
+        with pytest.raises(TinyMyoError, match=reason):
+            build_program(bad, tmp_path / "out")
+        assert not (tmp_path / "out").exists()

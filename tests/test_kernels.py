@@ -9,7 +9,8 @@ import pytest
 
 from kernel_lib import LayerNormArgs, LinearArgs, QuantizeArgs, ResidualArgs, build_library, ptr
 from tinymyo_edge import numerics as nx
-from tinymyo_edge.codegen.lowering import folded_bias
+from tinymyo_edge.codegen.lowering import fixed_pairs, folded_bias, layernorm_bias_half, residual_offset
+from tinymyo_edge.ir.program import LayerNorm, ResidualAdd
 from tinymyo_edge.codegen.numerics_header import numerics_constants, render_numerics_header
 from tinymyo_edge.memory.scratch import kernel_constant
 from tinymyo_edge.resources import resource_dir
@@ -83,8 +84,8 @@ def test_quantize_kernel_extremes(lib):
     assert np.array_equal(y, nx.quantize_float(x, float(scale)))
 
 
-@pytest.mark.parametrize("cores", [1, 8])
-def test_linear_kernel_tiles_and_cores(lib, lib8, cores):
+@pytest.mark.parametrize("cores,zero_point", [(1, 128), (8, 128), (1, 7), (8, 250)])
+def test_linear_kernel_tiles_and_cores(lib, lib8, cores, zero_point):
     rng = np.random.default_rng(4)
     rows, k, m = 11, 37, 13  # no dimension a multiple of 4: every edge path of the 4x4 blocks
     x = rng.integers(0, 256, (rows, k), dtype=np.uint8)
@@ -92,38 +93,68 @@ def test_linear_kernel_tiles_and_cores(lib, lib8, cores):
     x[1] = 0
     w = rng.integers(-128, 128, (m, k), dtype=np.int8)
     bias = rng.integers(-2**20, 2**20, m).astype(np.int32)
-    mult = rng.uniform(1e-4, 1e-2, m).astype(F32)
+    mult, shift = nx.fixed_multiplier(rng.uniform(2e-5, 2e-4, m))  # |acc| ~ 2^20: codes spread, some saturate
+    mult[0], shift[0] = 2**31 - 1, 62  # the largest multiplier and shift: int64 product and rounding
     table = rng.integers(0, 256, 256, dtype=np.uint8)
     y = np.zeros((rows, m), dtype=np.uint8)
     fb = folded_bias(w, bias, "test")
+    rq = fixed_pairs(mult, shift, "test")
     use = lib if cores == 1 else lib8
     for r0, r1, m0, m1 in [(0, 5, 0, 6), (5, 11, 0, 6), (0, 3, 6, 13), (3, 11, 6, 13)]:  # tiles cover the output
-        use.tm_linear(LinearArgs(ptr(x), ptr(w), ptr(fb), ptr(mult), ptr(table), ptr(y), k, m, r0, r1, m0, m1).ref)
-    want = nx.lut_u8(nx.requantize(nx.linear_acc(x, w, bias), mult), table)
-    assert np.array_equal(y, want)
+        use.tm_linear(LinearArgs(ptr(x), ptr(w), ptr(fb), ptr(rq), ptr(table), ptr(y), zero_point, k, m,
+                                 r0, r1, m0, m1).ref)
+    codes = nx.requantize_fixed(nx.linear_acc(x, w, bias), mult, shift, zero_point)
+    assert np.array_equal(y, nx.lut_u8(codes, table))
+    assert len(np.unique(codes)) > 20  # the codes spread over the range, not all saturated
 
 
-def test_layernorm_kernel_constant_and_extreme_rows(lib8):
-    rng = np.random.default_rng(5)
-    d = 192
-    x = rng.integers(0, 256, (12, d), dtype=np.uint8)
-    x[0], x[1], x[2] = 0, 255, 77  # constant rows: variance 0, sd clamps to 1
-    x[3, ::2], x[3, 1::2] = 0, 255  # largest |c|
-    gain = rng.uniform(1e-4, 1e-2, d).astype(F32)
-    bias = rng.uniform(-20, 20, d).astype(F32)
+def _layernorm_op(rng, d, zero_point=128, gain_scale=40.0):
+    g, b, s = nx.layernorm_affine(rng.uniform(-1.5, 1.5, d) * gain_scale, rng.uniform(-60, 60, d), d)
+    return LayerNorm("ln", ("x",), "y", gain=g, bias=b, shift=s, recip_bits=nx.layernorm_recip_bits(d),
+                     frac_bits=nx.LN_FRAC_BITS, zero_point=zero_point)
+
+
+def _run_layernorm(lib, op, x):
+    d = x.shape[1]
+    g, bh, s = (np.ascontiguousarray(v, dtype=np.int32) for v in (op.gain, layernorm_bias_half(op), op.shift))
     y = np.empty_like(x)
-    lib8.tm_layernorm(LayerNormArgs(ptr(x), ptr(gain), ptr(bias), ptr(y), d, 0, len(x)).ref)
-    assert np.array_equal(y, nx.layernorm_int(x, gain, bias))
+    lib.tm_layernorm(LayerNormArgs(ptr(x), ptr(g), ptr(bh), ptr(s), ptr(y), d, op.recip_bits, op.frac_bits,
+                                   op.zero_point, 0, len(x)).ref)
+    return y
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 192, 385])
+def test_layernorm_kernel_constant_and_extreme_rows(lib8, d):
+    rng = np.random.default_rng(5 + d)
+    x = rng.integers(0, 256, (16, d), dtype=np.uint8)
+    x[0], x[1], x[2] = 0, 255, 77  # constant rows: variance 0, sd clamps to 1
+    x[3, ::2], x[3, 1::2] = 0, 255  # largest variance
+    x[4], x[4, 0] = 0, 255  # largest |c| / sd for a large sd
+    x[5], x[5, 0] = 0, 1  # the smallest nonzero variance: the largest |c| / sd
+    x[6], x[6, -1] = 200, 199
+    x[7] = np.arange(d) % 256
+    for zp, scale in ((128, 40.0), (3, 40.0), (128, 4000.0), (250, 0.01)):
+        op = _layernorm_op(rng, d, zp, scale)
+        want = nx.layernorm_fixed(x, op.gain, op.bias, op.shift, op.recip_bits, op.frac_bits, zp)
+        assert np.array_equal(_run_layernorm(lib8, op, x), want)
+    assert len(np.unique(want)) > 2 or d < 3  # not all saturated
 
 
 def test_residual_kernel(lib):
     rng = np.random.default_rng(6)
     a = rng.integers(0, 256, 4096, dtype=np.uint8)
     b = rng.integers(0, 256, 4096, dtype=np.uint8)
-    a[:256], b[:256] = np.arange(256), 128  # b real zero: y = rne((a - 128) * 0.5) hits every tie
-    y = np.empty_like(a)
-    lib.tm_residual_add(ResidualArgs(ptr(a), ptr(b), ptr(y), F32(0.5), F32(0.75), 0, len(a)).ref)
-    assert np.array_equal(y, nx.residual_add(a, b, 0.5, 0.75))
+    a[:256], b[:256] = np.arange(256), 128  # b real zero: y = round_shift((a - 128) * Ra, T) hits every tie
+    a[256:512], b[256:512] = 255, np.arange(256)
+    cases = [(0.5, 0.75, 128, 128, 128), (1.0, 1.0, 0, 255, 128), (3.7, 0.01, 17, 128, 3), (0.001, 250.0, 128, 5, 250)]
+    for ra, rb, za, zb, zy in cases:
+        ma, mb, t = nx.residual_constants(ra, rb)
+        op = ResidualAdd("r", ("a", "b"), "y", mult_a=ma, mult_b=mb, shift=t, zero_a=za, zero_b=zb, zero_y=zy)
+        y = np.empty_like(a)
+        lib.tm_residual_add(ResidualArgs(ptr(a), ptr(b), ptr(y), ma, mb, residual_offset(op), t, zy, 0, len(a)).ref)
+        assert np.array_equal(y, nx.residual_fixed(a, b, ma, mb, t, za, zb, zy))
+    ma, mb, t = nx.residual_constants(0.5, 0.75)
+    assert t >= 20 and (ma, mb) == (1 << (t - 1), 3 << (t - 2))  # exact ratios: the ties of the first case
 
 
 def test_numerics_header_is_generated_not_copied():

@@ -107,6 +107,59 @@ def test_xpulp_path_emits_sdotusp_postincrement_loads_and_hardware_loops(tmp_pat
         assert body and all(matches(w, SDOTUSP_B) or matches(w, P_LW_POSTINC) for w in body)
 
 
+P_MAC = (0xFE00707F, (0x21 << 25) | 0x33)  # p.mac rd, rs1, rs2: funct7 0100001, funct3 000, opcode OP
+P_CLIPU_255 = (0xFFF0707F, (0x0A << 25) | (9 << 20) | (2 << 12) | 0x33)  # p.clipu(i) rd, rs1, 9: [0, 255]
+P_LBU_POSTINC = (0xFFF0707F, (1 << 20) | (4 << 12) | 0x0B)  # p.lbu rd, 1(rs1!)
+P_SB_POSTINC = (0xFE000F80 | 0x707F, (1 << 7) | 0x2B)  # p.sb rs2, 1(rs1!): imm[4:0] = 1, funct3 000, opcode 0x2b
+SDOTUP_B = (0xFE00707F, (0x50 << 25) | (1 << 12) | 0x57)
+
+
+def compile_kernel(tmp_path: Path, name: str, platform: str) -> list[tuple[int, int]]:
+    """(address, word) of every 32-bit instruction of gap9_app/src/<name> compiled for PLATFORM."""
+    src = resource_dir("gap9_app") / "src" / name
+    probe = tmp_path / f"{name}.probe.c"
+    probe.write_text(f'#include "{src}"\n')
+    (tmp_path / "tm_numerics.h").write_text(render_numerics_header())
+    inc, libc = resource_dir("gap9_app") / "inc", resource_dir("gap9_app") / "platform" / "rv32" / "include"
+    obj = tmp_path / f"{name}.o"
+    subprocess.run([CC, "-march=rv32imc", "-misa-spec=2.2", "-mabi=ilp32", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-ffreestanding", f"-D{platform}", f"-I{inc}", f"-I{tmp_path}", f"-I{DECLS}", f"-I{libc}", "-c",
+                    str(probe), "-o", str(obj)], check=True)
+    dump = subprocess.run([OBJDUMP, "-d", str(obj)], check=True, capture_output=True, text=True).stdout
+    return [(int(m.group(1), 16), int(m.group(2), 16)) for m in
+            (re.match(r"\s*([0-9a-f]+):\s+([0-9a-f]{8})\s", line) for line in dump.splitlines()) if m]
+
+
+def _loops(words):
+    """(body words) of every hardware loop (lp.setup x0, rs1, N: the body runs to lp.setup + 2 N)."""
+    out = []
+    for addr, word in words:
+        if matches(word, LP_SETUP) and (word >> 7) & 0x1F == 0:
+            out.append([w for a, w in words if addr < a <= addr + 2 * (word >> 20)])
+    return out
+
+
+@needs_cross
+@pytest.mark.parametrize("platform", ["TM_PLATFORM_PULP_OPEN", "TM_PLATFORM_GAP9"])
+def test_layernorm_and_residual_inner_loops_are_integer_xpulp(tmp_path, platform):
+    """The cluster path of the integer LayerNorm and ResidualAdd: hardware loops of post-increment byte loads,
+    p.mac, p.clipu and post-increment byte stores (the store last); the LayerNorm moments by u8 dot products."""
+    residual = _loops(compile_kernel(tmp_path, "tm_residual.c", platform))
+    assert len(residual) == 1
+    body = residual[0]
+    assert len(body) == 9 and matches(body[-1], P_SB_POSTINC)
+    assert sum(matches(w, P_LBU_POSTINC) for w in body) == 2 and sum(matches(w, P_MAC) for w in body) == 2
+    assert sum(matches(w, P_CLIPU_255) for w in body) == 1
+    ln = _loops(compile_kernel(tmp_path, "tm_layernorm.c", platform))
+    moments = [b for b in ln if sum(matches(w, SDOTUP_B) for w in b) == 2]
+    affine = [b for b in ln if b and matches(b[-1], P_SB_POSTINC)]
+    assert len(moments) == 1 and len(moments[0]) == 3 and matches(moments[0][0], P_LW_POSTINC)
+    assert len(affine) == 1 and len(affine[0]) == 12
+    assert sum(matches(w, P_MAC) for w in affine[0]) == 2 and sum(matches(w, P_CLIPU_255) for w in affine[0]) == 1
+    for b in ln + residual:  # integer only: no OP-FP (0x53) instruction in any loop
+        assert not any(w & 0x7F == 0x53 for w in b)
+
+
 @needs_cross
 def test_plain_rv32_build_of_the_same_source_has_no_xpulp_instruction(tmp_path):
     words = compile_probe(tmp_path, "-DTM_PLATFORM_RV32")

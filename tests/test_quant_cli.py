@@ -130,3 +130,21 @@ def test_read_program_refuses_foreign_nodes(float_model, tmp_path):
     onnx.save(model, str(tmp_path / "edited.onnx"))
     with pytest.raises(TinyMyoError, match="stray_identity"):
         read_program(tmp_path / "edited.onnx")
+
+
+def test_cli_softmax_default_is_deferred_and_normalized_is_selectable(float_model, tmp_path, capsys):
+    cfg, path = float_model
+    np.savez(tmp_path / "calib.npz", x=calib_windows(cfg, n=4))
+    code, stdout, err = _cli(["quantize", "--help"], capsys)
+    assert code == 0 and "--softmax [deferred|normalized]" in stdout and "default: deferred" in stdout
+    for argv, softmax, bits in (([], "deferred", 8), (["--softmax", "normalized", "--softmax-bits", "12"],
+                                                      "normalized", 12)):
+        out = tmp_path / f"{softmax}.int8.onnx"
+        code, _, err = _cli(["quantize", str(path), "--calib", str(tmp_path / "calib.npz"), "-o", str(out), *argv],
+                            capsys)
+        assert code == 0, err
+        attention = [op for op in read_program(out).ops if op.kind == "attention"]
+        assert attention and all(op.softmax == softmax and op.prob_bits == bits for op in attention)
+    code, _, err = _cli(["quantize", str(path), "--calib", str(tmp_path / "calib.npz"), "-o", str(tmp_path / "x.onnx"),
+                         "--softmax", "exact"], capsys)
+    assert code == 2 and "exact" in err

@@ -26,12 +26,15 @@ CASES = {
     "8ch-cls-3dc-sized-prob12": dict(channels=8, samples=200, dim=48, depth=2, heads=3, classes=11, opset=17,
                                      prob_bits=12),
     "4ch-reg-prob16": dict(channels=4, samples=160, head="regression", reg_target_len=9, prob_bits=16),
-}
+    "3ch-cls-prob8": dict(channels=3, samples=100, heads=2, prob_bits=8),
+    "5ch-cls-deferred-100tok-hd24": dict(channels=5, samples=400, dim=48, heads=2, classes=5),  # head_dim 24
+}  # cases without prob_bits use the default softmax (deferred); with prob_bits the normalized one
 PINNED = {  # NUMERICS.md section 2, plus data movement (shape/reshape/slice/concat/transpose/pad) and constants
     "QuantizeLinear", "QGemm", "MatMulInteger", "QLinearMatMul", "Add", "Sub", "Mul", "Div", "ReduceSum",
     "ReduceMax", "Max", "GatherElements", "Gather", "Cast", "Sqrt", "Floor", "Reshape", "Shape", "Slice", "Concat",
     "Transpose", "Pad", "Unsqueeze", "Constant", "ConstantOfShape",
     "MatMul",  # int32 x int32 only (p.v with prob_bits > 8): exact integer sums, bounded by ranges.py
+    "Min", "Less", "Clip", "Pow",  # int32/int64 Min, Less, Clip; Pow: 2**S in float64 (_Body.pow2, exact)
 }
 FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "DequantizeLinear", "Sigmoid", "Exp"}
 
@@ -40,14 +43,18 @@ FORBIDDEN = {"LayerNormalization", "Softmax", "Erf", "Gelu", "QLinearAdd", "Dequ
 def case(request, tmp_path_factory):
     spec = dict(CASES[request.param])
     opset = spec.pop("opset", 13)
-    prob_bits = spec.pop("prob_bits", 8)
+    prob_bits = spec.pop("prob_bits", None)
+    softmax = "deferred" if prob_bits is None else "normalized"
     cfg = small_config(**spec)
     tmp = tmp_path_factory.mktemp(request.param)
     model = make_model(cfg, seed=len(request.param))
     float_path = export_float(model, tmp / "float.onnx", opset=opset)
     int8_path = tmp / "model.int8.onnx"
-    program = quantize_model(float_path, calib_windows(cfg), int8_path, progress=False, prob_bits=prob_bits)
-    assert all(op.prob_bits == prob_bits for op in program.ops if op.kind == "attention")
+    kwargs = {} if prob_bits is None else dict(softmax="normalized", prob_bits=prob_bits)
+    program = quantize_model(float_path, calib_windows(cfg), int8_path, progress=False, **kwargs)
+    attention = [op for op in program.ops if op.kind == "attention"]
+    assert attention and all(op.softmax == softmax for op in attention)
+    assert all(op.prob_bits == (prob_bits or 8) for op in attention)
     return cfg, program, int8_path
 
 

@@ -35,7 +35,7 @@ def test_exp_table_precision_shrinks_only_when_the_sums_need_it():
 
 
 @pytest.mark.parametrize("sizes,reason", [
-    (dict(tokens=400, dim=600, heads=3, hidden=2400, patch=20, feat=4800), "LayerNorm"),
+    (dict(tokens=400, dim=40_000, heads=400, hidden=40_000, patch=20, feat=40_000), "LayerNorm int32 sum"),
     (dict(tokens=400, dim=192, heads=1, hidden=200_000, patch=20, feat=192), "linear"),
     (dict(tokens=5_000_000, dim=192, heads=3, hidden=768, patch=20, feat=192), "cannot keep the integer sums"),
 ])
@@ -49,7 +49,7 @@ def _one_linear(bias: int, k: int = 8) -> Program:
                "y": TensorInfo("y", (1, 2), DType.U8, 0.1, 128)}
     ops = (QuantizeInput("q", ("input",), "q", scale=0.1),
            Linear("fc", ("q",), "y", weight=np.full((2, k), -128 + 1, np.int8),
-                  bias=np.array([bias, 0], np.int32), multiplier=np.ones(2, np.float32)))
+                  bias=np.array([bias, 0], np.int32), mult=np.full(2, 2**30, np.int32), shift=np.full(2, 30, np.int32)))
     return Program(tensors, ops, "input", "y")
 
 
@@ -85,3 +85,60 @@ def test_reshape_only_program_has_nothing_to_bound():
                "r": TensorInfo("r", (4, 2), DType.U8, 1.0, 128)}
     prog = Program(tensors, (QuantizeInput("q", ("input",), "q"), Reshape("r", ("q",), "r", shape=(4, 2))), "input", "r")
     assert program_bounds(prog) == []
+
+
+@pytest.mark.parametrize("dim", [192, 600, 4096])
+def test_layernorm_sizes_beyond_192_pass(dim):
+    check_sizes(400, dim, 4 if dim % 4 == 0 else 3, 4 * dim, 20, dim)
+    k = nx.layernorm_recip_bits(dim)
+    assert nx.layernorm_ratio_bound(dim) * 2**k < 2**31 <= nx.layernorm_ratio_bound(dim) * 2 ** (k + 1)
+
+
+def _layernorm_program(dim: int, gain: float, bias: float, gain_times: int = 1) -> Program:
+    from tinymyo_edge.ir.program import LayerNorm
+
+    g, b, s = nx.layernorm_affine(np.full(dim, gain), np.full(dim, bias), dim)
+    g = (g.astype(np.int64) * gain_times).astype(np.int32)
+    tensors = {"input": TensorInfo("input", (2, dim), DType.F32), "q": TensorInfo("q", (2, dim), DType.U8, 0.1, 128),
+               "y": TensorInfo("y", (2, dim), DType.U8, 0.1, 128)}
+    ops = (QuantizeInput("q", ("input",), "q", scale=0.1),
+           LayerNorm("ln", ("q",), "y", gain=g, bias=b, shift=s, recip_bits=nx.layernorm_recip_bits(dim)))
+    return Program(tensors, ops, "input", "y")
+
+
+def test_layernorm_bounds_hold_on_the_worst_rows_and_refuse_bad_constants():
+    dim = 192
+    prog = _layernorm_program(dim, 60.0, -30.0)
+    check_ranges(prog)
+    op = prog.ops[1]
+    ratio = nx.layernorm_ratio_bound(dim)
+    # rows that maximise |c| / sd (one code apart from the rest, small and large variance): under the bound
+    for lo, hi in ((0, 1), (0, 255), (254, 255), (7, 9)):
+        x = np.full((1, dim), lo, np.int64)
+        x[0, 0] = hi
+        s = x.sum()
+        sd = max(1, int(nx.isqrt_floor(np.array(dim * (x * x).sum() - s * s))))
+        assert np.abs(dim * x - s).max() / sd < ratio
+    with pytest.raises(TinyMyoError, match=r"ln: .*n\*G"):
+        check_ranges(_layernorm_program(dim, 60.0, -30.0, gain_times=3))  # G is chosen as large as fits
+    with pytest.raises(ValueError, match="channel 0"):
+        nx.layernorm_affine(np.array([1e12]), np.array([0.0]), dim, where="ln")
+    assert op.gain.dtype == np.int32 and op.shift.min() >= 1
+
+
+def test_residual_bound_refuses_overflowing_multipliers():
+    from tinymyo_edge.ir.program import ResidualAdd
+
+    tensors = {"input": TensorInfo("input", (1, 4), DType.F32), "q": TensorInfo("q", (1, 4), DType.U8, 0.1, 128),
+               "y": TensorInfo("y", (1, 4), DType.U8, 0.1, 128)}
+    ma, mb, t = nx.residual_constants(1.0, 1.0)
+    assert 255 * (ma + mb) + 2 ** (t - 1) < 2**31 <= 255 * 2 * (ma + mb) + 2**t  # the largest T that fits
+    for mult, ok in ((ma, True), (2**23, False)):
+        ops = (QuantizeInput("q", ("input",), "q", scale=0.1),
+               ResidualAdd("r", ("q", "q"), "y", mult_a=mult, mult_b=mult, shift=t))
+        prog = Program(tensors, ops, "input", "y")
+        if ok:
+            check_ranges(prog)
+        else:
+            with pytest.raises(TinyMyoError, match=r"r: \|\(a-za\)"):
+                check_ranges(prog)

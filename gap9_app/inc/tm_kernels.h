@@ -19,15 +19,17 @@ typedef struct {
 } tm_quantize_args_t;
 void tm_quantize(const tm_quantize_args_t *a);
 
-/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];  y = table[requant(acc, mult[m])].
+/* Linear (+ optional fused table): acc = bias_folded[m] + sum_k x[r,k] w[m,k];
+ * y = table[tm_requant_fixed(acc, rq[2m], rq[2m+1], zero_point)] (integer only: round_shift(acc * M, S) + zp).
  * bias_folded = bias - 128 sum_k w[m,k] (folded offline: x is used as u8). Tile rows [r0,r1) x columns [m0,m1). */
 typedef struct {
     const uint8_t *x;        /* (R, K) */
     const int8_t *w;         /* (M, K) */
     const int32_t *bias;     /* (M) zero point folded */
-    const float *mult;       /* (M) */
+    const int32_t *rq;       /* (M, 2): fixed-point multiplier M, shift S per column */
     const uint8_t *table;    /* (256) or NULL */
     uint8_t *y;              /* (R, M) */
+    int zero_point;          /* output zero point (0..255) */
     int k, m;
     int r0, r1, m0, m1;
 } tm_linear_args_t;
@@ -54,50 +56,70 @@ typedef struct {
 } tm_lut_args_t;
 void tm_lut(const tm_lut_args_t *a);
 
-/* LayerNorm over D: c = D x - sum(x); var = sum(c^2) / D (int64); sd = max(1, isqrt(var));
- * n = (c << LN_FRAC_BITS) / sd (truncating, int32); y = sat(rne(f32(n) * gain + bias) + 128). Rows [r0, r1). */
+/* LayerNorm over D, integer only (numerics.layernorm_fixed): s = sum x, var = D sum x^2 - s^2, sd = max(1, isqrt(var)),
+ * R = floor(2^K / sd) per row; n = round_shift((D x - s) R, K - F); y = sat(((n gain + bias_half) >> shift) + zp),
+ * bias_half = bias + 2^(shift - 1). Rows [r0, r1). */
 typedef struct {
-    const uint8_t *x;    /* (R, D) */
-    const float *gain;   /* (D) */
-    const float *bias;   /* (D) */
-    uint8_t *y;          /* (R, D) */
+    const uint8_t *x;          /* (R, D) */
+    const int32_t *gain;       /* (D) */
+    const int32_t *bias_half;  /* (D) */
+    const int32_t *shift;      /* (D) */
+    uint8_t *y;                /* (R, D) */
     int d;
+    int recip_bits, frac_bits; /* K, F */
+    int zero_point;            /* of y */
     int r0, r1;
 } tm_layernorm_args_t;
 void tm_layernorm(const tm_layernorm_args_t *a);
 
-/* ResidualAdd: y = sat(rne((f32(a)-128) sa + (f32(b)-128) sb) + 128), three float ops, no FMA. [start, end). */
+/* ResidualAdd, integer only (numerics.residual_fixed): y = sat(((a mult_a + b mult_b + offset) >> shift) + zero_y),
+ * offset = 2^(shift-1) - zero_a mult_a - zero_b mult_b. Elements [start, end). */
 typedef struct {
     const uint8_t *a, *b; /* (count) each */
     uint8_t *y;           /* (count) */
-    float scale_a, scale_b;
+    int32_t mult_a, mult_b, offset;
+    int shift, zero_y;
     int start, end;
 } tm_residual_args_t;
 void tm_residual_add(const tm_residual_args_t *a);
 
 /* Attention on L1 tiles. network.c hands over one head (d = hd, heads = 1, head = 0 and the head's tables), one block
- * of query rows [r0, r1) of q / y, and K then V in chunks of at most kc keys:
- *   s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h], M), M = 2^prob_bits - 1
- *   (scale 1/M; prob_bits 8: u8 rows, the fast path; 9..TM_PROB_BITS_MAX: uint16 rows);  y = requant(sum_j p (v-128)).
+ * of query rows [r0, r1) of q / y, and K then V in chunks of at most kc keys. Two softmaxes (ir.Attention.softmax):
+ * deferred (numerics.attention_deferred_head), integer only:
+ *   t = round_shift(sum_d (q-128)(k-128) * M, S) (int16 score rows);  e = lut8[min(rowmax - t, 255)] (u8, in place
+ *   over the score row), s = sum e;  r = (2 Mo + s) / (2 s) once per row;  y = sat(round_shift(sum_j e (v-128) * r,
+ *   So) + 128);
+ * normalized: s = requant(sum_d (q-128)(k-128), score_mult[h]);  p = softmax_int(s, exp_lut[h], M), M =
+ *   2^prob_bits - 1 (scale 1/M; prob_bits 8: u8 rows; 9..TM_PROB_BITS_MAX: uint16 rows);  y = requant(sum_j p (v-128)).
  * tm_attention_keys(a, j0, j1): scores of the block against keys [j0, j1) (k holds those rows) into the score rows;
- * tm_attention_softmax(a): the block's score rows (all N keys present) -> probabilities, in place;
- * tm_attention_values(a, j0, j1): acc += p . v over values [j0, j1) (v holds those rows); j1 == n: y = requant(acc).
+ * tm_attention_softmax(a): the block's score rows (all N keys present) -> numerators / probabilities, in place;
+ * tm_attention_values(a, j0, j1): acc += e|p . v over values [j0, j1) (v holds those rows); j1 == n: y from acc.
  * Only a chunk's int32 score accumulators live (row_i32), so L1 does not grow with N * hd. */
 #define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
 #define TM_PROB_BITS_MAX 16 /* widest softmax probabilities the kernel holds (passes/check.py reads this) */
 typedef struct {
     const uint8_t *q, *k, *v;   /* q: block rows; k, v: chunk rows from j0; d is their leading dimension */
     uint8_t *y;                 /* block rows, leading dimension d */
-    const float *score_mult;    /* (heads) */
-    const float *out_mult;      /* (heads) */
-    const int32_t *exp_lut;     /* (heads, 256) */
-    int8_t *kv_s8;              /* scratch (kc, hd): k - 128 of the chunk; prob_bits 8: (hd, kc) (v - 128)^T */
-    int32_t *k_sum;             /* scratch (kc): sum_d (k - 128) of the chunk's keys */
-    uint8_t *p;                 /* scratch (rows, N): scores then probabilities, u8 (prob_bits 8) or uint16 */
-    int32_t *row_i32;           /* scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score accumulators */
+    const float *score_mult;    /* normalized: (heads) */
+    const float *out_mult;      /* normalized: (heads) */
+    const int32_t *exp_lut;     /* normalized: (heads, 256) */
+    const int32_t *score_fixed; /* deferred: (heads, 2) M, S of the integer scores */
+    const int32_t *out_fixed;   /* deferred: (heads, 2) Mo, So */
+    const uint8_t *exp_lut8;    /* deferred: (heads, 256) */
+    int8_t *kv_s8;              /* scratch (kc, hd): k - 128 of the chunk (normalized); u8 rows: (hd, kc) (v - 128)^T */
+    int32_t *k_sum;             /* normalized scratch (kc): sum_d (k - 128) of the chunk's keys */
+    uint8_t *p;                 /* scratch (rows, N): scores then probabilities, u8 (prob_bits 8) or uint16; deferred:
+                                 * int16 scores, row stride 2 N bytes, then the u8 numerators at the row's start */
+    int32_t *row_sum;           /* deferred scratch (rows): s, the numerator sum of each row */
+    int8_t *q_s8;               /* deferred (rows, hd): q - 128 of the block, in place over q (the keys stay u8) */
+    int32_t *q_sum;             /* deferred scratch (rows): sum_d (q - 128) of each row */
+    int32_t *row_i32;           /* normalized scratch (TM_NUM_CORES, TM_ATTN_ROWS, kc): a chunk's score sums */
     int32_t *acc;               /* scratch (rows, hd): p . v accumulators of the block (mod 2^32) */
     int n, d, heads, kc;
-    int prob_bits;              /* 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
+    int prob_bits;              /* normalized: 8..TM_PROB_BITS_MAX (ir.Attention.prob_bits) */
+    int deferred;               /* 1: the deferred softmax */
+    int values_in_rows;         /* deferred: the numerators in the score rows' second halves, the chunk's
+                                 * (v - 128)^T in their first halves (cols 4c..4c+3 in row c; kv_s8 unused) */
     int head, r0, r1, j0, j1;   /* r0, r1: the block's rows; j0, j1: set by the calls below */
 } tm_attention_args_t;
 void tm_attention_keys(tm_attention_args_t *a, int j0, int j1);
@@ -112,7 +134,8 @@ typedef struct {
     const uint8_t *x; /* the tile's tokens (tokens, D) */
     int32_t *acc;     /* (F) accumulators, resident across tiles */
     uint8_t *y;       /* (1, F) */
-    float mult;
+    int32_t mult;     /* y = tm_requant_fixed(acc, mult, shift, 128) */
+    int shift;
     int patches, d, per_channel, features;
     int n0, tokens, first;
 } tm_token_mean_args_t;
@@ -120,24 +143,25 @@ void tm_token_mean_accumulate(const tm_token_mean_args_t *a);
 void tm_token_mean_requant(const tm_token_mean_args_t *a);
 
 /* PatchFeatures: x (C*P, D) -> y (P, F). "concat": y[p, c*D+d] = x[c*P+p, d];
- * "mean": y[p, d] = requant(sum_c (x[c*P+p, d] - 128), mult). Patches [p0, p1). */
+ * "mean": y[p, d] = requant_fixed(sum_c (x[c*P+p, d] - 128), mult, shift). Patches [p0, p1). */
 typedef struct {
     const uint8_t *x; /* (C*P, D): patches is the channel blocks' length (the tile's patch count in L1) */
     uint8_t *y;       /* (P, F) */
-    float mult;
+    int32_t mult;     /* "mean": y = tm_requant_fixed(sum, mult, shift, 128) */
+    int shift;
     int channels, patches, d, per_channel;
     int p0, p1;
 } tm_patch_features_args_t;
 void tm_patch_features(const tm_patch_features_args_t *a);
 
 /* DepthwiseConv1d, kernel 3, zero padding (code 128), optional fused table:
- * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant(acc, mult[h])]. Rows [p0, p1) of P;
+ * acc[p,h] = bias[h] + sum_j w[h,j] (x[p+j-1,h] - 128); y = table[requant_fixed(acc, M[h], S[h])]. Rows [p0, p1) of P;
  * x holds rows [x0, min(p1 + 1, P)) (the tile and its halo), y rows [p0, p1). */
 typedef struct {
     const uint8_t *x;     /* (rows from x0, H) */
     const int8_t *w;      /* (H, 3) */
     const int32_t *bias;  /* (H) */
-    const float *mult;    /* (H) */
+    const int32_t *rq;    /* (H, 2): fixed-point multiplier M, shift S per channel */
     const uint8_t *table; /* (256) or NULL */
     uint8_t *y;           /* (p1 - p0, H) */
     int p, h;

@@ -16,13 +16,14 @@ typedef struct {
 void tm_transpose_u8(const tm_transpose_args_t *a);
 
 /* Conv1d, time-major: acc[t, m] = bias[m] + sum_j sum_c w[m, j, c] (x[t*stride + j - padding, c] - 128)
- * (taps outside 0..T-1 are the real zero: skipped); y = requant(acc, mult[m]). Output rows [t0, t1) x channels [m0, m1). */
+ * (taps outside 0..T-1 are the real zero: skipped); y = tm_requant_fixed(acc, rq[2m], rq[2m+1], 128).
+ * Output rows [t0, t1) x channels [m0, m1). */
 typedef struct {
     const uint8_t *x;    /* (T, Cin) */
     const int8_t *w;     /* (m1 - m0, k, Cin): the weights of channels [m0, m1) (one L3 -> L2 slab) */
     const int32_t *bias;    /* (M) */
     const int32_t *tap_sum; /* (M, k): 128 sum_c w[m, j, c] */
-    const float *mult;      /* (M) */
+    const int32_t *rq;      /* (M, 2): fixed-point multiplier M, shift S per channel */
     uint8_t *y;             /* (T', M) */
     int t, cin, m, k, stride, padding;
     int t0, t1, m0, m1;

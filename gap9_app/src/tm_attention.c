@@ -1,5 +1,13 @@
-/* Attention, one head and one block of query rows at a time, K and V streamed in key chunks (numerics.softmax_int,
- * ir.Attention):
+/* Attention, one head and one block of query rows at a time, K and V streamed in key chunks (ir.Attention).
+ * Deferred softmax (numerics.attention_deferred_head), integer only:
+ *   t[i,j] = (acc * M + 2^(S-1)) >> S, acc = sum_d (q-128)(k-128) = sum_d k (q-128) - 128 sum_d (q-128): u8 keys
+ *          straight from their L1 tile against the block's q - 128 (prepared once per block), 4 keys x 4 rows per
+ *          block of dot products, converted in registers; the int32 product and the int16 score are proven
+ *          (quant/ranges.py); int16 score rows (stride 2 N bytes);
+ *   e[j] = lut8[min(rowmax - t[j], 255)] (u8, written in place over the row's first N bytes), s = sum_j e[j];
+ *   o[c] = sum_j e[j] (v[j,c] - 128): the same u8 x s8 dot products as prob_bits 8 ((v - 128)^T of the chunk);
+ *   r = (2 Mo + s) / (2 s) (one 64-bit division per row), y = sat(((int64)o r + 2^(So-1)) >> So) + 128).
+ * Normalized softmax (numerics.softmax_int):
  *   s[i,j] = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)
  *          computed as sum_d q (k-128) - 128 sum_d (k-128): one u8 x s8 dot product per score;
  *   e[j] = exp_lut[h][rowmax - s[i,j]];  S = sum_j e[j] (int32: the build proves N * lut[0] + 510 lut[0] < 2^31);
@@ -17,6 +25,28 @@
 #define TM_PROB_TWICE (2 * TM_PROB_LEVELS)
 
 static int head_dim(const tm_attention_args_t *a) { return a->d / a->heads; }
+
+/* u8 rows for p.v (the u8 x s8 dot products on (v - 128)^T): u8 probabilities or the deferred numerators */
+static int u8_rows(const tm_attention_args_t *a) { return a->deferred || a->prob_bits == 8; }
+
+/* bytes from one score row to the next: u8 probabilities N, uint16 probabilities or int16 scores 2 N */
+static long row_bytes(const tm_attention_args_t *a) { return (long)a->n * (a->prob_bits == 8 && !a->deferred ? 1 : 2); }
+
+/* where the u8 rows of p.v start: deferred with values_in_rows, the second half of each score row */
+static const uint8_t *u8_rows_base(const tm_attention_args_t *a)
+{
+    return a->p + (a->deferred && a->values_in_rows ? a->n : 0);
+}
+
+/* (v - 128)^T of the chunk, column c (nj bytes): blocks of 4 columns, block c/4 at kv_s8 + 4 nj (c/4), or with
+ * values_in_rows in the first half of score row c/4 */
+static int8_t *values_column(const tm_attention_args_t *a, int c)
+{
+    int nj = a->j1 - a->j0;
+    long block = a->deferred && a->values_in_rows ? row_bytes(a) : 4L * nj;
+    int8_t *base = a->deferred && a->values_in_rows ? (int8_t *)(void *)a->p : a->kv_s8;
+    return base + (long)(c / 4) * block + (long)(c % 4) * nj;
+}
 
 /* All cores, keys of the chunk split: kv_s8 = k - 128 (row-major (nj, hd)), k_sum = its row sums. */
 static void keys_prepare_worker(void *arg)
@@ -38,7 +68,7 @@ static void keys_prepare_worker(void *arg)
 
 /* Scores of block rows i..i+nr-1 (nr <= 4) against the chunk's nj keys: int32 accumulators into acc (row t at
  * acc + t*kc), 4 keys at a time, then requantised into the score rows (row i at p + i*n, columns from j0). */
-static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc, float mult, int hd)
+static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc, int hd)
 {
     const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
     const int8_t *ks = a->kv_s8;
@@ -81,11 +111,62 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
         if (a->prob_bits == 8) {
             uint8_t *out = a->p + (long)(i + r) * n + a->j0;
             for (int c = 0; c < nj; c++)
-                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], mult);
+                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], a->score_mult[a->head]);
         } else {
             uint16_t *out = (uint16_t *)(void *)a->p + (long)(i + r) * n + a->j0;
             for (int c = 0; c < nj; c++)
-                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], mult);
+                out[c] = tm_requant(row[c] - TM_ACT_ZERO_POINT * a->k_sum[c], a->score_mult[a->head]);
+        }
+    }
+}
+
+/* Deferred, all cores, the block's rows split: q_s8 = q - 128, q_sum = its row sums. */
+static void query_prepare_worker(void *arg)
+{
+    tm_attention_args_t *a = arg;
+    int hd = head_dim(a), start, stop;
+    tm_core_range(a->r0, a->r1, &start, &stop);
+    for (int i = start; i < stop; i++) {
+        const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
+        int32_t sum = 0;
+        for (int c = 0; c < hd; c++) {
+            int8_t qs = (int8_t)((int32_t)q[c] - TM_ACT_ZERO_POINT);
+            a->q_s8[(long)i * hd + c] = qs;
+            sum += qs;
+        }
+        a->q_sum[i] = sum;
+    }
+}
+
+/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys into the int16 score rows, 4 keys x 4 rows
+ * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
+ * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). */
+static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd)
+{
+    int nj = a->j1 - a->j0;
+    int32_t m = a->score_fixed[2 * a->head], sh = a->score_fixed[2 * a->head + 1];
+    int32_t half = (int32_t)1 << (sh - 1);
+    long ts = row_bytes(a) / 2; /* int16 scores per row */
+    int16_t *rows = (int16_t *)(void *)a->p + a->j0;
+    for (int j = 0; j < nj; j += 4) {
+        int nk = TM_MIN(4, nj - j);
+        const uint8_t *k = a->k + (long)j * a->d + a->head * hd;
+        for (int i = i0; i < i1; i += 4) {
+            int nq = TM_MIN(4, i1 - i);
+            const int8_t *qs = a->q_s8 + (long)i * hd;
+            int32_t blk[16]; /* blk[4 u + c]: key j + u, row i + c */
+            if (nk == 4 && nq == 4)
+                tm_dot_u8s8_4x4(k, a->d, qs, hd, hd, blk);
+            else
+                for (int u = 0; u < nk; u++)
+                    for (int c = 0; c < nq; c++)
+                        blk[4 * u + c] = tm_dot_u8s8(k + (long)u * a->d, qs + (long)c * hd, hd);
+            for (int c = 0; c < nq; c++) {
+                int32_t corr = TM_ACT_ZERO_POINT * a->q_sum[i + c];
+                int16_t *t = rows + (long)(i + c) * ts + j;
+                for (int u = 0; u < nk; u++)
+                    t[u] = (int16_t)(((blk[4 * u + c] - corr) * m + half) >> sh);
+            }
         }
     }
 }
@@ -95,25 +176,41 @@ static void keys_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
     int hd = head_dim(a), start, stop;
+    if (a->deferred) {
+        tm_core_range(a->r0, a->r1, &start, &stop);
+        scores_deferred(a, start, stop, hd);
+        return;
+    }
     int32_t *acc = a->row_i32 + (long)tm_core_id() * TM_ATTN_ROWS * a->kc;
     tm_core_range(a->r0, a->r1, &start, &stop);
     for (int i = start; i < stop; i += TM_ATTN_ROWS)
-        score_rows(a, i, TM_MIN(TM_ATTN_ROWS, stop - i), acc, a->score_mult[a->head], hd);
+        score_rows(a, i, TM_MIN(TM_ATTN_ROWS, stop - i), acc, hd);
 }
-
-static long row_bytes(const tm_attention_args_t *a) { return (long)a->n * (a->prob_bits == 8 ? 1 : 2); }
 
 void tm_attention_keys(tm_attention_args_t *a, int j0, int j1)
 {
     int hd = head_dim(a), nj = j1 - j0;
     a->j0 = j0, a->j1 = j1;
     TM_CHECK_READ("k", a->k + a->head * hd, TM_SPAN(nj, hd, a->d));
+    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+    if (a->deferred) {
+        TM_CHECK_READ("score_fixed", a->score_fixed + 2 * a->head, 8);
+        TM_CHECK_READ("q_s8", a->q_s8 + (long)a->r0 * hd, (a->r1 - a->r0) * hd);
+        TM_CHECK_READ("q_sum", a->q_sum + a->r0, 4 * (a->r1 - a->r0));
+        if (j0 == 0) { /* the block's first chunk: its q - 128 once */
+            TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
+            TM_CHECK_WRITE("q_s8", a->q_s8 + (long)a->r0 * hd, (a->r1 - a->r0) * hd);
+            TM_CHECK_WRITE("q_sum", a->q_sum + a->r0, 4 * (a->r1 - a->r0));
+            tm_fork(query_prepare_worker, a);
+        }
+        tm_fork(keys_worker, a);
+        return;
+    }
     TM_CHECK_READ("q", a->q + (long)a->r0 * a->d + a->head * hd, TM_SPAN(a->r1 - a->r0, hd, a->d));
     TM_CHECK_READ("score_mult", a->score_mult + a->head, 4);
     TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
     TM_CHECK_WRITE("k_sum", a->k_sum, 4 * nj);
     TM_CHECK_WRITE("row_i32", a->row_i32, 4 * TM_NUM_CORES * TM_ATTN_ROWS * a->kc);
-    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
     tm_fork(keys_prepare_worker, a);
     tm_fork(keys_worker, a);
 }
@@ -157,10 +254,44 @@ static void softmax_row_wide(uint16_t *restrict s, const int32_t *restrict lut, 
         s[j] = (uint16_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
 }
 
+/* Deferred, in place: int16 scores t -> u8 numerators e = lut8[min(rowmax - t, 255)]; returns s. upper = 0: e[j]
+ * at byte j, forwards (byte j lies in t[j / 2], read already); upper = 1: e[j] at byte n + j, backwards (byte n + j
+ * lies in t[(n + j) / 2], an index > j for j < n: read already, and t[j] is only overwritten at step 2 j - n < j). */
+static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, int upper)
+{
+    const int16_t *t = (const int16_t *)(const void *)row;
+    int32_t rowmax = t[0], sum = 0;
+    for (int j = 1; j < n; j++)
+        rowmax = t[j] > rowmax ? t[j] : rowmax;
+    if (upper) {
+        for (int j = n - 1; j >= 0; j--) {
+            int32_t d = rowmax - t[j];
+            uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
+            row[n + j] = (uint8_t)e;
+            sum += (int32_t)e;
+        }
+        return sum;
+    }
+    for (int j = 0; j < n; j++) {
+        int32_t d = rowmax - t[j];
+        uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
+        row[j] = (uint8_t)e;
+        sum += (int32_t)e;
+    }
+    return sum;
+}
+
 static void softmax_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
     int start, stop;
+    if (a->deferred) {
+        const uint8_t *lut8 = a->exp_lut8 + a->head * 256;
+        tm_core_range(a->r0, a->r1, &start, &stop);
+        for (int i = start; i < stop; i++)
+            a->row_sum[i] = numerator_row(a->p + (long)i * row_bytes(a), lut8, a->n, a->values_in_rows);
+        return;
+    }
     const int32_t *lut = a->exp_lut + a->head * 256;
     uint32_t twice_max = 2u * ((1u << a->prob_bits) - 1u);
     tm_core_range(a->r0, a->r1, &start, &stop);
@@ -174,21 +305,26 @@ static void softmax_worker(void *arg)
 
 void tm_attention_softmax(tm_attention_args_t *a)
 {
-    TM_CHECK_READ("exp_lut", a->exp_lut + a->head * 256, 4 * 256);
+    if (a->deferred) {
+        TM_CHECK_READ("exp_lut8", a->exp_lut8 + a->head * 256, 256);
+        TM_CHECK_WRITE("row_sum", a->row_sum + a->r0, 4 * (a->r1 - a->r0));
+    } else
+        TM_CHECK_READ("exp_lut", a->exp_lut + a->head * 256, 4 * 256);
     TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
     tm_fork(softmax_worker, a);
 }
 
-/* prob_bits 8, all cores, values of the chunk split: kv_s8 = (v - 128)^T, (hd, nj). */
+/* u8 rows (prob_bits 8, deferred), all cores, values of the chunk split: kv_s8 = (v - 128)^T, (hd, nj). */
 static void values_prepare_worker(void *arg)
 {
     tm_attention_args_t *a = arg;
     int hd = head_dim(a), col = a->head * hd, nj = a->j1 - a->j0, start, stop;
     tm_core_range(0, nj, &start, &stop);
-    for (int j = start; j < stop; j++) {
-        const uint8_t *v = a->v + (long)j * a->d + col;
-        for (int c = 0; c < hd; c++)
-            a->kv_s8[(long)c * nj + j] = (int8_t)((int32_t)v[c] - TM_ACT_ZERO_POINT);
+    for (int c = 0; c < hd; c++) { /* column by column: one destination pointer per column */
+        int8_t *dst = values_column(a, c);
+        const uint8_t *v = a->v + col + c;
+        for (int j = start; j < stop; j++)
+            dst[j] = (int8_t)((int32_t)v[(long)j * a->d] - TM_ACT_ZERO_POINT);
     }
 }
 
@@ -196,9 +332,9 @@ static void values_prepare_worker(void *arg)
  * time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
 static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
 {
-    int n = a->n, nj = a->j1 - a->j0;
-    const uint8_t *p = a->p + (long)i * n + a->j0;
-    const int8_t *vt = a->kv_s8;
+    long n = row_bytes(a); /* the row stride (deferred: 2 N, the numerators at the row's start or middle) */
+    int nj = a->j1 - a->j0;
+    const uint8_t *p = u8_rows_base(a) + (long)i * n + a->j0;
     int32_t *acc = a->acc + (long)i * hd;
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
     uint8_t pp[TM_PACKED_ROWS_MAX];
@@ -212,14 +348,14 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
             int32_t blk[16];
 #if defined(TM_HAVE_PACKED_ROWS)
             if (packed && nc == 4)
-                tm_dot_u8s8_4x4_packed(pp, vt + (long)c * nj, nj, nj, blk);
+                tm_dot_u8s8_4x4_packed(pp, values_column(a, c), nj, nj, blk);
             else
 #endif
-                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, vt + (long)c * nj, nc == 4 ? nj : 0, nj, blk);
+                tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, values_column(a, c), nc == 4 ? nj : 0, nj, blk);
             for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
                 for (int u = 0; u < nc; u++)
                     acc[(long)(r + t) * hd + c + u] +=
-                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, vt + (long)(c + u) * nj, nj);
+                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, values_column(a, c + u), nj);
         }
     }
 }
@@ -270,6 +406,18 @@ static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int hd
  * quant/ranges.py, lowering). */
 static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
 {
+    if (a->deferred) { /* one reciprocal per row: r = (2 Mo + s) / (2 s) <= Mo / 255 + 1 < 2^31, s >= 255 */
+        int32_t mo = a->out_fixed[2 * a->head], so = a->out_fixed[2 * a->head + 1];
+        for (int r = i; r < i + nr; r++) {
+            uint64_t s = (uint64_t)a->row_sum[r];
+            int32_t rec = (int32_t)((2 * (uint64_t)mo + s) / (2 * s));
+            uint8_t *y = a->y + (long)r * a->d + a->head * hd;
+            const int32_t *acc = a->acc + (long)r * hd;
+            for (int c = 0; c < hd; c++)
+                y[c] = tm_requant_fixed(acc[c], rec, so, TM_ACT_ZERO_POINT);
+        }
+        return;
+    }
     float mult = a->out_mult[a->head];
     for (int r = i; r < i + nr; r++) {
         uint32_t psum = 0;
@@ -295,7 +443,7 @@ static void values_worker(void *arg)
             a->acc[x] = 0;
     for (int i = start; i < stop; i += TM_ATTN_ROWS) {
         int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
-        if (a->prob_bits == 8)
+        if (u8_rows(a))
             values_rows(a, i, nr, hd);
         else
             values_rows_wide(a, i, nr, hd);
@@ -311,12 +459,19 @@ void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
     TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
     TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
     TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
-    if (a->prob_bits == 8) {
-        TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
+    if (u8_rows(a)) {
+        if (a->deferred && a->values_in_rows) /* score rows 0 .. ceil(hd/4) - 1, first halves (4 nj <= N bytes) */
+            TM_CHECK_WRITE("p, (v - zp)^T", a->p, ((hd + 3) / 4 - 1) * row_bytes(a) + 4 * nj);
+        else
+            TM_CHECK_WRITE("kv_s8", a->kv_s8, nj * hd);
         tm_fork(values_prepare_worker, a);
     }
     if (j1 == a->n) {
-        TM_CHECK_READ("out_mult", a->out_mult + a->head, 4);
+        if (a->deferred) {
+            TM_CHECK_READ("out_fixed", a->out_fixed + 2 * a->head, 8);
+            TM_CHECK_READ("row_sum", a->row_sum + a->r0, 4 * rows);
+        } else
+            TM_CHECK_READ("out_mult", a->out_mult + a->head, 4);
         TM_CHECK_WRITE("y", a->y + (long)a->r0 * a->d + a->head * hd, TM_SPAN(rows, hd, a->d));
     }
     tm_fork(values_worker, a);

@@ -1,5 +1,6 @@
 /* Conv1d, time-major, any kernel / stride / padding (the speech front end: k3 stride 2, k3 stride 1, k1 stride 2):
- * acc[t, m] = bias[m] + sum_j sum_c w[m, j, c] (x[t*stride + j - padding, c] - 128); y = sat(rne(f32(acc) mult[m]) + 128).
+ * acc[t, m] = bias[m] + sum_j sum_c w[m, j, c] (x[t*stride + j - padding, c] - 128);
+ * y = sat(round_shift(acc M[m], S[m]) + 128) (integer only, tm_requant_fixed).
  * Padding taps are the real zero (code 128), so they are skipped. The u8 codes of the taps inside the input multiply
  * the weights directly (one tm_dot_u8s8 over the contiguous span: the platform's SIMD dot product) and
  * tap_sum[m, j] = 128 sum_c w[m, j, c] of those taps is subtracted: the same integer.
@@ -24,7 +25,7 @@ static void conv1d_worker(void *arg)
             for (int j = lo; j < hi; j++)
                 acc -= a->tap_sum[m * a->k + j];
             acc += tm_dot_u8s8(x, a->w + ((long)(m - a->m0) * a->k + lo) * a->cin, (hi - lo) * a->cin);
-            a->y[(long)t * a->m + m] = tm_requant(acc, a->mult[m]);
+            a->y[(long)t * a->m + m] = tm_requant_fixed(acc, a->rq[2 * m], a->rq[2 * m + 1], TM_ACT_ZERO_POINT);
         }
     }
 }

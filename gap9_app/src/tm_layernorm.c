@@ -1,12 +1,17 @@
-/* LayerNorm over D, integer statistics and one float affine step (numerics.layernorm_int):
- *   c = D x - sum(x) (int32);  var = sum(c^2) / D (int64, non-negative so truncation = floor);
- *   sd = max(1, isqrt(var));   n = (c << LN_FRAC_BITS) / sd (int32, truncating, by tm_divide on |c|;
- *   the build proves |c << LN_FRAC_BITS| < 2^31);
- *   y = sat(rne(f32(n) * gain[d] + bias[d]) + 128), two float ops, no FMA. */
+/* LayerNorm over D, integer only (numerics.layernorm_fixed; ir.LayerNorm):
+ *   s = sum x, q = sum x^2 (uint32: D 255^2 < 2^31, ranges.py);  var = D q - s^2 (int64, = sum(c^2) / D exactly);
+ *   sd = max(1, isqrt(var));  R = floor(2^K / sd)                        one division per row
+ *   n = round_shift(c R, K - F), c = D x - s                             |c R| + 2^(K-F-1) < 2^31 (ranges.py)
+ *   y = sat(round_shift(n G[i] + B[i], S[i]) + zp)                       |n G + B| + 2^(S-1) < 2^31 (ranges.py)
+ * Per element: c R + 2^(K-F-1) = x (D R) + (2^(K-F-1) - s R) is formed in uint32 (wrapping): its true value is in
+ * int32 range, so the wrapped sum converted back is exact. bias_half[i] = B[i] + 2^(S[i]-1) (codegen/lowering.py).
+ * >> on a negative int32 is an arithmetic shift with gcc (implementation-defined, documented; C23 standard). */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
-#include "tm_round.h"
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp_norm.h"
+#endif
 
 /* floor(sqrt(v)), bit by bit: exact for every uint64 (no float, no libm). */
 static uint32_t isqrt_u64(uint64_t v)
@@ -26,36 +31,46 @@ static uint32_t isqrt_u64(uint64_t v)
     return (uint32_t)root;
 }
 
+/* sum x and sum x^2 of a row */
+static void row_moments(const uint8_t *x, int d, uint32_t *sum, uint32_t *sq)
+{
+    uint32_t s = 0, q = 0;
+    int i = 0;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    if (((uintptr_t)x & 3u) == 0u && d >= 4) { /* 4 codes per word: two u8 x u8 dot products (tm_xpulp.h) */
+        tm_xpulp_moments_words(x, d >> 2, &s, &q);
+        i = d & ~3;
+    }
+#endif
+    for (; i < d; i++) {
+        s += x[i];
+        q += (uint32_t)x[i] * x[i];
+    }
+    *sum = s;
+    *sq = q;
+}
+
 static void layernorm_row(const tm_layernorm_args_t *a, const uint8_t *x, uint8_t *y)
 {
-    int d = a->d;
-    const float *gain = a->gain, *bias = a->bias;
-    int32_t sum = 0;
-    for (int i = 0; i < d; i++)
-        sum += x[i];
-    int64_t sq = 0;
+    const int d = a->d, k = a->recip_bits, f = a->frac_bits, zp = a->zero_point;
+    const int32_t *gain = a->gain, *bias_half = a->bias_half, *shift = a->shift;
+    uint32_t s, q;
+    row_moments(x, d, &s, &q);
+    uint64_t var = (uint64_t)d * q - (uint64_t)s * s; /* >= 0: Cauchy-Schwarz */
+    uint32_t sd = isqrt_u64(var);
+    sd = sd < 1u ? 1u : sd;
+    uint32_t recip = ((uint32_t)1 << k) / sd;
+    uint32_t d_recip = (uint32_t)d * recip, offset = ((uint32_t)1 << (k - f - 1)) - s * recip; /* wrapping */
+    const int nshift = k - f;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    tm_xpulp_layernorm_affine(x, y, d, d_recip, offset, nshift, gain, bias_half, shift, zp);
+#else
     for (int i = 0; i < d; i++) {
-        int32_t c = d * (int32_t)x[i] - sum;
-        sq += (int64_t)c * c;
+        int32_t n = (int32_t)(x[i] * d_recip + offset) >> nshift;
+        int32_t r = ((n * gain[i] + bias_half[i]) >> shift[i]) + zp;
+        y[i] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
     }
-    int32_t sd = (int32_t)isqrt_u64((uint64_t)(sq / d));
-    if (sd < 1)
-        sd = 1;
-    tm_divisor_t div = tm_divisor((uint32_t)sd); /* |c << 14| < 2^31 (bound proven by the build) */
-    for (int i = 0; i < d; i++) {
-        int32_t c = (d * (int32_t)x[i] - sum) * (1 << TM_LN_FRAC_BITS);
-        int32_t q = (int32_t)tm_divide((uint32_t)(c < 0 ? -c : c), div);
-        int32_t n = c < 0 ? -q : q; /* truncation toward zero, as C's / */
-#if defined(TM_PULP_ZFINX) /* Zfinx float unit (tm_xpulp.h) */
-        if (tm_xpulp_finite(gain[i]) && tm_xpulp_finite(bias[i])) { /* the float unit, no calls */
-            y[i] = tm_xpulp_affine_code(n, gain[i], bias[i]);
-            continue;
-        }
 #endif
-        float t = (float)n * gain[i];
-        t = t + bias[i];
-        y[i] = tm_sat_u8(tm_rne(t));
-    }
 }
 
 static void layernorm_worker(void *arg)
@@ -71,7 +86,8 @@ void tm_layernorm(const tm_layernorm_args_t *a)
 {
     TM_CHECK_READ("x", a->x + (long)a->r0 * a->d, (a->r1 - a->r0) * a->d);
     TM_CHECK_READ("gain", a->gain, 4 * a->d);
-    TM_CHECK_READ("bias", a->bias, 4 * a->d);
+    TM_CHECK_READ("bias_half", a->bias_half, 4 * a->d);
+    TM_CHECK_READ("shift", a->shift, 4 * a->d);
     TM_CHECK_WRITE("y", a->y + (long)a->r0 * a->d, (a->r1 - a->r0) * a->d);
     tm_fork(layernorm_worker, (void *)a);
 }

@@ -1,5 +1,6 @@
 /* Linear: acc[r,m] = bias_folded[m] + sum_k x[r,k] w[m,k] (x u8, w s8, int32);
- * y = table[sat(rne(f32(acc) * mult[m]) + 128)] (table optional: a fused GELU/SiLU);
+ * y = table[sat(round_shift(acc * M[m], S[m]) + zp)] (integer only, tm_requant_fixed; table optional: a fused
+ * GELU/SiLU);
  * LinearDequant: y = f32(acc) * scale[m].
  * The tile is a grid of 4 x 4 blocks (tm_dot_u8s8_4x4); edge rows/columns reuse the block with a zero stride.
  * Cores split the tile's rows, or its columns when the tile has fewer rows than cores (the classifier).
@@ -37,11 +38,11 @@ static inline void acc_block(const uint8_t *x, const int8_t *w, const int32_t *b
             acc[4 * i + j] += bias[m + j];
 }
 
-/* y[j] = table[requant(acc[j], mult[j])] over a row chunk: a plain loop the compiler vectorises. */
-static void requant_row(const int32_t *acc, const float *mult, const uint8_t *table, uint8_t *y, int n)
+/* y[j] = table[requant_fixed(acc[j], M[j], S[j], zp)] over a row chunk (rq: M, S pairs). */
+static void requant_row(const int32_t *acc, const int32_t *rq, int zp, const uint8_t *table, uint8_t *y, int n)
 {
     for (int j = 0; j < n; j++)
-        y[j] = tm_requant(acc[j], mult[j]);
+        y[j] = tm_requant_fixed(acc[j], rq[2 * j], rq[2 * j + 1], zp);
     if (table)
         for (int j = 0; j < n; j++)
             y[j] = table[y[j]];
@@ -80,7 +81,8 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
                         acc[i][m - mc + j] = blk[4 * i + j];
             }
             for (int i = 0; i < nr; i++)
-                requant_row(acc[i], a->mult + mc, a->table, a->y + (long)(r + i) * ldy + mc, mend - mc);
+                requant_row(acc[i], a->rq + 2 * mc, a->zero_point, a->table, a->y + (long)(r + i) * ldy + mc,
+                            mend - mc);
         }
     }
 }
@@ -112,7 +114,8 @@ static void linear_items(const tm_linear_args_t *a)
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
         }
         for (int i = 0; i < nr; i++)
-            requant_row(blk + 4 * i, a->mult + m, a->table, a->y + (long)(r + i) * ldy + m, nc);
+            requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
+                        nc);
         if (++cq == ncq)
             cq = 0, rb++;
     }
@@ -137,19 +140,19 @@ static void linear_worker(void *arg)
 }
 
 /* The ranges a Linear tile reads and writes (the checking build, tm_check.h); the tile's operands are L1 copies. */
-#define TM_CHECK_LINEAR(t, coeff, out_bytes)                                                                       \
+#define TM_CHECK_LINEAR(t, coeff, per_col, out_bytes)                                                              \
     do {                                                                                                          \
         TM_CHECK_READ("x", (t)->x + (long)(t)->r0 * (t)->k, ((t)->r1 - (t)->r0) * (t)->k);                       \
         TM_CHECK_READ("w", (t)->w + (long)(t)->m0 * (t)->k, ((t)->m1 - (t)->m0) * (t)->k);                       \
         TM_CHECK_READ("bias", (t)->bias + (t)->m0, 4 * ((t)->m1 - (t)->m0));                                      \
-        TM_CHECK_READ(#coeff, (t)->coeff + (t)->m0, 4 * ((t)->m1 - (t)->m0));                                     \
+        TM_CHECK_READ(#coeff, (t)->coeff + (per_col) * (t)->m0, 4 * (per_col) * ((t)->m1 - (t)->m0));             \
         TM_CHECK_WRITE("y", (t)->y + (long)(t)->r0 * (t)->m + (t)->m0,                                          \
                        (out_bytes) * TM_SPAN((t)->r1 - (t)->r0, (t)->m1 - (t)->m0, (t)->m));                      \
     } while (0)
 
 void tm_linear(const tm_linear_args_t *a)
 {
-    TM_CHECK_LINEAR(a, mult, 1);
+    TM_CHECK_LINEAR(a, rq, 2, 1);
     if (a->table)
         TM_CHECK_READ("table", a->table, 256);
     tm_fork(linear_worker, (void *)a);
@@ -188,6 +191,6 @@ static void dequant_worker(void *arg)
 
 void tm_linear_dequant(const tm_linear_dequant_args_t *a)
 {
-    TM_CHECK_LINEAR(a, scale, 4);
+    TM_CHECK_LINEAR(a, scale, 1, 4);
     tm_fork(dequant_worker, (void *)a);
 }

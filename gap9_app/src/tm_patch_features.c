@@ -1,5 +1,5 @@
 /* PatchFeatures: x (C*P, D) -> y (P, F).  per_channel ("concat", F = C*D): y[p, c*D+d] = x[c*P+p, d] (a copy);
- * otherwise ("mean", F = D): y[p, d] = sat(rne(f32(sum_c (x[c*P+p, d] - 128)) * mult) + 128). */
+ * otherwise ("mean", F = D): y[p, d] = sat(round_shift(sum_c (x[c*P+p, d] - 128) * mult, shift) + 128). */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
@@ -21,7 +21,7 @@ static void patch_features_worker(void *arg)
             int32_t acc = 0;
             for (int c = 0; c < a->channels; c++)
                 acc += (int32_t)a->x[((long)c * a->patches + p) * a->d + d] - TM_ACT_ZERO_POINT;
-            a->y[(long)p * a->d + d] = tm_requant(acc, a->mult);
+            a->y[(long)p * a->d + d] = tm_requant_fixed(acc, a->mult, a->shift, TM_ACT_ZERO_POINT);
         }
     }
 }

@@ -1,38 +1,32 @@
-/* ResidualAdd: y = sat(rne((f32(a) - 128) * sa + (f32(b) - 128) * sb) + 128): float32 single ops, no FMA
- * (the library is compiled with -ffp-contract=off). */
+/* ResidualAdd, integer only (numerics.residual_fixed; ir.ResidualAdd):
+ *   y = sat(round_shift((a - za) Ra + (b - zb) Rb, T) + zy) = sat(((a Ra + b Rb + offset) >> T) + zy),
+ *   offset = 2^(T-1) - za Ra - zb Rb (codegen/lowering.py). The sum is formed in uint32 (wrapping): its true value
+ *   is in int32 range (ranges.py: 255 (|Ra| + |Rb|) + 2^(T-1) < 2^31), so the wrapped sum converted back is exact.
+ * >> on a negative int32 is an arithmetic shift with gcc (implementation-defined, documented; C23 standard). */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
-#include "tm_round.h"
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+#include "tm_xpulp_norm.h"
+#endif
 
 static void residual_worker(void *arg)
 {
     const tm_residual_args_t *a = arg;
-    const float zp = (float)TM_ACT_ZERO_POINT, sa = a->scale_a, sb = a->scale_b;
+    const uint32_t ma = (uint32_t)a->mult_a, mb = (uint32_t)a->mult_b, offset = (uint32_t)a->offset;
+    const int shift = a->shift, zy = a->zero_y;
     const uint8_t *xa = a->a, *xb = a->b;
     uint8_t *y = a->y; /* locals: a store through uint8_t may alias *a, which would force reloads */
     int start, stop;
     tm_core_range(a->start, a->end, &start, &stop);
-#if defined(TM_PULP_ZFINX) /* Zfinx float unit (tm_xpulp.h) */
-    if (tm_xpulp_finite(sa) && tm_xpulp_finite(sb)) { /* the float unit, no calls */
-        for (int i = start; i < stop; i++)
-            y[i] = tm_xpulp_residual_code(xa[i], xb[i], sa, sb);
-        return;
-    }
-#endif
-#if defined(TM_HAVE_RV32_FIXED) && !defined(__riscv_flen) /* integer-only rv32: exact fixed-point terms (tm_rv32.h) */
-    tm_rv32_residual_table_t table;
-    if (stop > start && tm_rv32_residual_table(sa, sb, &table)) {
-        for (int i = start; i < stop; i++)
-            y[i] = tm_rv32_fixed_code(table.a[xa[i]] + table.b[xb[i]], table.q);
-        return;
-    }
-#endif
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    tm_xpulp_residual(xa + start, xb + start, y + start, stop - start, ma, mb, offset, shift, zy);
+#else
     for (int i = start; i < stop; i++) {
-        float fa = ((float)xa[i] - zp) * sa;
-        float fb = ((float)xb[i] - zp) * sb;
-        y[i] = tm_sat_u8(tm_rne(fa + fb));
+        int32_t r = ((int32_t)(xa[i] * ma + xb[i] * mb + offset) >> shift) + zy;
+        y[i] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
     }
+#endif
 }
 
 void tm_residual_add(const tm_residual_args_t *a)

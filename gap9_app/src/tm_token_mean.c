@@ -1,8 +1,8 @@
 /* TokenMean: x (C*P, D) -> y (1, F), streamed in token tiles.  per_channel ("concat", F = C*D):
  * acc[c*D+d] = sum_p (x[c*P+p, d] - 128); otherwise ("mean", F = D): acc[d] = sum_n (x[n, d] - 128).
- * y = sat(rne(f32(acc) * mult) + 128).  A tile is any token range [n0, n0 + tokens): token n belongs to channel
- * n / P, so a tile may hold the end of one channel and the start of the next.  The cores split the features, so
- * each accumulator has one writer; int32 sums are exact whatever the tile order. */
+ * y = sat(round_shift(acc * mult, shift) + 128) (integer only).  A tile is any token range [n0, n0 + tokens):
+ * token n belongs to channel n / P, so a tile may hold the end of one channel and the start of the next.  The cores
+ * split the features, so each accumulator has one writer; int32 sums are exact whatever the tile order. */
 #include "tm_arch.h"
 #include "tm_check.h"
 #include "tm_kernels.h"
@@ -33,7 +33,7 @@ static void token_mean_requant_worker(void *arg)
     int start, stop;
     tm_core_range(0, a->features, &start, &stop);
     for (int f = start; f < stop; f++)
-        a->y[f] = tm_requant(a->acc[f], a->mult);
+        a->y[f] = tm_requant_fixed(a->acc[f], a->mult, a->shift, TM_ACT_ZERO_POINT);
 }
 
 void tm_token_mean_accumulate(const tm_token_mean_args_t *a)

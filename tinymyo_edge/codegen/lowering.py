@@ -96,6 +96,22 @@ def folded_bias(weight: np.ndarray, bias: np.ndarray, where: str) -> np.ndarray:
     return folded.astype(np.int32)
 
 
+def fixed_pairs(mult: np.ndarray, shift: np.ndarray, where: str) -> np.ndarray:
+    """int32 (M, 2): the (multiplier, shift) pair of each column, as tm_requant_fixed takes them (one L1 slice)."""
+    m, s = np.asarray(mult, np.int64), np.asarray(shift, np.int64)
+    if m.min(initial=0) < 0 or m.max(initial=0) > nx.INT32_MAX or s.min(initial=1) < 1 or \
+            s.max(initial=1) > nx.FIXED_SHIFT_MAX:
+        raise TinyMyoError(f"layer {where!r}: fixed-point multipliers must be int32 >= 0 with shifts in "
+                           f"1..{nx.FIXED_SHIFT_MAX}")
+    return np.stack([m, s], axis=1).astype(np.int32)
+
+
+def fixed_scalar(mult: int, shift: int, where: str) -> dict:
+    """Template variables mult, shift of one fixed-point multiplier (checked as fixed_pairs)."""
+    (m, s), = fixed_pairs(np.array([mult]), np.array([shift]), where)
+    return {"mult": int(m), "shift": int(s)}
+
+
 @lowering("quantize_input", template="ops/quantize_input.c.j2")
 def lower_quantize(op, ctx, tile):
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": 4}],
@@ -120,8 +136,9 @@ def lower_linear(op, ctx, tile):
         "y": _bytes(ctx.ptr(op.output), False), "out_bytes": 4 if dequant else 1,
         "w_l3": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)),
         "bias": ctx.const(op, "bias", folded_bias(op.weight, op.bias, op.name)),
-        "mult": ctx.const(op, "scale" if dequant else "mult",
-                          np.asarray(op.scale if dequant else op.multiplier, dtype=np.float32)),
+        "mult": (ctx.const(op, "scale", np.asarray(op.scale, dtype=np.float32)) if dequant
+                 else ctx.const(op, "rq", fixed_pairs(op.mult, op.shift, op.name))),
+        "mult_words": 1 if dequant else 2, "zero_point": None if dequant else int(op.zero_point),
         "table": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)) if table is not None else None,
         "rows": rows, "k": k, "m": m, "tr": tile.dims["rows"], "tm": tile.dims["cols"],
         "ncb": -(-m // tile.dims["cols"]), "nrb": -(-rows // tile.dims["rows"]),
@@ -137,21 +154,42 @@ def lower_lut(op, ctx, tile):
             "tile": tile.dims["elements"]}
 
 
-def _check_layernorm_bound(op, d):
-    if d * 255 * (1 << nx.LN_FRAC_BITS) >= nx.INT32_MAX:
-        raise TinyMyoError(f"layer {op.name!r}: LayerNorm over D={d} overflows the int32 (c << {nx.LN_FRAC_BITS}) "
-                           f"of the C kernel (D must be <= {nx.INT32_MAX // (255 << nx.LN_FRAC_BITS)})")
+def layernorm_bias_half(op) -> np.ndarray:
+    """int32 bias + 2^(shift - 1): the rounding term of round_shift folded into the bias (the C kernel's bias_half).
+    Refused unless the proven affine bound (quant/ranges.py) holds, which keeps it in int32."""
+    from ..quant.ranges import layernorm_bounds
+
+    d = len(np.asarray(op.gain).reshape(-1))
+    bad = [b for b in layernorm_bounds(op, d) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: LayerNorm constants out of the C kernel's int32 range: "
+                           + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit}" for b in bad))
+    shift = np.asarray(op.shift, dtype=np.int64)
+    return (np.asarray(op.bias, dtype=np.int64) + (np.int64(1) << (shift - 1))).astype(np.int32)
+
+
+def residual_offset(op) -> int:
+    """2^(T-1) - za Ra - zb Rb: the C kernel's one additive constant (|.| < 2^31 by the proven bound, ranges.py)."""
+    from ..quant.ranges import residual_bounds
+
+    bad = [b for b in residual_bounds(op) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: ResidualAdd constants out of the C kernel's int32 range: "
+                           + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit}" for b in bad))
+    return (1 << (op.shift - 1)) - op.zero_a * op.mult_a - op.zero_b * op.mult_b
 
 
 @lowering("layernorm", template="ops/layernorm.c.j2")
 def lower_layernorm(op, ctx, tile):
     rows, d = ctx.shapes[op.inputs[0]]
-    _check_layernorm_bound(op, d)
-    gain = ctx.const(op, "gain", np.asarray(op.gain, dtype=np.float32))
-    bias = ctx.const(op, "bias", np.asarray(op.bias, dtype=np.float32))
+    bias_half = ctx.const(op, "bias_half", layernorm_bias_half(op))
+    gain = ctx.const(op, "gain", np.asarray(op.gain, dtype=np.int32))
+    shift = ctx.const(op, "shift", np.asarray(op.shift, dtype=np.int32))
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d}],
             "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": d},
-            "residents": [{"l2": gain, "bytes": 4 * d}, {"l2": bias, "bytes": 4 * d}], "units": rows, "d": d,
+            "residents": [{"l2": gain, "bytes": 4 * d}, {"l2": bias_half, "bytes": 4 * d},
+                          {"l2": shift, "bytes": 4 * d}], "units": rows, "d": d,
+            "recip_bits": int(op.recip_bits), "frac_bits": int(op.frac_bits), "zero_point": int(op.zero_point),
             "tile": tile.dims["rows"]}
 
 
@@ -159,12 +197,15 @@ def lower_layernorm(op, ctx, tile):
 def lower_residual(op, ctx, tile):
     return {**ctx.stream(op, tile), "ins": [{"l2": _bytes(ctx.ptr(name)), "unit": 1} for name in op.inputs[:2]],
             "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": 1}, "residents": [],
-            "scale_a": c_float(op.scale_a, op.name), "scale_b": c_float(op.scale_b, op.name),
+            "mult_a": int(op.mult_a), "mult_b": int(op.mult_b), "offset": residual_offset(op),
+            "shift": int(op.shift), "zero_y": int(op.zero_y),
             "units": int(np.prod(ctx.shapes[op.output])), "tile": tile.dims["elements"]}
 
 
 @lowering("attention", template="ops/attention.c.j2")
 def lower_attention(op, ctx, tile):
+    if getattr(op, "softmax", "normalized") == "deferred":
+        return _lower_attention_deferred(op, ctx, tile)
     n, d = ctx.shapes[op.inputs[0]]
     lut = np.asarray(op.exp_lut, dtype=np.int64)
     top = int(lut.max(initial=0))
@@ -186,7 +227,33 @@ def lower_attention(op, ctx, tile):
         "out_mult": ctx.const(op, "out_mult", np.asarray(op.out_mult, dtype=np.float32)),
         "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
         "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": op.prob_bits,
-        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"],
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 0, "table_bytes": 1024,
+        "const_bytes": 4 * op.heads, "const_stride": 1, "const_type": "float",
+    }
+
+
+def _lower_attention_deferred(op, ctx, tile):
+    """The deferred softmax: (M, S) of the scores and (Mo, So) of the outputs as int32 pairs per head in the
+    score_mult / out_mult slots, lut8 (u8) in the exp_lut slot. The bounds the C relies on (int32 score product,
+    int16 scores, s >= 255, r and o r) are quant/ranges.py's; checked again here since a build may read any file."""
+    from ..quant.ranges import deferred_attention_bounds
+
+    n, d = ctx.shapes[op.inputs[0]]
+    bad = [b for b in deferred_attention_bounds(op.name, n, d // op.heads, op.score_fixed, op.score_shift,
+                                                op.exp_lut8, op.out_fixed, op.out_shift) if not b.ok]
+    if bad:
+        raise TinyMyoError(f"layer {op.name!r}: " + "; ".join(f"{b.quantity} reaches {b.value} >= {b.limit} ({b.type})"
+                                                               for b in bad))
+    pairs = lambda m, s: np.stack([np.asarray(m, np.int32), np.asarray(s, np.int32)], axis=1)  # noqa: E731
+    return {
+        **ctx.stream(op, tile), "q": _bytes(ctx.ptr(op.inputs[0])), "k": _bytes(ctx.ptr(op.inputs[1])),
+        "v": _bytes(ctx.ptr(op.inputs[2])), "y": _bytes(ctx.ptr(op.output), False),
+        "score_mult": ctx.const(op, "score_fixed", pairs(op.score_fixed, op.score_shift)),
+        "out_mult": ctx.const(op, "out_fixed", pairs(op.out_fixed, op.out_shift)),
+        "exp_lut": ctx.const(op, "exp_lut8", np.asarray(op.exp_lut8, dtype=np.uint8)),
+        "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": 8,
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 1, "table_bytes": 256,
+        "const_bytes": 8 * op.heads, "const_stride": 2, "const_type": "int32_t",
     }
 
 
@@ -194,7 +261,7 @@ def lower_attention(op, ctx, tile):
 def lower_token_mean(op, ctx, tile):
     n, d = ctx.shapes[op.inputs[0]]
     return {**ctx.stream(op, tile), "x": _bytes(ctx.ptr(op.inputs[0])), "y": _bytes(ctx.ptr(op.output), False),
-            "n": n, "d": d, "tile": tile.dims["tokens"], "mult": c_float(op.multiplier, op.name),
+            "n": n, "d": d, "tile": tile.dims["tokens"], **fixed_scalar(op.mult, op.shift, op.name),
             "patches": n // op.channels, "per_channel": int(op.reduction == "concat"),
             "features": int(np.prod(ctx.shapes[op.output]))}
 
@@ -205,7 +272,7 @@ def lower_patch_features(op, ctx, tile):
     p, f = ctx.shapes[op.output]
     x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": d, "rows": op.channels, "stride": p * d}
     return {**ctx.stream(op, tile), "ins": [x], "out": {"l2": _bytes(ctx.ptr(op.output), False), "unit": f},
-            "residents": [], "units": p, "tile": tile.dims["patches"], "mult": c_float(op.multiplier, op.name),
+            "residents": [], "units": p, "tile": tile.dims["patches"], **fixed_scalar(op.mult, op.shift, op.name),
             "channels": op.channels, "d": d, "per_channel": int(op.reduction == "concat")}
 
 
@@ -215,7 +282,7 @@ def lower_depthwise(op, ctx, tile):
     table = getattr(op, "table", None)
     residents = [{"l2": ctx.const(op, "weight", np.asarray(op.weight, dtype=np.int8)), "bytes": 3 * h},
                  {"l2": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)), "bytes": 4 * h},
-                 {"l2": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)), "bytes": 4 * h}]
+                 {"l2": ctx.const(op, "rq", fixed_pairs(op.mult, op.shift, op.name)), "bytes": 8 * h}]
     if table is not None:
         residents.append({"l2": ctx.const(op, "table", np.asarray(table, dtype=np.uint8)), "bytes": 256})
     x = {"l2": _bytes(ctx.ptr(op.inputs[0])), "unit": h, "lo": "(u0 > 0 ? u0 - 1 : 0)",

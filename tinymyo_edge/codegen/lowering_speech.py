@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import numerics as nx
 from ..errors import TinyMyoError
-from .lowering import lowering
+from .lowering import fixed_pairs, lowering
 
 
 @lowering("transpose", template="ops/transpose.c.j2")
@@ -27,7 +27,7 @@ def lower_conv1d(op, ctx, tile):
             "bias": ctx.const(op, "bias", np.asarray(op.bias, dtype=np.int32)),
             "tap_sum": ctx.const(op, "tap_sum", (nx.ACT_ZERO_POINT * np.asarray(op.weight, np.int64).sum(axis=2))
                                  .astype(np.int32)),
-            "mult": ctx.const(op, "mult", np.asarray(op.multiplier, dtype=np.float32)),
+            "rq": ctx.const(op, "rq", fixed_pairs(op.mult, op.shift, op.name)),
             "t": t, "cin": cin, "m": m, "k": k, "stride": op.stride, "padding": op.padding,
             "t_out": ctx.shapes[op.output][0], "tile_rows": tile.dims["rows"], "tile_cols": tile.dims["cols"],
             "ncb": -(-m // tile.dims["cols"]), "slab_row": k * cin}

@@ -12,9 +12,9 @@ def numerics_constants() -> dict[str, int]:
         raise ValueError("numerics.PROB_SCALE is not 1/integer: the C softmax assumes it is")
     return {
         "TM_ACT_ZERO_POINT": nx.ACT_ZERO_POINT,
-        "TM_LN_FRAC_BITS": nx.LN_FRAC_BITS,
         "TM_EXP_LUT_BITS": nx.EXP_LUT_BITS,
         "TM_PROB_LEVELS": prob_levels,
+        "TM_DEFERRED_D_MAX": nx.DEFERRED_D_MAX,
     }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..quant import DEFAULT_PROB_BITS
+from ..quant import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -22,13 +22,17 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help="Calibrate on at most this many windows, spread over the set.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the per-layer report (report.json, report.png).")
+@click.option("--softmax", type=click.Choice(SOFTMAXES), default=DEFAULT_SOFTMAX, show_default=True,
+              help="Integer softmax inside attention. deferred: u8 numerators relative to the row maximum, one "
+                   "reciprocal per output row (8 bits per entry however diffuse the row; u8 x s8 p.v). normalized: "
+                   "probabilities of --softmax-bits bits.")
 @click.option("--softmax-bits", type=click.IntRange(8, 16), default=DEFAULT_PROB_BITS, show_default=True,
-              help="Probability precision inside attention (8: fastest C kernels; 12 resolves diffuse attention "
-                   "over many tokens).")
+              help="--softmax normalized only: probability precision (8: u8 probabilities; 12 resolves diffuse "
+                   "attention over many tokens). Speech models always use the normalized softmax.")
 @click.option("--checkpoint", type=_PATH, help="Speech models: the checkpoint MODEL was exported from.")
 @click.option("--force", is_flag=True, help="Overwrite the output file (and report folder).")
-def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, softmax_bits, checkpoint,
-                     force):
+def quantize_command(model, calib, output, method, percentile, max_windows, report_dir, softmax, softmax_bits,
+                     checkpoint, force):
     """Quantize a float TinyMyo ONNX to an int8 ONNX that onnxruntime runs exactly like the integer reference."""
     from ..data import load_windows
     from ..quant import quantize_model
@@ -47,7 +51,8 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
     else:
         program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
                                  max_windows=max_windows, report_dir=report_dir, force=force,
-                                 prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib))
+                                 prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib),
+                                 softmax=softmax)
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
                f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
 

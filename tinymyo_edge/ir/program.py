@@ -87,18 +87,24 @@ class Reshape(Op):
 
 @dataclass(frozen=True, eq=False)
 class Linear(Op):
-    """x u8 (R, K) -> u8 (R, M): y = sat(rne(f32(bias + sum_k (x-128) w[m,k]) * mult[m]) + 128).
+    """x u8 (R, K) -> u8 (R, M), integer only: acc = bias + sum_k (x-128) w[m,k] (int32);
+    y = sat(round_shift(acc * mult[m], shift[m]) + zero_point) (numerics.requantize_fixed, int64 product).
 
-    weight s8 (M, K) per-output-channel symmetric, bias i32 (M), multiplier f32 (M).
+    weight s8 (M, K) per-output-channel symmetric; bias i32 (M) with the input's zero point folded in (an input of
+    zero point z adds -(z - 128) sum_k w[m, k], so the kernel keeps the (x - 128) form); mult i32 (M) in
+    [2**30, 2**31) and shift i32 (M) in 1..62 from numerics.fixed_multiplier(s_x s_w[m] / s_y); zero_point is the
+    output tensor's (TensorInfo.zero_point).
     """
 
     weight: np.ndarray = field(default=None, repr=False)
     bias: np.ndarray = field(default=None, repr=False)
-    multiplier: np.ndarray = field(default=None, repr=False)
+    mult: np.ndarray = field(default=None, repr=False)
+    shift: np.ndarray = field(default=None, repr=False)
+    zero_point: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "linear"
 
     def reference(self, x):
-        return nx.requantize(nx.linear_acc(x, self.weight, self.bias), self.multiplier)
+        return nx.requantize_fixed(nx.linear_acc(x, self.weight, self.bias), self.mult, self.shift, self.zero_point)
 
     def macs(self, shapes):
         rows = int(np.prod(shapes[self.inputs[0]][:-1]))
@@ -136,56 +142,88 @@ class Lut(Op):
 
 @dataclass(frozen=True, eq=False)
 class LayerNorm(Op):
-    """x u8 (R, D) -> u8 (R, D): integer statistics, one float affine step (numerics.layernorm_int)."""
+    """x u8 (R, D) -> u8 (R, D), integer only (numerics.layernorm_fixed): integer statistics, one reciprocal
+    R = floor(2^recip_bits / sd) per row, n = round_shift(c R, recip_bits - frac_bits), then per channel
+    y = sat(round_shift(n gain[i] + bias[i], shift[i]) + zero_point). The input zero point cancels in c = D x - sum x."""
 
-    gain: np.ndarray = field(default=None, repr=False)  # f32 (D): gamma / (2**14 * s_out)
-    bias: np.ndarray = field(default=None, repr=False)  # f32 (D): beta / s_out
+    gain: np.ndarray = field(default=None, repr=False)  # i32 (D): round(gamma / s_out * 2^(shift - frac_bits))
+    bias: np.ndarray = field(default=None, repr=False)  # i32 (D): round(beta / s_out * 2^shift)
+    shift: np.ndarray = field(default=None, repr=False)  # i32 (D): 1..numerics.LN_SHIFT_MAX
+    recip_bits: int = 0  # K
+    frac_bits: int = nx.LN_FRAC_BITS  # F
+    zero_point: int = nx.ACT_ZERO_POINT  # of the output
     kind: ClassVar[str] = "layernorm"
 
     def reference(self, x):
-        return nx.layernorm_int(x, self.gain, self.bias)
+        return nx.layernorm_fixed(x, self.gain, self.bias, self.shift, self.recip_bits, self.frac_bits,
+                                  self.zero_point)
 
 
 @dataclass(frozen=True, eq=False)
 class ResidualAdd(Op):
-    """a u8, b u8 (same shape) -> u8: sat(rne((a-128) ra + (b-128) rb) + 128) in float32 single operations."""
+    """a u8, b u8 (same shape) -> u8, integer only (numerics.residual_fixed):
+    y = sat(round_shift((a - zero_a) mult_a + (b - zero_b) mult_b, shift) + zero_y), mult / 2^shift = s_in / s_out."""
 
-    scale_a: float = 1.0
-    scale_b: float = 1.0
+    mult_a: int = 0
+    mult_b: int = 0
+    shift: int = 1
+    zero_a: int = nx.ACT_ZERO_POINT
+    zero_b: int = nx.ACT_ZERO_POINT
+    zero_y: int = nx.ACT_ZERO_POINT
     kind: ClassVar[str] = "residual_add"
 
     def reference(self, a, b):
-        return nx.residual_add(a, b, self.scale_a, self.scale_b)
+        return nx.residual_fixed(a, b, self.mult_a, self.mult_b, self.shift, self.zero_a, self.zero_b, self.zero_y)
 
 
 @dataclass(frozen=True, eq=False)
 class Attention(Op):
-    """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd):
+    """q, k, v u8 (N, D) -> u8 (N, D), heads side by side; for head h (columns h*hd .. (h+1)*hd) one of two softmaxes:
 
+    softmax "deferred" (the default of `quantize`; nx.attention_deferred_head), integer only:
+    t = round_shift(sum_d (q-128)(k-128) * score_fixed[h], score_shift[h])   integer scores (int16 by construction)
+    e = exp_lut8[h][min(max_j t - t, 255)], s = sum_j e                      u8 numerators (max 255), never normalised
+    y = requantize_fixed(sum_j e (v-128), r, out_shift[h]), r = (2 out_fixed[h] + s) / (2 s)   one division per row
+
+    softmax "normalized" (prob_bits 8..16):
     s = sat(rne(f32(sum_d (q-128)(k-128)) * score_mult[h]) + 128)        u8 (N, N), 1/sqrt(hd) folded in
     p = softmax_int(s, exp_lut[h], M)                                     (N, N), 0..M, scale 1/M
     o = sat(rne(f32(sum_j p (v-128)) * out_mult[h]) + 128)                u8 (N, hd)
-    M = 2**prob_bits - 1: 255 (u8 probabilities) by default; 12 bits resolve diffuse attention over hundreds of
-    tokens (most u8 probabilities would round to 0 or 1 there).
+    M = 2**prob_bits - 1: 255 (u8 probabilities); 12 bits resolve diffuse attention over hundreds of tokens.
+    Each mode's constants are empty arrays in the other mode.
     """
 
     heads: int = 1
-    score_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
-    exp_lut: np.ndarray = field(default=None, repr=False)  # i32 (heads, 256)
-    out_mult: np.ndarray = field(default=None, repr=False)  # f32 (heads,)
-    prob_bits: int = 8  # probability precision inside the op (8: uint8, 9..16: uint16)
+    score_mult: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # f32 (heads,)
+    exp_lut: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.int32), repr=False)  # i32 (heads, 256)
+    out_mult: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)  # f32 (heads,)
+    prob_bits: int = 8  # normalized: probability precision inside the op (8: uint8, 9..16: uint16)
+    softmax: str = "normalized"  # "deferred" | "normalized" (absent in files written before the deferred mode)
+    score_fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    score_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    exp_lut8: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.uint8), repr=False)  # u8 (heads, 256)
+    out_fixed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
+    out_shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32), repr=False)  # i32 (heads,)
     kind: ClassVar[str] = "attention"
 
+    SOFTMAXES: ClassVar[tuple[str, ...]] = ("deferred", "normalized")
+
     def reference(self, q, k, v):
+        if self.softmax not in self.SOFTMAXES:
+            raise ValueError(f"{self.name}: unknown softmax {self.softmax!r}")
         n, d = q.shape
         hd = d // self.heads
         out = np.empty((n, d), dtype=np.uint8)
         for h in range(self.heads):
             cols = slice(h * hd, (h + 1) * hd)
-            s = nx.requantize(nx.matmul_acc(nx.centered(q[:, cols]), nx.centered(k[:, cols]).T), self.score_mult[h])
+            qc, kc, vc = nx.centered(q[:, cols]), nx.centered(k[:, cols]), nx.centered(v[:, cols])
+            if self.softmax == "deferred":
+                out[:, cols] = nx.attention_deferred_head(qc, kc, vc, self.score_fixed[h], self.score_shift[h],
+                                                          self.exp_lut8[h], self.out_fixed[h], self.out_shift[h])
+                continue
+            s = nx.requantize(nx.matmul_acc(qc, kc.T), self.score_mult[h])
             p = nx.softmax_int(s, self.exp_lut[h], (1 << self.prob_bits) - 1)
-            acc = nx.matmul_acc(p.astype(np.int64), nx.centered(v[:, cols]))
-            out[:, cols] = nx.requantize(acc, self.out_mult[h])
+            out[:, cols] = nx.requantize(nx.matmul_acc(p.astype(np.int64), vc), self.out_mult[h])
         return out
 
     def macs(self, shapes):
@@ -196,28 +234,32 @@ class Attention(Op):
 @dataclass(frozen=True, eq=False)
 class TokenMean(Op):
     """x u8 (C*P, D) -> u8 (1, F): sum of (x - 128) over patches (F = C*D, "concat") or over all tokens
-    (F = D, "mean"), then requantised: sat(rne(f32(sum) * multiplier) + 128)."""
+    (F = D, "mean"), then requantised, integer only: requantize_fixed(sum, mult, shift) (mult / 2**shift =
+    s_x / (count s_y), numerics.fixed_multiplier)."""
 
     channels: int = 1
     reduction: str = "concat"
-    multiplier: float = 1.0
+    mult: int = 1 << 30
+    shift: int = 30
     kind: ClassVar[str] = "token_mean"
 
     def reference(self, x):
         n, d = x.shape
         xc = nx.centered(x).reshape(self.channels, n // self.channels, d)
         acc = xc.sum(axis=1).reshape(1, -1) if self.reduction == "concat" else xc.sum(axis=(0, 1)).reshape(1, d)
-        return nx.requantize(acc, self.multiplier)
+        return nx.requantize_fixed(acc, self.mult, self.shift)
 
 
 @dataclass(frozen=True, eq=False)
 class PatchFeatures(Op):
     """x u8 (C*P, D) -> u8 (P, F) for the regression head. "concat": y[p, c*D + d] = x[c*P + p, d] (a copy);
-    "mean": y[p, d] = sat(rne(f32(sum_c (x[c*P + p, d] - 128)) * multiplier) + 128)."""
+    "mean": y[p, d] = requantize_fixed(sum_c (x[c*P + p, d] - 128), mult, shift) (integer only; unused by
+    "concat")."""
 
     channels: int = 1
     reduction: str = "concat"
-    multiplier: float = 1.0
+    mult: int = 1 << 30
+    shift: int = 30
     kind: ClassVar[str] = "patch_features"
 
     def reference(self, x):
@@ -225,17 +267,18 @@ class PatchFeatures(Op):
         xr = np.asarray(x).reshape(self.channels, n // self.channels, d)
         if self.reduction == "concat":
             return xr.transpose(1, 0, 2).reshape(n // self.channels, self.channels * d).copy()
-        return nx.requantize(nx.centered(xr).sum(axis=0), self.multiplier)
+        return nx.requantize_fixed(nx.centered(xr).sum(axis=0), self.mult, self.shift)
 
 
 @dataclass(frozen=True, eq=False)
 class DepthwiseConv1d(Op):
     """x u8 (P, H) -> u8 (P, H), kernel 3, padding 1 (padding is real zero = code 128):
-    acc[p, h] = bias[h] + sum_j w[h, j] (x[p + j - 1, h] - 128); y = requantize(acc, multiplier[h])."""
+    acc[p, h] = bias[h] + sum_j w[h, j] (x[p + j - 1, h] - 128); y = requantize_fixed(acc, mult[h], shift[h])."""
 
     weight: np.ndarray = field(default=None, repr=False)  # s8 (H, 3)
     bias: np.ndarray = field(default=None, repr=False)  # i32 (H)
-    multiplier: np.ndarray = field(default=None, repr=False)  # f32 (H)
+    mult: np.ndarray = field(default=None, repr=False)  # i32 (H), numerics.fixed_multiplier
+    shift: np.ndarray = field(default=None, repr=False)  # i32 (H)
     kind: ClassVar[str] = "depthwise_conv1d"
 
     def reference(self, x):
@@ -243,7 +286,7 @@ class DepthwiseConv1d(Op):
         padded = np.pad(xc, ((1, 1), (0, 0)))
         w = np.asarray(self.weight, dtype=np.int64)
         acc = np.asarray(self.bias, dtype=np.int64) + sum(w[:, j] * padded[j : j + xc.shape[0]] for j in range(3))
-        return nx.requantize(acc, self.multiplier)
+        return nx.requantize_fixed(acc, self.mult, self.shift)
 
     def macs(self, shapes):
         return 3 * int(np.prod(shapes[self.inputs[0]]))
@@ -279,19 +322,22 @@ class Transpose(Op):
 
 @dataclass(frozen=True, eq=False)
 class Conv1d(Op):
-    """x u8 (T, Cin) time-major -> u8 (T', M): y = requantize(nx.conv1d_acc(x, w, bias, stride, padding), mult[m]);
-    weight s8 (M, k, Cin) tap-major, bias i32 (M), multiplier f32 (M); T' = (T + 2 padding - k) // stride + 1.
+    """x u8 (T, Cin) time-major -> u8 (T', M): y = requantize_fixed(conv1d_acc(x, w, bias, stride, padding), mult[m],
+    shift[m]); weight s8 (M, k, Cin) tap-major, bias i32 (M), mult/shift i32 (M) (numerics.fixed_multiplier);
+    T' = (T + 2 padding - k) // stride + 1.
     BatchNorm is folded into weight and bias at export."""
 
     weight: np.ndarray = field(default=None, repr=False)
     bias: np.ndarray = field(default=None, repr=False)
-    multiplier: np.ndarray = field(default=None, repr=False)
+    mult: np.ndarray = field(default=None, repr=False)
+    shift: np.ndarray = field(default=None, repr=False)
     stride: int = 1
     padding: int = 0
     kind: ClassVar[str] = "conv1d"
 
     def reference(self, x):
-        return nx.requantize(nx.conv1d_acc(x, self.weight, self.bias, self.stride, self.padding), self.multiplier)
+        return nx.requantize_fixed(nx.conv1d_acc(x, self.weight, self.bias, self.stride, self.padding), self.mult,
+                                   self.shift)
 
     def macs(self, shapes):
         m, k, cin = self.weight.shape

@@ -55,11 +55,12 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         out = 4 if kind == "linear_dequant" else 1
         ncb, nrb = _tiles(m, tile.dims["cols"]), _tiles(rows, tile.dims["rows"])
         table = kind == "linear_lut"
+        coeff = 4 if kind == "linear_dequant" else 8  # per column: f32 scale, or the int32 (M, S) pair
         return Transfers(4 * ncb + 2 * ncb * nrb + table, m * k,
-                         m * k + 8 * m + ncb * rows * k + 256 * table, rows * m * out)
+                         m * k + (4 + coeff) * m + ncb * rows * k + 256 * table, rows * m * out)
     if kind == "layernorm":
         rows, d = shapes[op.inputs[0]]
-        return Transfers(2 + 2 * _tiles(rows, tile.dims["rows"]), 0, 8 * d + rows * d, rows * d)
+        return Transfers(3 + 2 * _tiles(rows, tile.dims["rows"]), 0, 12 * d + rows * d, rows * d)  # 3 residents
     if kind in ("quantize_input", "lut", "residual_add"):
         count = _shape_count(shapes[op.inputs[0]])
         ins = {"quantize_input": 4, "lut": 1, "residual_add": 2}[kind]
@@ -71,8 +72,9 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         n, d = shapes[op.inputs[0]]
         nkc, nrb = _tiles(n, tile.dims["kv_chunk"]), _tiles(n, tile.dims["rows"])
         # per head: its table, per block q, y and K then V in chunks (K and V read once per block)
-        return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0,
-                         8 * op.heads + 1024 * op.heads + n * d + 2 * nrb * n * d, n * d)
+        deferred = getattr(op, "softmax", "normalized") == "deferred"  # (M, S) pairs and u8 tables
+        consts = (16 + 256) * op.heads if deferred else (8 + 1024) * op.heads
+        return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0, consts + n * d + 2 * nrb * n * d, n * d)
     if kind == "token_mean":
         n, d = shapes[op.inputs[0]]  # token tiles in, the features out once
         return Transfers(_tiles(n, tile.dims["tokens"]) + 1, 0, n * d, _shape_count(shapes[op.output]))
@@ -85,7 +87,7 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         tp, table = tile.dims["rows"], kind == "depthwise_conv1d_lut"
         tiles = _tiles(p, tp)
         halo = sum(min(u0 + tp + 1, p) - max(u0 - 1, 0) for u0 in range(0, p, tp)) * h
-        return Transfers(3 + table + 2 * tiles, 0, 11 * h + 256 * table + halo, p * h)
+        return Transfers(3 + table + 2 * tiles, 0, 15 * h + 256 * table + halo, p * h)  # w 3h, bias 4h, (M, S) 8h
     if kind == "conv1d":  # L3 -> L2 slabs only; the kernel reads x and the slab in L2 (not streamed to L1 yet)
         m, k, cin = op.weight.shape
         return Transfers(_tiles(m, tile.dims["cols"]), m * k * cin, 0, 0)

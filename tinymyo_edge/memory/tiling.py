@@ -88,10 +88,11 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     rows, k = shapes[op.inputs[0]]
     m = op.weight.shape[0]
     out_bytes = 4 if op.kind == "linear_dequant" else 1
+    mult_bytes = 4 if op.kind == "linear_dequant" else 8  # f32 scale, or the int32 (M, S) pair of tm_requant_fixed
 
     def parts(tr: int, tm: int) -> list[tuple[str, int]]:
         table = [("table", 256)] if op.kind == "linear_lut" else []
-        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", 4 * tm)
+        return (double("x", tr * k) + double("w", tm * k) + double("bias", 4 * tm) + double("mult", mult_bytes * tm)
                 + double("y", tr * tm * out_bytes) + table)
 
     def l1(tr: int, tm: int) -> int:
@@ -114,8 +115,8 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
 def tile_layernorm(op: Op, shapes: dict, board: Board) -> Tile:
     rows, d = shapes[op.inputs[0]]
 
-    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain + bias resident
-        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d)]
+    def parts(tr: int) -> list[tuple[str, int]]:  # x and y tiles double buffered, gain, bias, shift resident
+        return double("in0_", tr * d) + double("out", tr * d) + [("res0", 4 * d), ("res1", 4 * d), ("res2", 4 * d)]
 
     tr = _largest(rows, lambda r: layout_bytes(layout(parts(r), board.alignment)) <= board.l1_bytes)
     if not tr:
@@ -171,10 +172,13 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
 
     n, d = shapes[op.inputs[0]]
     hd = d // op.heads
+    deferred = getattr(op, "softmax", "normalized") == "deferred"
+    table = 256 if deferred else 4 * 256  # the head's exp table: lut8 u8, or exp_lut int32
+    per_head = 8 * op.heads if deferred else 4 * op.heads  # (M, S) int32 pairs, or float32 multipliers
 
     def parts(r: int, kc: int) -> list[tuple[str, int]]:
         scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores, r, kc).items()]
-        return (scratch + [("exp_lut", 4 * 256), ("score_mult", 4 * op.heads), ("out_mult", 4 * op.heads),
+        return (scratch + [("exp_lut", table), ("score_mult", per_head), ("out_mult", per_head),
                            ("q", r * hd), ("y", r * hd)] + double("kv", kc * hd))
 
     step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows
@@ -223,13 +227,13 @@ def tile_patch_features(op: Op, shapes: dict, board: Board) -> Tile:
 
 @tiler("depthwise_conv1d", "depthwise_conv1d_lut")
 def tile_depthwise(op: Op, shapes: dict, board: Board) -> Tile:
-    """Row tiles with a halo of one row each side; weights, bias, multiplier (and table) resident."""
+    """Row tiles with a halo of one row each side; weights, bias, (M, S) pairs (and table) resident."""
     p, h = shapes[op.inputs[0]]
     table = [("res3", 256)] if op.kind == "depthwise_conv1d_lut" else []
 
     def parts(tp: int) -> list[tuple[str, int]]:
         return (double("in0_", min(tp + 2, p) * h) + double("out", tp * h) + [("res0", 3 * h), ("res1", 4 * h),
-                                                                               ("res2", 4 * h)] + table)
+                                                                               ("res2", 8 * h)] + table)
 
     tp, buffers = _fitted(op, board, p, parts, "1 row")
     return Tile(op.name, op.kind, {"rows": tp}, layout_bytes(buffers), buffers=buffers)

@@ -24,8 +24,8 @@ def tile_conv1d(op: Op, shapes: dict, board: Board) -> Tile:
     m, k, _ = op.weight.shape
     t_out = shapes[op.output][0]
 
-    def l1(tr: int, tm: int) -> int:  # input rows, weight slab, output tile, double buffered; bias + multiplier
-        return 2 * (((tr - 1) * op.stride + k) * cin + tm * k * cin + tr * tm) + 8 * tm
+    def l1(tr: int, tm: int) -> int:  # input rows, weight slab, output tile, double buffered; bias + (M, S) pairs
+        return 2 * (((tr - 1) * op.stride + k) * cin + tm * k * cin + tr * tm) + 12 * tm
 
     slab_cols = max(1, min(m, board.weight_slab_bytes // max(1, k * cin)))
     best = None

@@ -57,8 +57,8 @@ CYCLES_PER_ELEMENT: dict[str, float] = {
     "linear_lut": 10.0,  # + table lookup
     "linear_dequant": 6.0,  # int -> float, multiply, store
     "attention": 8.0,  # per output (p . v requantisation); the scores are counted by softmax_cycles_per_score
-    "layernorm": 30.0,  # two sums, a division per element, float affine, round, saturate
-    "residual_add": 10.0,  # two subtract-multiplies, add, round, saturate
+    "layernorm": 13.0,  # integer: 12-instruction affine loop + the moments (2 sdotp per 4 codes), one division per row
+    "residual_add": 9.0,  # integer: 2 loads, 2 p.mac, shift, add, clip, store (tm_xpulp_norm.h)
     "lut": 2.0,
     "token_mean": 1.0,  # per input element
     "patch_features": 1.0,

@@ -11,7 +11,7 @@ golden executor (ir.Program.run) under onnxruntime.
 """
 
 from .api import quantize_model, read_program
-from .builder import DEFAULT_PROB_BITS
+from .builder import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES
 from .runtime import ort_intermediates, run_int8
 
-__all__ = ["DEFAULT_PROB_BITS", "ort_intermediates", "quantize_model", "read_program", "run_int8"]
+__all__ = ["DEFAULT_PROB_BITS", "DEFAULT_SOFTMAX", "SOFTMAXES", "ort_intermediates", "quantize_model", "read_program", "run_int8"]

@@ -10,7 +10,7 @@ import onnx
 from ..errors import TinyMyoError
 from ..fileio import atomic_path, check_writable
 from ..ir.program import Program
-from .builder import DEFAULT_PROB_BITS, build_program
+from .builder import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES, build_program
 from .calibrate import DEFAULT_PERCENTILE, METHODS
 from .encoding import onnx_to_program, program_to_onnx
 from .ranges import check_ranges, check_sizes
@@ -61,20 +61,25 @@ def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
 def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", report_dir=None, force: bool = False,
                    percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                    progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
-                   calib_preprocessing: dict | None = None) -> Program:
+                   calib_preprocessing: dict | None = None, softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.
 
     Refuses (TinyMyoError, nothing written) a graph that is not TinyMyo-shaped, calibration data of the wrong
     shape/non-finite/empty, a model whose integer intermediates could overflow, or an int8 graph that onnxruntime
-    does not run exactly like the golden executor. prob_bits: softmax probability precision inside attention
-    (DEFAULT_PROB_BITS = 12: resolves diffuse attention over hundreds of tokens far better than 8 = u8, the IR
-    default and the fastest C path; see Attention).
+    does not run exactly like the golden executor. softmax: "deferred" (DEFAULT_SOFTMAX: integer scores, u8
+    numerators relative to the row maximum, one reciprocal per output row; see Attention and builder.py) or
+    "normalized", whose probabilities have prob_bits bits (8..16; 12 resolves diffuse attention over hundreds of
+    tokens far better than 8). prob_bits is ignored by the deferred softmax.
     """
     float_onnx_path, out_path = Path(float_onnx_path), Path(out_path)
     if method not in METHODS:
         raise TinyMyoError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
     if not 8 <= prob_bits <= 16:
         raise TinyMyoError(f"prob_bits must be 8..16 (got {prob_bits})")
+    if softmax not in SOFTMAXES:
+        raise TinyMyoError(f"unknown softmax {softmax!r}; choose one of {', '.join(SOFTMAXES)}")
+    if softmax == "deferred":
+        prob_bits = 8  # unused by the deferred softmax; the IR default
     if not 0.0 < percentile <= 100.0:
         raise TinyMyoError(f"percentile must be in (0, 100] (got {percentile})")
     check_writable(out_path, force)
@@ -87,13 +92,13 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = "mse", r
                      model_name=str(float_onnx_path), data_name="the calibration windows")
     rec = recognize(float_onnx_path, verify=False)
     cfg = rec.config
-    check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits)
+    check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits, softmax)
     x = check_calibration(calib_x, cfg.channels, cfg.samples)
     x = calibration_subset(x, max_windows)
     verify_against_onnx(float_onnx_path, rec.model, rec.input_name,
                         np.concatenate([x[:2], np.random.default_rng(0).standard_normal((1, *x.shape[1:]), np.float32)]))
     program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress,
-                            prob_bits=prob_bits)
+                            prob_bits=prob_bits, softmax=softmax)
     program.metadata["source_model"] = float_onnx_path.name
     if preprocessing is not None:  # the input pipeline travels on (build --stream, validate --stream read it)
         program.metadata["preprocessing"] = preprocessing

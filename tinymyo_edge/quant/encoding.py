@@ -38,7 +38,11 @@ META_FORMAT, META_TENSORS, META_IO, META_PROGRAM = ("tinymyo_edge.format", "tiny
 class Field:
     name: str
     dtype: np.dtype
-    scalar: bool = False  # a Python float in the IR: a 0-d float64 initializer (lossless), cast to float32 in the body
+    scalar: bool = False  # a Python number in the IR: a 0-d initializer; a float64 one is cast to float32 in the body
+
+    @property
+    def float_scalar(self) -> bool:
+        return self.scalar and self.dtype.kind == "f"
 
 
 def _f(name, dtype, scalar=False):
@@ -49,20 +53,27 @@ def _f(name, dtype, scalar=False):
 SCHEMA: dict[str, tuple[int, tuple[Field, ...], tuple[str, ...]]] = {
     "quantize_input": (1, (_f("scale", "float64", True),), ()),
     "reshape": (1, (_f("shape", "int64"),), ()),
-    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "linear": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32"),
+                   _f("zero_point", "int64", True)), ()),
     "linear_dequant": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("scale", "float32")), ()),
     "lut": (1, (_f("table", "uint8"),), ("function",)),
-    "layernorm": (1, (_f("gain", "float32"), _f("bias", "float32")), ()),
-    "residual_add": (2, (_f("scale_a", "float64", True), _f("scale_b", "float64", True)), ()),
-    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32")),
-                  ("heads", "prob_bits")),
-    "token_mean": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "patch_features": (1, (_f("multiplier", "float64", True),), ("channels", "reduction")),
-    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ()),
+    "layernorm": (1, (_f("gain", "int32"), _f("bias", "int32"), _f("shift", "int32"), _f("recip_bits", "int32", True),
+                      _f("frac_bits", "int32", True), _f("zero_point", "int32", True)), ()),
+    "residual_add": (2, tuple(_f(n, "int32", True) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b",
+                                                              "zero_y")), ()),
+    "attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
+                      _f("score_fixed", "int32"), _f("score_shift", "int32"), _f("exp_lut8", "uint8"),
+                      _f("out_fixed", "int32"), _f("out_shift", "int32")),
+                  ("heads", "prob_bits", "softmax")),
+    "token_mean": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "patch_features": (1, (_f("mult", "int64", True), _f("shift", "int64", True)), ("channels", "reduction")),
+    "depthwise_conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+                         ()),
     "interpolate": (1, (_f("index0", "int32"), _f("index1", "int32"), _f("weight0", "float32"),
                         _f("weight1", "float32")), ()),
     "transpose": (1, (), ()),
-    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("multiplier", "float32")), ("stride", "padding")),
+    "conv1d": (1, (_f("weight", "int8"), _f("bias", "int32"), _f("mult", "int32"), _f("shift", "int32")),
+               ("stride", "padding")),
     "rel_attention": (3, (_f("score_mult", "float32"), _f("exp_lut", "int32"), _f("out_mult", "float32"),
                           _f("rel_key", "int16")), ("heads", "window", "prob_bits")),
 }
@@ -111,10 +122,13 @@ class _Body:
         low = self.op("Less", [self.op("Sub", [t, self.op("Mul", [q, d])]), self.const(0, np.int64)])
         return self.op("Sub", [q, self.op("Cast", [low], to=TP.INT64)])
 
-    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str, zero_point: int = nx.ACT_ZERO_POINT) -> str:
-        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64)."""
+    def requant_fixed(self, acc_int: str, mult: str, shift: str, out: str,
+                      zero_point: int | str = nx.ACT_ZERO_POINT) -> str:
+        """numerics.requantize_fixed: sat(round_shift(int64(acc) * M, S) + zp) as uint8 (mult, shift int64;
+        zero_point a constant, or the name of an int64 tensor)."""
         r = self.round_shift(self.op("Mul", [self.op("Cast", [acc_int], to=TP.INT64), mult]), shift)
-        r = self.op("Clip", [self.op("Add", [r, self.const(zero_point, np.int64)]), self.const(0, np.int64),
+        zp = zero_point if isinstance(zero_point, str) else self.const(zero_point, np.int64)
+        r = self.op("Clip", [self.op("Add", [r, zp]), self.const(0, np.int64),
                              self.const(255, np.int64)])
         return self.op("Cast", [r], out, to=TP.UINT8)
 
@@ -131,10 +145,12 @@ def _body_reshape(b: _Body, cfg: dict) -> None:
 
 
 def _body_linear(b: _Body, cfg: dict) -> None:
-    one, zp = b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)
-    wzp = b.op("ConstantOfShape", [b.op("Shape", ["multiplier"])],
-               value=numpy_helper.from_array(np.zeros(1, np.int8)))
-    b.op("QGemm", ["x0", one, zp, "weight", "multiplier", wzp, "bias", one, zp], "y", domain="com.microsoft", transB=1)
+    """MatMulInteger u8 x s8 (exact int32), the int32 bias (input zero point folded in), then the integer
+    requantisation by the per-channel fixed-point multiplier (int32 initializers, int64 arithmetic)."""
+    wt = b.op("Transpose", ["weight"], perm=[1, 0])
+    acc = b.op("MatMulInteger", ["x0", wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
+    mult, shift = (b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift"))
+    b.requant_fixed(b.op("Add", [acc, "bias"]), mult, shift, "y", "zero_point")
 
 
 def _body_linear_dequant(b: _Body, cfg: dict) -> None:
@@ -150,27 +166,78 @@ def _body_lut(b: _Body, cfg: dict) -> None:
 
 
 def _body_layernorm(b: _Body, cfg: dict) -> None:
+    """numerics.layernorm_fixed: int32 sums (sum x, sum x^2: D * 255^2 < 2^31, ranges.py), int64 statistics and
+    reciprocal per row (var < 2^52: the double Sqrt + Floor is the exact isqrt), int64 per element (the values are
+    int32-bounded, ranges.py; int64 here only avoids Casts)."""
     axes = b.const([-1], np.int64)
     xi = b.op("Cast", ["x0"], to=TP.INT32)
     dim64 = b.op("Gather", [b.op("Shape", ["x0"]), b.const(-1, np.int64)], axis=0)
-    c = b.op("Sub", [b.op("Mul", [xi, b.op("Cast", [dim64], to=TP.INT32)]), b.op("ReduceSum", [xi, axes], keepdims=1)])
-    c64 = b.op("Cast", [c], to=TP.INT64)
-    var = b.op("Div", [b.op("ReduceSum", [b.op("Mul", [c64, c64]), axes], keepdims=1), dim64])
+    s = b.op("Cast", [b.op("ReduceSum", [xi, axes], keepdims=1)], to=TP.INT64)
+    q = b.op("Cast", [b.op("ReduceSum", [b.op("Mul", [xi, xi]), axes], keepdims=1)], to=TP.INT64)
+    var = b.op("Sub", [b.op("Mul", [q, dim64]), b.op("Mul", [s, s])])
     root = b.op("Floor", [b.op("Sqrt", [b.op("Cast", [var], to=TP.DOUBLE)])])
     sd = b.op("Max", [b.op("Cast", [root], to=TP.INT64), b.const(1, np.int64)])
-    n = b.op("Div", [b.op("Mul", [c, b.const(1 << nx.LN_FRAC_BITS, np.int32)]), b.op("Cast", [sd], to=TP.INT32)])
-    t = b.op("Add", [b.op("Mul", [b.op("Cast", [n], to=TP.FLOAT), "gain"]), "bias"])
-    b.op("QuantizeLinear", [t, b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    k = b.op("Cast", ["recip_bits"], to=TP.INT64)
+    recip = b.op("Div", [b.pow2(k), sd])  # non-negative operands: truncation = floor
+    c = b.op("Sub", [b.op("Mul", [b.op("Cast", ["x0"], to=TP.INT64), dim64]), s])
+    n = b.round_shift(b.op("Mul", [c, recip]), b.op("Sub", [k, b.op("Cast", ["frac_bits"], to=TP.INT64)]))
+    u = b.op("Add", [b.op("Mul", [n, b.op("Cast", ["gain"], to=TP.INT64)]), b.op("Cast", ["bias"], to=TP.INT64)])
+    r = b.op("Add", [b.round_shift(u, b.op("Cast", ["shift"], to=TP.INT64)), b.op("Cast", ["zero_point"], to=TP.INT64)])
+    r = b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])
+    b.op("Cast", [r], "y", to=TP.UINT8)
 
 
 def _body_residual_add(b: _Body, cfg: dict) -> None:
-    zp = b.const(float(nx.ACT_ZERO_POINT), np.float32)
-    fa = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.FLOAT), zp]), "scale_a"])
-    fb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.FLOAT), zp]), "scale_b"])
-    b.op("QuantizeLinear", [b.op("Add", [fa, fb]), b.const(1.0, np.float32), b.const(nx.ACT_ZERO_POINT, np.uint8)], "y")
+    """numerics.residual_fixed in int64 (the sum is int32-bounded, ranges.py)."""
+    i64 = {n: b.op("Cast", [n], to=TP.INT64) for n in ("mult_a", "mult_b", "shift", "zero_a", "zero_b", "zero_y")}
+    ta = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x0"], to=TP.INT64), i64["zero_a"]]), i64["mult_a"]])
+    tb = b.op("Mul", [b.op("Sub", [b.op("Cast", ["x1"], to=TP.INT64), i64["zero_b"]]), i64["mult_b"]])
+    r = b.op("Add", [b.round_shift(b.op("Add", [ta, tb]), i64["shift"]), i64["zero_y"]])
+    b.op("Cast", [b.op("Clip", [r, b.const(0, np.int64), b.const(255, np.int64)])], "y", to=TP.UINT8)
 
 
 def _body_attention(b: _Body, cfg: dict) -> None:
+    if cfg["softmax"] == "deferred":
+        _body_attention_deferred(b, cfg)
+    else:
+        _body_attention_normalized(b, cfg)
+
+
+def _head_constant(b: _Body, table: str, hidx: str) -> str:
+    """table[h] of an int32 per-head constant, as an int64 scalar."""
+    return b.op("Cast", [b.op("Gather", [table, hidx], axis=0)], to=TP.INT64)
+
+
+def _body_attention_deferred(b: _Body, cfg: dict) -> None:
+    """Per head (numerics.attention_deferred_head): MatMulInteger q.k^T (zero points 128), integer scores by
+    round_shift(acc * M, S) (int64; int16 by construction), d = min(rowmax - t, 255), u8 numerators by GatherElements
+    in the head's lut8, int32 row sums, MatMulInteger e.v (zero points 0 and 128), one int64 division per row for
+    r = (2 Mo + s) / (2 s), then requant_fixed(o, r, So); heads concatenated along the features."""
+    heads, hd = cfg["heads"], cfg["head_dim"]
+    zp, zp0 = b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.uint8)
+    cols, last = b.const([1], np.int64), b.const([-1], np.int64)
+    outs = []
+    for h in range(heads):
+        lo, hi = b.const([h * hd], np.int64), b.const([(h + 1) * hd], np.int64)
+        qh, kh, vh = (b.op("Slice", [t, lo, hi, cols]) for t in ("x0", "x1", "x2"))
+        hidx = b.const(h, np.int64)
+        acc = b.op("MatMulInteger", [qh, b.op("Transpose", [kh], perm=[1, 0]), zp, zp])
+        prod = b.op("Mul", [b.op("Cast", [acc], to=TP.INT64), _head_constant(b, "score_fixed", hidx)])
+        t = b.op("Cast", [b.round_shift(prod, _head_constant(b, "score_shift", hidx))], to=TP.INT32)
+        d = b.op("Min", [b.op("Sub", [b.op("ReduceMax", [t], axes=[-1], keepdims=1), t]),
+                         b.const(nx.DEFERRED_D_MAX, np.int32)])
+        lut = b.op("Gather", ["exp_lut8", hidx], axis=0)
+        e = b.op("Reshape", [b.op("GatherElements", [lut, b.op("Reshape", [d, last])], axis=0), b.op("Shape", [d])])
+        total = b.op("Cast", [b.op("ReduceSum", [b.op("Cast", [e], to=TP.INT32), last], keepdims=1)], to=TP.INT64)
+        o = b.op("MatMulInteger", [e, vh, zp0, zp])
+        two = b.const(2, np.int64)
+        num = b.op("Add", [b.op("Mul", [_head_constant(b, "out_fixed", hidx), two]), total])
+        r = b.op("Div", [num, b.op("Mul", [total, two])])
+        outs.append(b.requant_fixed(o, r, _head_constant(b, "out_shift", hidx), f"o{h}"))
+    b.op("Concat", outs, "y", axis=1)
+
+
+def _body_attention_normalized(b: _Body, cfg: dict) -> None:
     """Per head: QLinearMatMul u8 x u8 scores (scale = score_mult[h]), integer softmax with the head's exp table
     (GatherElements), p.v by QLinearMatMul (u8 probabilities) or int32 MatMul (wider ones), requantised with
     out_mult[h]; heads concatenated along the features."""
@@ -208,15 +275,15 @@ def _body_group_sum(b: _Body, axis: int, keepdims: int) -> str:
 
 
 def _body_token_mean(b: _Body, cfg: dict) -> None:
-    b.requant(b.op("Cast", [_body_group_sum(b, 0, 1)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 0, 1), "mult", "shift", "y")
 
 
 def _body_patch_features(b: _Body, cfg: dict) -> None:
-    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (the multiplier is unused)
+    if cfg["patch_reduction"] == "concat":  # a copy: y[p, c*D + d] = x[c*P + p, d] (mult, shift unused)
         g = b.op("Reshape", ["x0", "group_shape"])
         b.op("Reshape", [b.op("Transpose", [g], perm=[1, 0, 2]), "sum_shape"], "y")
         return
-    b.requant(b.op("Cast", [_body_group_sum(b, 1, 0)], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(_body_group_sum(b, 1, 0), "mult", "shift", "y")
 
 
 def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
@@ -227,7 +294,7 @@ def _body_depthwise_conv1d(b: _Body, cfg: dict) -> None:
     for j, end in enumerate((-2, -1, np.iinfo(np.int64).max)):
         tap = b.op("Slice", [xp, b.const([j], np.int64), b.const([end], np.int64), rows])
         acc = b.op("Add", [acc, b.op("Mul", [tap, b.op("Gather", [w, b.const(j, np.int64)], axis=1)])])
-    b.requant(b.op("Cast", [acc], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(acc, *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_interpolate(b: _Body, cfg: dict) -> None:
@@ -243,12 +310,12 @@ def _body_transpose(b: _Body, cfg: dict) -> None:
 
 def _body_conv1d(b: _Body, cfg: dict) -> None:
     """im2col by Pad (code 128 = real zero) + Gather of the tap rows, then MatMulInteger u8 x s8 (exact), int32 bias,
-    and the requantisation."""
+    and the integer requantisation."""
     xp = b.op("Pad", ["x0", "pads", b.const(nx.ACT_ZERO_POINT, np.uint8)], mode="constant")
     cols = b.op("Reshape", [b.op("Gather", [xp, "im2col_index"], axis=0), "cols_shape"])
     wt = b.op("Transpose", [b.op("Reshape", ["weight", b.const([0, -1], np.int64)])], perm=[1, 0])
     acc = b.op("MatMulInteger", [cols, wt, b.const(nx.ACT_ZERO_POINT, np.uint8), b.const(0, np.int8)])
-    b.requant(b.op("Cast", [b.op("Add", [acc, "bias"])], to=TP.FLOAT), "multiplier", "y")
+    b.requant_fixed(b.op("Add", [acc, "bias"]), *(b.op("Cast", [t], to=TP.INT64) for t in ("mult", "shift")), "y")
 
 
 def _body_rel_attention(b: _Body, cfg: dict) -> None:
@@ -287,10 +354,10 @@ def _function(kind: str, cfg: dict) -> onnx.FunctionProto:
     n_act, fields, attrs = SCHEMA[kind]
     body = _Body()
     for f in fields:  # the IR computes with float32(value), as does Cast(double -> float): round to nearest even
-        if f.scalar:
+        if f.float_scalar:
             body.op("Cast", [f.name + "_f64"], f.name, to=TP.FLOAT)
     _BODIES[kind](body, cfg)
-    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.scalar else "") for f in fields]
+    inputs = [f"x{i}" for i in range(n_act)] + [f.name + ("_f64" if f.float_scalar else "") for f in fields]
     inputs += list(_HELPERS.get(kind, ()))
     return oh.make_function(DOMAIN, kind, inputs, ["y"], body.nodes,
                             [oh.make_opsetid("", OPSET), oh.make_opsetid("com.microsoft", 1)], attributes=list(attrs))
@@ -325,7 +392,12 @@ def _helpers(op: Op, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray
 def _field_value(op: Op, field: Field) -> np.ndarray:
     value = getattr(op, field.name)
     arr = np.asarray(value)
-    if field.scalar:
+    if field.scalar and not field.float_scalar:
+        info = np.iinfo(field.dtype)
+        if not isinstance(value, (int, np.integer)) or not info.min <= int(value) <= info.max:
+            raise TinyMyoError(f"{op.name}: field {field.name} = {value!r} is not an integer that fits {field.dtype}")
+        arr = np.array(int(value), dtype=field.dtype).reshape(())
+    elif field.scalar:
         arr = np.array(value, dtype=field.dtype).reshape(())
     if arr.dtype != field.dtype:
         cast = arr.astype(field.dtype)
@@ -342,9 +414,11 @@ def program_to_onnx(program: Program, graph_input: str, graph_output: str, outpu
     attention = [op for op in program.ops if op.kind in ("attention", "rel_attention")]
     cfg = {"heads": attention[0].heads if attention else 1,
            "head_dim": shapes[attention[0].inputs[0]][1] // attention[0].heads if attention else 1}
-    if len({(op.heads, op.prob_bits, shapes[op.inputs[0]]) for op in attention}) > 1:
-        raise TinyMyoError("all attention ops of a program must share heads, prob_bits and shape")
+    if len({(op.heads, op.prob_bits, getattr(op, "softmax", "normalized"), shapes[op.inputs[0]])
+            for op in attention}) > 1:
+        raise TinyMyoError("all attention ops of a program must share heads, prob_bits, softmax and shape")
     cfg["prob_bits"] = attention[0].prob_bits if attention else 8
+    cfg["softmax"] = getattr(attention[0], "softmax", "normalized") if attention else "normalized"
     reductions = {op.reduction for op in program.ops if op.kind == "patch_features"}
     if len(reductions) > 1:
         raise TinyMyoError("all patch_features ops of a program must share one reduction")
@@ -420,7 +494,7 @@ def onnx_to_program(model: onnx.ModelProto, path: str | Path = "<model>") -> Pro
             arr = inits[name]
             if arr.dtype != field.dtype:
                 raise TinyMyoError(f"{path}: node {node.name!r}: {field.name} has dtype {arr.dtype}, expected {field.dtype}")
-            values[field.name] = float(arr) if field.scalar else arr
+            values[field.name] = (float(arr) if field.float_scalar else int(arr)) if field.scalar else arr
         if node.op_type == "reshape":
             values["shape"] = tuple(int(v) for v in values["shape"])
         for a in node.attribute:

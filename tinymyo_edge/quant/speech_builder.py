@@ -54,8 +54,9 @@ class SpeechProgramBuilder(ProgramBuilder):
         bq = bias_codes(b, (F32(s_x) * sw).astype(F32), name)
         target = _conv_float(self.deq(x), w, b, stride, padding)
         s_out = self.scale_for(target)
-        op = Conv1d(name, (x,), name, weight=wq.reshape(w.shape), bias=bq,
-                    multiplier=nx.requant_multiplier(s_x, sw, s_out), stride=stride, padding=padding)
+        mult, shift = nx.fixed_multiplier(float(s_x) * sw.astype(np.float64) / float(s_out))
+        op = Conv1d(name, (x,), name, weight=wq.reshape(w.shape), bias=bq, mult=mult.astype(np.int32),
+                    shift=shift.astype(np.int32), stride=stride, padding=padding)
         self.calibration[name] = {"scale": _f32(s_out), "weight_scale_max": float(sw.max())}
         return self.push(op, self.act(name, target.shape[1:], s_out))
 
