@@ -6,9 +6,9 @@ pi_cl_team_fork over 8 cluster cores, cluster DMA L2 <-> L1, weights copied from
 read back as L3.
 
     PULP_PMSIS_MK=<pmsis.mk> PULP_PMSIS_MK_128K=<pmsis-l1-128k.mk> GVSOC_128K=<128 kB gvsoc> \
-    python bench/bench_gvsoc.py [--l1 64,128] [--channels 8] [--samples 1000] [--calib 4] [--softmax deferred|normalized]
-        [--softmax-bits 8] [--depth 8]
-        [--head classification|regression] [--name gvsoc] [--previous gvsoc] [--gvsoc-commit SHA]
+    python bench/bench_gvsoc.py [--l1 64,128] [--channels 8] [--samples 1000] [--calib 4]
+        [--softmax deferred|normalized] [--softmax-bits 8] [--depth 8] [--head classification|regression]
+        [--name gvsoc] [--previous gvsoc] [--gvsoc-commit SHA]
         -> bench/results/<name>.json, keys l1_64k.* and l1_128k.*
 
 The two L1 configurations (docs/PULP_OPEN.md):
@@ -176,8 +176,7 @@ def measure(kb: int, tools: dict, model: Path, x: np.ndarray, work: Path, args, 
              f"board {config['board']}, PMSIS (open PULP SDK), cluster core 0 PI_PERF_CYCLES, 8 cores, "
              f"{args.channels}x{args.samples}, depth {args.depth}, "
              + ("deferred softmax" if args.softmax == "deferred" else f"{args.softmax_bits}-bit softmax probabilities")
-             + f", {args.head} head; "
-             f"a PULP cluster, not GAP9")
+             + f", {args.head} head; a PULP cluster, not GAP9")
     p = f"l1_{kb}k."
     metrics = {
         p + "total_cycles": metric(total, "cycles", "measured", where),
@@ -226,9 +225,9 @@ def main() -> int:
     parser.add_argument("--calib", type=int, default=4, help="calibration windows")
     parser.add_argument("--softmax", default="deferred", choices=["deferred", "normalized"],
                         help="attention softmax (quantize --softmax; the default of quantize)")
-    parser.add_argument("--depth", type=int, default=8, help="encoder blocks (8: the deployed model)")
     parser.add_argument("--softmax-bits", type=int, default=8,
-                        help="attention probability bits (8: the fast path, as the previous results)")
+                        help="--softmax normalized: probability bits (8: as the results before the deferred softmax)")
+    parser.add_argument("--depth", type=int, default=8, help="encoder blocks (8: the deployed model)")
     parser.add_argument("--head", default="classification", choices=["classification", "regression"])
     parser.add_argument("--name", default="gvsoc", help="result file bench/results/<name>.json")
     parser.add_argument("--previous", default="gvsoc", help="result file whose totals this run is compared with")
@@ -255,16 +254,16 @@ def main() -> int:
         work = Path(tmp)
         t = time.perf_counter()
         model, x, source = quantize(args.channels, args.samples, args.calib, args.softmax_bits, args.head, work,
-                                   args.softmax, args.depth)
+                                    args.softmax, args.depth)
         quantize_s = time.perf_counter() - t
         for kb, tools in available.items():
             m, d = measure(kb, tools, model, x, work, args, commit)
             metrics.update(m)
             details[f"l1_{kb}k"] = d
     details.update({
-        "config": {"channels": args.channels, "samples": args.samples, "calibration": source,
-                   "softmax": args.softmax, "softmax_bits": args.softmax_bits, "depth": args.depth,
-                   "head": args.head, "l1_kb": list(available),
+        "config": {"channels": args.channels, "samples": args.samples, "depth": args.depth, "calibration": source,
+                   "softmax": args.softmax, "softmax_bits": args.softmax_bits, "head": args.head,
+                   "l1_kb": list(available),
                    "not_measured": [kb for kb in sizes if kb not in available]},
         "model": "TinyMyo upstream random init (torch seed 0), quantized by tinymyo-edge, built per board",
         "output_equals_golden": True, "tinymyo_edge_commit": commit, "gvsoc_commit": args.gvsoc_commit,

@@ -114,7 +114,8 @@ static void linear_items(const tm_linear_args_t *a)
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
         }
         for (int i = 0; i < nr; i++)
-            requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m, nc);
+            requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
+                        nc);
         if (++cq == ncq)
             cq = 0, rb++;
     }
