@@ -147,3 +147,35 @@ def test_checking_build_streams_token_mean_in_tiles_crossing_channels(tmp_path, 
     x = np.random.default_rng(7).normal(0, 1, (1, config.channels, config.samples)).astype(np.float32)
     build_program(program, tmp_path / "out", board=board)
     assert_c_equals_golden(tmp_path / "out", program, x, "check")
+
+
+@pytest.fixture(scope="module")
+def resident_build(tmp_path_factory):
+    """The deployed attention shape (400 tokens, dim 192, 3 heads; one block) on the gap9 board: each head's K and V
+    resident in L1 (V landing in the score rows, (v - 128)^T prepared once per head)."""
+    root = tmp_path_factory.mktemp("resident")
+    program = make_random_program(TinyMyoConfig(depth=1), seed=5)
+    (tile,) = [t for t in plan_memory(run_passes(program)[0], BOARDS["gap9"]).tiles if t.kind == "attention"]
+    assert tile.dims == {"rows": 32, "kv_chunk": 400, "resident": 1}
+    build_program(program, root / "out", target="gap9")
+    return root / "out", program
+
+
+def test_checking_build_of_resident_attention_is_exact(resident_build):
+    out, program = resident_build
+    x = np.random.default_rng(5).normal(0, 1, (1, 8, 1000)).astype(np.float32)
+    assert_c_equals_golden(out, program, x, "check", cores=8)
+
+
+@pytest.mark.parametrize("wait", ["tm_xfer_wait(&xf->kv[1]);", "tm_xfer_wait(&xf->qt);"])
+def test_resident_attention_missing_wait_is_caught(resident_build, tmp_path, wait):
+    """V read by the (v - 128)^T preparation before it has landed / the next block's q read before it has."""
+    out, program = resident_build
+    copy = tmp_path / "faulty"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".host"))
+    network = copy / "network" / "network.c"
+    network.write_text(_in_layer(network.read_text(), "blocks_0_attn", wait, ""))
+    x = np.random.default_rng(0).normal(0, 1, (1, 8, 1000)).astype(np.float32)
+    with pytest.raises(TinyMyoError) as err:
+        run_binary(compile_host(copy, "check", cores=8), x, tuple(program.tensors[program.output].shape))
+    assert "memory check failed in layer blocks_0_attn" in str(err.value) and "pending" in str(err.value)

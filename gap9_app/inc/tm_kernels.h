@@ -94,6 +94,8 @@ void tm_residual_add(const tm_residual_args_t *a);
  * tm_attention_keys(a, j0, j1): scores of the block against keys [j0, j1) (k holds those rows) into the score rows;
  * tm_attention_softmax(a): the block's score rows (all N keys present) -> numerators / probabilities, in place;
  * tm_attention_values(a, j0, j1): acc += e|p . v over values [j0, j1) (v holds those rows); j1 == n: y from acc.
+ * tm_attention_values_prepare(a): deferred with the head's V resident (e set): kv_s8 = (v - 128)^T of all N values
+ *   (v holds them), once per head; tm_attention_values(a, 0, n) then reads it for every block of the head.
  * Only a chunk's int32 score accumulators live (row_i32), so L1 does not grow with N * hd. */
 #define TM_ATTN_ROWS 4 /* query rows a core handles at once (memory/scratch.py reads this) */
 #define TM_PROB_BITS_MAX 16 /* widest softmax probabilities the kernel holds (passes/check.py reads this) */
@@ -120,11 +122,16 @@ typedef struct {
     int deferred;               /* 1: the deferred softmax */
     int values_in_rows;         /* deferred: the numerators in the score rows' second halves, the chunk's
                                  * (v - 128)^T in their first halves (cols 4c..4c+3 in row c; kv_s8 unused) */
+    uint8_t *e;                 /* deferred, the head's K and V resident (or NULL): the block's u8 numerators,
+                                 * (rows, N), row stride N (the stride of (v - 128)^T's columns: one 4 x 4 register
+                                 * block over all N keys); kv_s8 then holds (v - 128)^T of all N values, prepared
+                                 * once per head by tm_attention_values_prepare */
     int head, r0, r1, j0, j1;   /* r0, r1: the block's rows; j0, j1: set by the calls below */
 } tm_attention_args_t;
 void tm_attention_keys(tm_attention_args_t *a, int j0, int j1);
 void tm_attention_softmax(tm_attention_args_t *a);
 void tm_attention_values(tm_attention_args_t *a, int j0, int j1);
+void tm_attention_values_prepare(tm_attention_args_t *a);
 
 /* TokenMean: x (C*P, D); "concat" (per_channel = 1): acc[c*D+d] = sum_p (x[c*P+p, d] - 128), F = C*D;
  * "mean": acc[d] = sum_n (x[n, d] - 128), F = D.  y = requant(acc, mult). Streamed in token tiles:

@@ -24,6 +24,10 @@
 
 #define TM_PROB_TWICE (2 * TM_PROB_LEVELS)
 
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+static const int32_t tm_zeros4[4] = {0, 0, 0, 0}; /* the initial sums of a register block */
+#endif
+
 static int head_dim(const tm_attention_args_t *a) { return a->d / a->heads; }
 
 /* u8 rows for p.v (the u8 x s8 dot products on (v - 128)^T): u8 probabilities or the deferred numerators */
@@ -32,11 +36,17 @@ static int u8_rows(const tm_attention_args_t *a) { return a->deferred || a->prob
 /* bytes from one score row to the next: u8 probabilities N, uint16 probabilities or int16 scores 2 N */
 static long row_bytes(const tm_attention_args_t *a) { return (long)a->n * (a->prob_bits == 8 && !a->deferred ? 1 : 2); }
 
-/* where the u8 rows of p.v start: deferred with values_in_rows, the second half of each score row */
+/* where the u8 rows of p.v start: deferred with values_in_rows, the second half of each score row; with the head
+ * resident, the numerator rows e */
 static const uint8_t *u8_rows_base(const tm_attention_args_t *a)
 {
+    if (a->e)
+        return a->e;
     return a->p + (a->deferred && a->values_in_rows ? a->n : 0);
 }
+
+/* bytes from one u8 row of p.v to the next: e rows N, score rows row_bytes */
+static long u8_row_stride(const tm_attention_args_t *a) { return a->e ? a->n : row_bytes(a); }
 
 /* (v - 128)^T of the chunk, column c (nj bytes): blocks of 4 columns, block c/4 at kv_s8 + 4 nj (c/4), or with
  * values_in_rows in the first half of score row c/4 */
@@ -155,6 +165,11 @@ static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd
             int nq = TM_MIN(4, i1 - i);
             const int8_t *qs = a->q_s8 + (long)i * hd;
             int32_t blk[16]; /* blk[4 u + c]: key j + u, row i + c */
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+            if (nk == 4 && nq == 4 && a->d == hd && hd % 4 == 0 && tm_xpulp_aligned(k, hd, qs, hd))
+                tm_xpulp_dot_4x4_same_stride(k, qs, hd, hd / 4, tm_zeros4, blk); /* keys and q - 128 rows hd apart */
+            else
+#endif
             if (nk == 4 && nq == 4)
                 tm_dot_u8s8_4x4(k, a->d, qs, hd, hd, blk);
             else
@@ -281,6 +296,23 @@ static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, 
     return sum;
 }
 
+/* Deferred, the head resident: int16 scores t -> u8 numerators e[j] = lut8[min(rowmax - t, 255)] into their own
+ * row; returns s. */
+static int32_t numerator_row_to(const uint8_t *row, uint8_t *restrict e, const uint8_t *restrict lut8, int n)
+{
+    const int16_t *t = (const int16_t *)(const void *)row;
+    int32_t rowmax = t[0], sum = 0;
+    for (int j = 1; j < n; j++)
+        rowmax = t[j] > rowmax ? t[j] : rowmax;
+    for (int j = 0; j < n; j++) {
+        int32_t d = rowmax - t[j];
+        uint32_t x = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
+        e[j] = (uint8_t)x;
+        sum += (int32_t)x;
+    }
+    return sum;
+}
+
 static void softmax_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
@@ -289,7 +321,8 @@ static void softmax_worker(void *arg)
         const uint8_t *lut8 = a->exp_lut8 + a->head * 256;
         tm_core_range(a->r0, a->r1, &start, &stop);
         for (int i = start; i < stop; i++)
-            a->row_sum[i] = numerator_row(a->p + (long)i * row_bytes(a), lut8, a->n, a->values_in_rows);
+            a->row_sum[i] = a->e ? numerator_row_to(a->p + (long)i * row_bytes(a), a->e + (long)i * a->n, lut8, a->n)
+                                 : numerator_row(a->p + (long)i * row_bytes(a), lut8, a->n, a->values_in_rows);
         return;
     }
     const int32_t *lut = a->exp_lut + a->head * 256;
@@ -310,7 +343,11 @@ void tm_attention_softmax(tm_attention_args_t *a)
         TM_CHECK_WRITE("row_sum", a->row_sum + a->r0, 4 * (a->r1 - a->r0));
     } else
         TM_CHECK_READ("exp_lut", a->exp_lut + a->head * 256, 4 * 256);
-    TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+    if (a->e) {
+        TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
+        TM_CHECK_WRITE("e", a->e + (long)a->r0 * a->n, (a->r1 - a->r0) * a->n);
+    } else
+        TM_CHECK_WRITE("p", a->p + a->r0 * row_bytes(a), (a->r1 - a->r0) * row_bytes(a));
     tm_fork(softmax_worker, a);
 }
 
@@ -332,10 +369,23 @@ static void values_prepare_worker(void *arg)
  * time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
 static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
 {
-    long n = row_bytes(a); /* the row stride (deferred: 2 N, the numerators at the row's start or middle) */
+    long n = u8_row_stride(a); /* deferred: 2 N (the numerators at the score row's start or middle), or N (e) */
     int nj = a->j1 - a->j0;
     const uint8_t *p = u8_rows_base(a) + (long)i * n + a->j0;
     int32_t *acc = a->acc + (long)i * hd;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    /* e rows and (v - 128)^T columns both nj = N bytes apart: one 4 x 4 register block per 4 head columns */
+    if (nr == 4 && n == nj && hd % 4 == 0 && nj % 4 == 0 && tm_xpulp_aligned(p, n, values_column(a, 0), nj)) {
+        for (int c = 0; c < hd; c += 4) {
+            int32_t blk[16];
+            tm_xpulp_dot_4x4_same_stride(p, values_column(a, c), nj, nj / 4, tm_zeros4, blk);
+            for (int t = 0; t < 4; t++)
+                for (int u = 0; u < 4; u++)
+                    acc[(long)t * hd + c + u] += blk[4 * t + u];
+        }
+        return;
+    }
+#endif
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
     uint8_t pp[TM_PACKED_ROWS_MAX];
     int packed = nr == 4 && 4 * nj <= TM_PACKED_ROWS_MAX;
@@ -452,14 +502,28 @@ static void values_worker(void *arg)
     }
 }
 
+void tm_attention_values_prepare(tm_attention_args_t *a)
+{
+    int hd = head_dim(a);
+    a->j0 = 0, a->j1 = a->n;
+    TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(a->n, hd, a->d));
+    TM_CHECK_WRITE("kv_s8", a->kv_s8, a->n * hd);
+    tm_fork(values_prepare_worker, a);
+}
+
 void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
 {
     int hd = head_dim(a), nj = j1 - j0, rows = a->r1 - a->r0;
     a->j0 = j0, a->j1 = j1;
-    TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
-    TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
+    if (!a->e)
+        TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
+    if (a->e) { /* the head resident: (v - 128)^T of every value prepared already, the numerators in e */
+        TM_CHECK_READ("e", a->e + (long)a->r0 * a->n, rows * a->n);
+        TM_CHECK_READ("kv_s8", a->kv_s8, a->n * hd);
+    } else
+        TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
     TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
-    if (u8_rows(a)) {
+    if (u8_rows(a) && !a->e) {
         if (a->deferred && a->values_in_rows) /* score rows 0 .. ceil(hd/4) - 1, first halves (4 nj <= N bytes) */
             TM_CHECK_WRITE("p, (v - zp)^T", a->p, ((hd + 3) / 4 - 1) * row_bytes(a) + 4 * nj);
         else

@@ -227,7 +227,7 @@ def lower_attention(op, ctx, tile):
         "out_mult": ctx.const(op, "out_mult", np.asarray(op.out_mult, dtype=np.float32)),
         "exp_lut": ctx.const(op, "exp_lut", np.asarray(op.exp_lut, dtype=np.int32)),
         "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": op.prob_bits,
-        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 0, "table_bytes": 1024,
+        "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 0, "table_bytes": 1024, "resident": 0,
         "const_bytes": 4 * op.heads, "const_stride": 1, "const_type": "float",
     }
 
@@ -253,6 +253,7 @@ def _lower_attention_deferred(op, ctx, tile):
         "exp_lut": ctx.const(op, "exp_lut8", np.asarray(op.exp_lut8, dtype=np.uint8)),
         "n": n, "d": d, "hd": d // op.heads, "heads": op.heads, "prob_bits": 8,
         "rows": tile.dims["rows"], "kc": tile.dims["kv_chunk"], "deferred": 1, "table_bytes": 256,
+        "resident": tile.dims.get("resident", 0),
         "const_bytes": 8 * op.heads, "const_stride": 2, "const_type": "int32_t",
     }
 

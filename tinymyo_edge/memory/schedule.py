@@ -74,6 +74,8 @@ def layer_transfers(op: Op, tile: Tile, shapes: dict) -> Transfers:
         # per head: its table, per block q, y and K then V in chunks (K and V read once per block)
         deferred = getattr(op, "softmax", "normalized") == "deferred"  # (M, S) pairs and u8 tables
         consts = (16 + 256) * op.heads if deferred else (8 + 1024) * op.heads
+        if tile.dims.get("resident"):  # per head its table, K and V once, per block q and y
+            return Transfers(2 + op.heads * (3 + 2 * nrb), 0, consts + n * d + 2 * n * d, n * d)
         return Transfers(2 + op.heads * (1 + nrb * (2 + 2 * nkc)), 0, consts + n * d + 2 * nrb * n * d, n * d)
     if kind == "token_mean":
         n, d = shapes[op.inputs[0]]  # token tiles in, the features out once

@@ -30,14 +30,16 @@ def values_in_score_rows(n: int, hd: int, rows: int, kc: int) -> bool:
     return 4 * kc <= n and -(-hd // 4) <= rows
 
 
-def scratch_parts(op: Op, shapes: dict, cores: int, rows: int = 0, kc: int = 0) -> dict[str, tuple[int, int]]:
+def scratch_parts(op: Op, shapes: dict, cores: int, rows: int = 0, kc: int = 0,
+                  resident: bool = False) -> dict[str, tuple[int, int]]:
     """part -> (offset, bytes) inside the op's scratch buffer; {} when the kernel needs none. Attention (a block of
     `rows` query rows, keys in chunks of `kc`): kv_s8 and k_sum hold one chunk, p the block's score rows (u8, or
     uint16 for prob_bits > 8; deferred softmax: int16 scores, the u8 numerators written over them), row_i32 every
     core's int32 scores of one chunk, acc the block's p.v sums; deferred: q_sum the row sums of the block's q - 128
     (written over q in place; the scores read the u8 keys as they arrive), row_sum the numerator sums, no k_sum /
     row_i32, and kv_s8 only when the score rows cannot hold (v - 128)^T (values_in_score_rows). None grows with
-    N * hd."""
+    N * hd, except with `resident` (deferred, the head's K and V in L1): kv_s8 is then (v - 128)^T of all N values
+    and e the block's u8 numerator rows, N bytes apart like kv_s8's columns (tm_attention.c)."""
     if op.kind != "attention":
         return {}
     n, d = shapes[op.inputs[0]]
@@ -46,7 +48,9 @@ def scratch_parts(op: Op, shapes: dict, cores: int, rows: int = 0, kc: int = 0) 
     per_row = 1 if op.prob_bits == 8 and not deferred else 2
     if deferred:  # scores straight from the u8 keys against q - 128 (in place in q): no key scratch, no int32
         sizes = {"q_sum": 4 * rows, "p": rows * n * per_row, "acc": 4 * rows * hd, "row_sum": 4 * rows}
-        if not values_in_score_rows(n, hd, rows, kc):
+        if resident:
+            sizes = {"kv_s8": n * hd, **sizes, "e": rows * n}
+        elif not values_in_score_rows(n, hd, rows, kc):
             sizes = {"kv_s8": kc * hd, **sizes}
     else:
         sizes = {"kv_s8": kc * hd, "k_sum": 4 * kc, "p": rows * n * per_row,

@@ -167,7 +167,9 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     streamed in chunks of kc keys (2-D loads of the head's columns, double buffered); the block's score rows, one
     chunk's scratch (memory/scratch.py), the head's exp table and the multipliers are resident. Of the (R, kc)
     that fit, the one with the largest R kc / (R + kc): K and V are read once per block (N / R) in chunks that
-    each cost a transfer and two forks (N / kc)."""
+    each cost a transfer and two forks (N / kc). Deferred softmax, when they fit with R >= hd / 2 rows: the head's
+    K and V resident instead (tile dim "resident"; read once per head, (v - 128)^T prepared once per head, scores
+    and p.v of a block over all N keys in one register block each), the largest R that fits."""
     from .scratch import scratch_parts
 
     n, d = shapes[op.inputs[0]]
@@ -176,12 +178,19 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     table = 256 if deferred else 4 * 256  # the head's exp table: lut8 u8, or exp_lut int32
     per_head = 8 * op.heads if deferred else 4 * op.heads  # (M, S) int32 pairs, or float32 multipliers
 
-    def parts(r: int, kc: int) -> list[tuple[str, int]]:
-        scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores, r, kc).items()]
+    def parts(r: int, kc: int, resident: bool = False) -> list[tuple[str, int]]:
+        scratch = [(name, size) for name, (_, size) in scratch_parts(op, shapes, board.cores, r, kc, resident).items()]
+        kv = [("kres", n * hd)] if resident else double("kv", kc * hd)
         return (scratch + [("exp_lut", table), ("score_mult", per_head), ("out_mult", per_head),
-                           ("q", r * hd), ("y", r * hd)] + double("kv", kc * hd))
+                           ("q", r * hd), ("y", r * hd)] + kv)
 
     step = 4 * board.cores if n > 4 * board.cores else 1  # every core gets whole groups of 4 rows
+    if deferred:  # the head's K and V resident: V lands in the score rows, so they must hold it (2 R N >= N hd)
+        r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, n, True), board.alignment)) <= board.l1_bytes, step)
+        if r and 2 * r >= hd:
+            buffers = layout(parts(r, n, True), board.alignment)
+            return Tile(op.name, op.kind, {"rows": r, "kv_chunk": n, "resident": 1}, layout_bytes(buffers),
+                        buffers=buffers)
     best = None
     for kc in sorted({min(n, c) for c in (128, 64, 32, 16, 4, 1)}, reverse=True):
         r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, kc), board.alignment)) <= board.l1_bytes, step)
