@@ -148,6 +148,29 @@ static void query_prepare_worker(void *arg)
     }
 }
 
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+/* One full 4 keys x 4 rows block of deferred scores: the register block starts from -128 q_sum of each row, so it
+ * ends at acc = dot - 128 q_sum; t = (acc M + 2^(S-1)) >> S, in uint32 (the true value fits int32, proven: the
+ * wrapped products give the same bits); a row's 4 scores stored as two words (t rows ts int16 apart, aligned). */
+static void score_block_xpulp(const tm_attention_args_t *a, const uint8_t *k, const int8_t *qs, int hd, int i,
+                              int16_t *t, long ts, int32_t m, int32_t half, int sh)
+{
+    int32_t init[4], blk[16]; /* blk[4 u + c]: key u, row c */
+    for (int c = 0; c < 4; c++)
+        init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
+    tm_xpulp_dot_4x4_same_stride(k, qs, hd, hd / 4, init, blk); /* keys and q - 128 rows hd apart */
+    uint32_t um = (uint32_t)m, uh = (uint32_t)half;
+    for (int c = 0; c < 4; c++, t += ts) {
+        uint32_t s0 = (uint32_t)((int32_t)((uint32_t)blk[c] * um + uh) >> sh) & 0xFFFFu;
+        uint32_t s1 = (uint32_t)((int32_t)((uint32_t)blk[4 + c] * um + uh) >> sh) & 0xFFFFu;
+        uint32_t s2 = (uint32_t)((int32_t)((uint32_t)blk[8 + c] * um + uh) >> sh) & 0xFFFFu;
+        uint32_t s3 = (uint32_t)((int32_t)((uint32_t)blk[12 + c] * um + uh) >> sh) & 0xFFFFu;
+        uint32_t *w = (uint32_t *)(void *)t;
+        w[0] = s0 | s1 << 16, w[1] = s2 | s3 << 16;
+    }
+}
+#endif
+
 /* Deferred: the integer scores of rows [i0, i1) against the chunk's keys into the int16 score rows, 4 keys x 4 rows
  * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
  * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). */
@@ -166,9 +189,11 @@ static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd
             const int8_t *qs = a->q_s8 + (long)i * hd;
             int32_t blk[16]; /* blk[4 u + c]: key j + u, row i + c */
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-            if (nk == 4 && nq == 4 && a->d == hd && hd % 4 == 0 && tm_xpulp_aligned(k, hd, qs, hd))
-                tm_xpulp_dot_4x4_same_stride(k, qs, hd, hd / 4, tm_zeros4, blk); /* keys and q - 128 rows hd apart */
-            else
+            if (nk == 4 && nq == 4 && a->d == hd && hd % 4 == 0 && tm_xpulp_aligned(k, hd, qs, hd) &&
+                (((uintptr_t)(rows + (long)i * ts + j) | (uintptr_t)(2 * ts)) & 3u) == 0u) {
+                score_block_xpulp(a, k, qs, hd, i, rows + (long)i * ts + j, ts, m, half, sh);
+                continue;
+            }
 #endif
             if (nk == 4 && nq == 4)
                 tm_dot_u8s8_4x4(k, a->d, qs, hd, hd, blk);

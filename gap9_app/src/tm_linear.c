@@ -90,12 +90,47 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 #endif
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+/* The code of tm_requant_fixed for S >= 33 with its per-column constants hoisted: h = 2^(S-33), t = S - 32. */
+static inline uint32_t code_high(int32_t acc, int32_t m, int32_t h, int t, int zp)
+{
+    int32_t r = (((int32_t)(((int64_t)acc * m) >> 32) + h) >> t) + zp;
+    return (uint32_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
+/* A full 4 x 4 block's codes into y (rows ldy bytes apart): the 4 columns' (M, S) read once for the 4 rows and, when
+ * every S >= 33 (the usual case), tm_requant_fixed's mulh form with hoisted constants; a row's 4 codes stored as
+ * one word when y is word aligned. Otherwise requant_row (the same codes). */
+static void requant_block(const int32_t blk[16], const int32_t *rq, int zp, const uint8_t *table, uint8_t *y,
+                          long ldy)
+{
+    int32_t m0 = rq[0], m1 = rq[2], m2 = rq[4], m3 = rq[6];
+    int s0 = rq[1], s1 = rq[3], s2 = rq[5], s3 = rq[7];
+    if (s0 < 33 || s1 < 33 || s2 < 33 || s3 < 33) {
+        for (int i = 0; i < 4; i++)
+            requant_row(blk + 4 * i, rq, zp, table, y + i * ldy, 4);
+        return;
+    }
+    int32_t h0 = (int32_t)1 << (s0 - 33), h1 = (int32_t)1 << (s1 - 33), h2 = (int32_t)1 << (s2 - 33);
+    int32_t h3 = (int32_t)1 << (s3 - 33);
+    int words = (((uintptr_t)y | (uintptr_t)ldy) & 3u) == 0u;
+    for (int i = 0; i < 4; i++, blk += 4, y += ldy) {
+        uint32_t c0 = code_high(blk[0], m0, h0, s0 - 32, zp), c1 = code_high(blk[1], m1, h1, s1 - 32, zp);
+        uint32_t c2 = code_high(blk[2], m2, h2, s2 - 32, zp), c3 = code_high(blk[3], m3, h3, s3 - 32, zp);
+        if (table)
+            c0 = table[c0], c1 = table[c1], c2 = table[c2], c3 = table[c3];
+        if (words)
+            *(uint32_t *)(void *)y = c0 | c1 << 8 | c2 << 16 | c3 << 24;
+        else
+            y[0] = (uint8_t)c0, y[1] = (uint8_t)c1, y[2] = (uint8_t)c2, y[3] = (uint8_t)c3;
+    }
+}
+
 /* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = row block * column quads + column quad; each
  * core takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no
  * core computes a 2- or 3-row remainder 4 times over with a zero stride). A full block whose rows are word aligned
  * is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are both K
  * bytes apart; word aligned rows mean K % 4 == 0); edge blocks and unaligned tiles take acc_block. Each block is
- * requantised and stored at once (requant_row, 4 values a row). */
+ * requantised and stored at once (requant_block; edge blocks requant_row). */
 static void linear_items(const tm_linear_args_t *a)
 {
     int k = a->k, ldy = a->m;
@@ -110,12 +145,13 @@ static void linear_items(const tm_linear_args_t *a)
             const uint8_t *x = a->x + (long)r * k;
             const int8_t *w = a->w + (long)m * k;
             tm_xpulp_dot_4x4_same_stride(x, w, k, k / 4, a->bias + m, blk); /* aligned: K % 4 == 0 */
+            requant_block(blk, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)r * ldy + m, ldy);
         } else {
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
+            for (int i = 0; i < nr; i++)
+                requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
+                            nc);
         }
-        for (int i = 0; i < nr; i++)
-            requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
-                        nc);
         if (++cq == ncq)
             cq = 0, rb++;
     }
