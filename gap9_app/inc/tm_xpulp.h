@@ -145,6 +145,25 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
                        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
 }
 
+/* max over words words of int16 pairs (2 words-halves a word) at t (word aligned): a hardware loop of post-increment
+ * loads and pv.max.h (halfword-wise signed max, .insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...
+ * 1010111'), then the larger half. words >= 1. */
+static inline int32_t tm_xpulp_max_i16(const int16_t *t, int words)
+{
+    uint32_t acc = *(const uint32_t *)(const void *)t, w;
+    const int16_t *p = t;
+    __asm__ volatile(".option push\n .option norvc\n"
+                     ".insn i 0x7b, 4, x0, %[n], 4\n"                 /* lp.setup: 2 body instructions */
+                     ".insn i 0x0b, 2, %[w], 4(%[p])\n"               /* p.lw w, 4(p!) */
+                     ".insn r 0x57, 0, 0x18, %[acc], %[acc], %[w]\n"  /* pv.max.h acc, acc, w */
+                     ".option pop\n"
+                     : [acc] "+r"(acc), [p] "+r"(p), [w] "=&r"(w)
+                     : [n] "r"(words)
+                     : "memory");
+    int32_t lo = (int16_t)(acc & 0xFFFFu), hi = (int32_t)acc >> 16;
+    return lo > hi ? lo : hi;
+}
+
 /* ---- float steps on the core's float unit in integer registers (Zfinx; PULP_FLOAT=zfinx) ------------------------ */
 /* sat(r + 128) of an integer r: the code of a rounded value */
 static inline uint8_t tm_xpulp_clamp_code(int32_t r)
