@@ -562,13 +562,13 @@ void tm_attention_values(tm_attention_args_t *a, int j0, int j1)
 {
     int hd = head_dim(a), nj = j1 - j0, rows = a->r1 - a->r0;
     a->j0 = j0, a->j1 = j1;
-    if (!a->e)
-        TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
     if (a->e) { /* the head resident: (v - 128)^T of every value prepared already, the numerators in e */
         TM_CHECK_READ("e", a->e + (long)a->r0 * a->n, rows * a->n);
         TM_CHECK_READ("kv_s8", a->kv_s8, a->n * hd);
-    } else
+    } else {
+        TM_CHECK_READ("v", a->v + a->head * hd, TM_SPAN(nj, hd, a->d));
         TM_CHECK_READ("p", a->p + a->r0 * row_bytes(a), rows * row_bytes(a));
+    }
     TM_CHECK_WRITE("acc", a->acc + (long)a->r0 * hd, 4 * rows * hd);
     if (u8_rows(a) && !a->e) {
         if (a->deferred && a->values_in_rows) /* score rows 0 .. ceil(hd/4) - 1, first halves (4 nj <= N bytes) */

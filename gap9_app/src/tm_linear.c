@@ -90,13 +90,6 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 #endif
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-/* The code of tm_requant_fixed for S >= 33 with its per-column constants hoisted: h = 2^(S-33), t = S - 32. */
-static inline uint32_t code_high(int32_t acc, int32_t m, int32_t h, int t, int zp)
-{
-    int32_t r = (((int32_t)(((int64_t)acc * m) >> 32) + h) >> t) + zp;
-    return (uint32_t)(r < 0 ? 0 : r > 255 ? 255 : r);
-}
-
 /* A full 4 x 4 block's codes into y (rows ldy bytes apart): the 4 columns' (M, S) read once for the 4 rows and, when
  * every S >= 33 (the usual case), tm_requant_fixed's mulh form with hoisted constants; a row's 4 codes stored as
  * one word when y is word aligned. Otherwise requant_row (the same codes). */
@@ -114,8 +107,10 @@ static void requant_block(const int32_t blk[16], const int32_t *rq, int zp, cons
     int32_t h3 = (int32_t)1 << (s3 - 33);
     int words = (((uintptr_t)y | (uintptr_t)ldy) & 3u) == 0u;
     for (int i = 0; i < 4; i++, blk += 4, y += ldy) {
-        uint32_t c0 = code_high(blk[0], m0, h0, s0 - 32, zp), c1 = code_high(blk[1], m1, h1, s1 - 32, zp);
-        uint32_t c2 = code_high(blk[2], m2, h2, s2 - 32, zp), c3 = code_high(blk[3], m3, h3, s3 - 32, zp);
+        uint32_t c0 = tm_requant_fixed_high(blk[0], m0, h0, s0 - 32, zp);
+        uint32_t c1 = tm_requant_fixed_high(blk[1], m1, h1, s1 - 32, zp);
+        uint32_t c2 = tm_requant_fixed_high(blk[2], m2, h2, s2 - 32, zp);
+        uint32_t c3 = tm_requant_fixed_high(blk[3], m3, h3, s3 - 32, zp);
         if (table)
             c0 = table[c0], c1 = table[c1], c2 = table[c2], c3 = table[c3];
         if (words)
