@@ -58,11 +58,13 @@ def machine_info() -> dict:
 
 def git_commit() -> str:
     """HEAD of this checkout (12 hex digits), "+modified" when tracked files differ from it: a results file written
-    from a modified tree is not a result of any commit."""
+    from a modified tree is not a result of any commit. The benchmarks' own outputs (bench/results/, RESULTS.md) do
+    not count: one benchmark's fresh results file does not make the next one's commit "modified"."""
     try:
         head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)bench/results", ":(exclude)bench/RESULTS.md"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
