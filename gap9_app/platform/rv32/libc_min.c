@@ -13,24 +13,12 @@
 /* Keep GCC from turning these loops back into calls to themselves. */
 #define TM_NO_PATTERNS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
-/* The generated L2 <-> L1 transfers are memcpy calls on rv32: bytes up to a word boundary when dst and src share
- * their alignment, then 4 words an iteration (11 instructions per 16 bytes), then the tail bytes. */
 TM_NO_PATTERNS void *memcpy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
-    if ((((uintptr_t)d ^ (uintptr_t)s) & 3u) == 0u) {
-        for (; n != 0u && ((uintptr_t)d & 3u) != 0u; n--)
-            *d++ = *s++;
-        uint32_t *dw = (uint32_t *)(void *)d;
-        const uint32_t *sw = (const uint32_t *)(const void *)s;
-        for (; n >= 16u; n -= 16u, dw += 4, sw += 4) {
-            uint32_t w0 = sw[0], w1 = sw[1], w2 = sw[2], w3 = sw[3];
-            dw[0] = w0, dw[1] = w1, dw[2] = w2, dw[3] = w3;
-        }
-        for (; n >= 4u; n -= 4u)
-            *dw++ = *sw++;
-        d = (unsigned char *)dw, s = (const unsigned char *)sw;
+    if ((((uintptr_t)d | (uintptr_t)s) & 3u) == 0u) {
+        for (; n >= 4u; n -= 4u, d += 4, s += 4) *(uint32_t *)(void *)d = *(const uint32_t *)(const void *)s;
     }
     while (n-- != 0u) *d++ = *s++;
     return dst;
