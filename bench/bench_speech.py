@@ -92,9 +92,10 @@ def cost(tmp: Path, rv32: bool) -> tuple[dict, dict]:
     where4 = "4 s utterance (4000 samples, 500 tokens), dim 192, 8 blocks, window 100"
     metrics["full_4s.macs"] = metric(full.macs(), "MAC", "measured", f"{where4}, Program.macs")
     metrics["full_4s.gap9_cycles"] = metric(round(p.est_cycles), "cycles", "estimated",
-                                            f"cost model 'sdotp' (profile/cost_model.py), {where4}, 370MHz")
+                                            f"cost model {p.model.name!r} (profile/cost_model.py; conv1d and "
+                                            f"rel_attention at assumed rates), {where4}, 370MHz")
     metrics["full_4s.gap9_latency_ms"] = metric(round(p.est_cycles / op.cluster_hz * 1e3, 1), "ms", "estimated",
-                                                f"cost model 'sdotp', {where4}, 370MHz")
+                                                f"cost model {p.model.name!r}, {where4}, 370MHz")
     details["memory_plan_gap9"] = {"l2_bytes": plan.l2_bytes, "arena_bytes": plan.arena_bytes,
                                    "l1_peak": plan.l1_peak, "weight_bytes": plan.weight_bytes}
     details["gap9_board"] = {"l1_bytes": BOARDS["gap9"].l1_bytes, "l2_bytes": BOARDS["gap9"].l2_bytes}

@@ -56,6 +56,21 @@ def machine_info() -> dict:
     }
 
 
+def git_commit() -> str:
+    """HEAD of this checkout (12 hex digits), "+modified" when tracked files differ from it: a results file written
+    from a modified tree is not a result of any commit. The benchmarks' own outputs (bench/results/, RESULTS.md) do
+    not count: one benchmark's fresh results file does not make the next one's commit "modified"."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)bench/results", ":(exclude)bench/RESULTS.md"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+modified" if dirty else "")
+
+
 def metric(value, unit: str, kind: str, source: str, **extra) -> dict:
     """One labelled number: kind is "measured" or "estimated"; source says where (e.g. "host CPU, 1 thread")."""
     if kind not in ("measured", "estimated"):
@@ -63,10 +78,15 @@ def metric(value, unit: str, kind: str, source: str, **extra) -> dict:
     return {"value": value, "unit": unit, "kind": kind, "source": source, **extra}
 
 
+COMMIT = git_commit()  # read when the benchmark starts, before any later edit of the tree
+
+
 def write_results(name: str, metrics: dict, details: dict | None = None) -> Path:
-    """Write bench/results/<name>.json with the machine record; print the metrics."""
+    """Write bench/results/<name>.json with the commit the benchmark imported and the machine record; print the
+    metrics."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": name, "machine": machine_info(), "metrics": metrics, "details": details or {}}
+    record = {"benchmark": name, "commit": COMMIT, "machine": machine_info(), "metrics": metrics,
+              "details": details or {}}
     path = RESULTS_DIR / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")

@@ -68,7 +68,8 @@ def render(status: dict[str, dict]) -> str:
         name = record.get("benchmark", path.stem)
         st = status.get(name)
         state = "" if st is None else (" (ran now" + (", FAILED" if st["returncode"] else "") + f", {st['seconds']} s)")
-        lines += [f"## {name}{state}", "", f"results file: bench/results/{path.name}, written {record.get('machine', {}).get('date_utc', '?')}", ""]
+        lines += [f"## {name}{state}", "", f"results file: bench/results/{path.name}, written {record.get('machine', {}).get('date_utc', '?')}"
+                  + (f" from commit {record['commit']}" if record.get("commit") else ""), ""]
         rows: list = []
         _flatten("", record.get("metrics", {k: v for k, v in record.items() if k not in ("machine", "details")}), rows)
         lines += ["| metric | value | unit | kind | source |", "|---|---|---|---|---|"]

@@ -15,14 +15,15 @@ from ..targets.operating_points import DEFAULT_OPERATING_POINT, OPERATING_POINTS
 @click.option("--log", "logs", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="Output of `make run platform=rv32|host|gvsoc|board` (its per-layer counter lines); repeatable.")
 @click.option("--operating-point", default=DEFAULT_OPERATING_POINT, show_default=True,
-              help=f"For latencies: {', '.join(OPERATING_POINTS)}.")
+              help=f"For the ESTIMATED latency and energy (the estimated cycles are the same at every point): "
+                   f"{', '.join(OPERATING_POINTS)}.")
 @click.option("--cost-model", type=click.Choice(list(COST_MODELS)), default=DEFAULT_COST_MODEL, show_default=True,
-              help="Assumptions of the ESTIMATED GAP9 cycles (tinymyo_edge/profile/cost_model.py).")
+              help="Calibration of the ESTIMATED GAP9 cycles (tinymyo_edge/profile/cost_model.py).")
 @click.option("--json", "json_out", is_flag=True, help="Also write OUTDIR/profile.json.")
 @click.option("--png", "png_out", is_flag=True, help="Also write OUTDIR/profile.png (per-layer bar chart).")
 @click.option("--force", is_flag=True, help="Overwrite an existing profile.json / profile.png.")
 def profile_cmd(outdir, logs, operating_point, cost_model, json_out, png_out, force) -> None:
-    """Per-layer MACs, bytes per memory level, ESTIMATED GAP9 cycles and latency, and measured counts from logs."""
+    """Per-layer MACs, bytes per memory level, ESTIMATED GAP9 cycles, latency and energy, and measured counts from logs."""
     from ..profile.report import format_table, write_profile
 
     out = Path(outdir)

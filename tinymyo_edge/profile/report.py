@@ -1,6 +1,7 @@
 """`tinymyo-edge profile OUTDIR`: per layer MACs, bytes moved per memory level (from the memory plan), the
-ESTIMATED GAP9 cycles and latency of cost_model.py at an operating point, and, when logs are given, the counts
-of real runs: rv32 retired instructions, host nanoseconds, GAP9 cycles (gvsoc/board `Cycles:` lines)."""
+ESTIMATED GAP9 cycles of cost_model.py (calibrated on measured pulp-open GVSoC cycles; the same at every operating
+point) with the latency and energy they imply at an operating point, and, when logs are given, the counts of real
+runs: rv32 retired instructions, host nanoseconds, GAP9 cycles (gvsoc/board `Cycles:` lines)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from ..errors import TinyMyoError
 from ..ir.program import Op, Program
 from ..targets.operating_points import OperatingPoint, get_operating_point
-from .cost_model import COST_MODELS, DEFAULT_COST_MODEL, CostModel, LayerWork, estimate_layer
+from .cost_model import COST_MODELS, DEFAULT_COST_MODEL, CostModel, LayerWork, average_power_w, estimate_layer
 from .logs import CounterLog
 
 LOG_COLUMNS = {"rv32_instructions": "rv32 instr", "host_ns": "host ns", "pulp_open_cycles": "pulp-open cycles",
@@ -29,7 +30,7 @@ class ProfileRow:
     work: LayerWork
     est_cycles: float
     est_us: float
-    bound: str
+    basis: str  # "calibrated" or "assumed" (cost_model.py)
     measured: dict[str, int] = field(default_factory=dict)  # log kind -> count
 
 
@@ -49,6 +50,18 @@ class Profile:
     @property
     def est_cycles(self) -> float:
         return sum(r.est_cycles for r in self.rows)
+
+    @property
+    def est_latency_s(self) -> float:
+        return self.est_cycles / self.operating_point.cluster_hz
+
+    @property
+    def est_power_w(self) -> float:
+        return average_power_w(self.operating_point)
+
+    @property
+    def est_energy_j(self) -> float:
+        return self.est_latency_s * self.est_power_w
 
     def measured_total(self, kind: str) -> int | None:
         log = self.logs.get(kind)
@@ -128,9 +141,9 @@ def profile(outdir, *, logs: list[CounterLog] = (), operating_point: str | None 
         if op.kind == "reshape":
             continue
         work = layer_work(op, program, per_name.get(op.name, {}))
-        est = estimate_layer(work, model, op_point.cluster_hz)
+        est = estimate_layer(work, model)  # cycles: no operating point
         rows.append(ProfileRow(idents.get(op.name, op.name), op.name, work, est.cycles,
-                               est.cycles / op_point.cluster_hz * 1e6, est.bound))
+                               est.cycles / op_point.cluster_hz * 1e6, est.basis))
     by_kind: dict[str, CounterLog] = {}
     unmatched: dict[str, list[str]] = {}
     known = {r.layer for r in rows}
@@ -152,14 +165,14 @@ def _fmt(v: float | int | None, digits: int = 0) -> str:
 
 def format_table(p: Profile) -> str:
     kinds = [k for k in LOG_COLUMNS if k in p.logs]
-    head = ["layer", "kind", "MACs", "L3->L2 B", "L2<->L1 B", "est. cycles", "est. us", "bound"]
+    head = ["layer", "kind", "MACs", "L3->L2 B", "L2<->L1 B", "est. cycles", "est. us", "basis"]
     head += [LOG_COLUMNS[k] for k in kinds] + (["rv32 instr/MAC"] if "rv32_instructions" in kinds else [])
     head += [CYCLE_KINDS[k] for k in kinds if k in CYCLE_KINDS]
     body = []
     for r in p.rows:
         w = r.work
         line = [r.layer, w.kind, _fmt(w.macs), _fmt(w.l3_bytes), _fmt(w.l1_bytes), _fmt(r.est_cycles),
-                _fmt(r.est_us, 1), r.bound]
+                _fmt(r.est_us, 1), r.basis]
         line += [_fmt(r.measured.get(k)) for k in kinds]
         if "rv32_instructions" in kinds:
             n = r.measured.get("rv32_instructions")
@@ -183,7 +196,8 @@ def format_table(p: Profile) -> str:
                                 for i, (c, w) in enumerate(zip(row, widths)))
     op = p.operating_point
     lines = [f"profile of {p.outdir} at {op.name} (cluster {op.cluster_hz / 1e6:.0f} MHz, {op.voltage_mv} mV)",
-             f"est. = ESTIMATED by the cost model {p.model.name!r} (profile/cost_model.py), not measured", "",
+             f"est. = ESTIMATED by the cost model {p.model.name!r} (profile/cost_model.py), not measured: the "
+             "cycles of the GAP9 cluster assumed = pulp-open GVSoC cycles with a 128 kB L1", "",
              fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body), fmt(["-" * w for w in widths]), fmt(total),
              ""]
     for kind in kinds:
@@ -191,7 +205,8 @@ def format_table(p: Profile) -> str:
                      + (f" (total over the whole inference: {_fmt(p.measured_total(kind))})"))
         if p.unmatched.get(kind):
             lines.append(f"  log layers not in this build: {', '.join(p.unmatched[kind][:8])}")
-    lines.append(f"estimated latency: {p.est_cycles / op.cluster_hz * 1e3:.1f} ms at {op.name}")
+    lines.append(f"ESTIMATED latency: {p.est_latency_s * 1e3:.1f} ms at {op.name}; ESTIMATED energy: "
+                 f"{p.est_energy_j * 1e3:.2f} mJ ({p.est_power_w * 1e3:.2f} mW average, ESTIMATED)")
     if "gap9_cycles" in kinds:
         lines.append(f"measured latency: {p.measured_total('gap9_cycles') / op.cluster_hz * 1e3:.1f} ms at "
                      f"{op.name} (GAP9 cycles / cluster frequency)")
@@ -205,15 +220,15 @@ def to_json(p: Profile) -> dict:
         "format": "tinymyo-edge profile v1", "outdir": p.outdir,
         "operating_point": asdict(op),
         "estimate": {"kind": "estimated", "cost_model": p.model.name, "assumptions": p.model.assumptions(),
-                     "cycles": p.est_cycles, "latency_s": p.est_cycles / op.cluster_hz,
-                     "mac_per_cycle": p.macs / p.est_cycles if p.est_cycles else None},
+                     "cycles": p.est_cycles, "latency_s": p.est_latency_s, "average_power_w": p.est_power_w,
+                     "energy_j": p.est_energy_j, "mac_per_cycle": p.macs / p.est_cycles if p.est_cycles else None},
         "measured": {kind: {"kind": "measured", "unit": log.unit, "total": p.measured_total(kind),
                             "unmatched_layers": p.unmatched.get(kind, [])} for kind, log in p.logs.items()},
         "macs": p.macs,
         "layers": [{"layer": r.layer, "node": r.node, "kind": r.work.kind, "macs": r.work.macs,
                     "elements": r.work.elements, "l3_to_l2_bytes": r.work.l3_bytes, "l2_l1_bytes": r.work.l1_bytes,
                     "tiles": r.work.tiles, "estimated_cycles": r.est_cycles, "estimated_us": r.est_us,
-                    "estimate_bound": r.bound, "measured": r.measured} for r in p.rows],
+                    "estimate_basis": r.basis, "measured": r.measured} for r in p.rows],
     }
 
 
