@@ -80,3 +80,20 @@ def test_c_helper_equals_numpy(tmp_path):
     y = np.empty(len(acc), dtype=np.uint8)
     lib.t_requant_fixed(ptr(acc), ptr(m32), ptr(s32), 100, ptr(y), len(acc))
     assert np.array_equal(y, nx.requantize_fixed(acc, mult, shift, 100))
+
+
+@pytest.mark.parametrize("zp", [0, 100, 128, 255])
+def test_cluster_epilogue_folded_form_equals_numpy(zp):
+    """tm_xpulp_requant_4x4 (gap9_app/inc/tm_xpulp.h), for 33 <= S <= 53: c = clip_[0,255]((mulh(acc, M) + h) >> t),
+    t = S - 32, h = 2^(t-1) + zp 2^t, in int32 registers. Stated here in int64 numpy with the int32 bounds checked:
+    the zero point folded into the rounding term gives requantize_fixed's codes, and the sum never overflows."""
+    rng = np.random.default_rng(3)
+    acc, mult, shift, _ = _cases(rng)
+    shift = rng.integers(33, 54, len(acc))  # every S of the fast path, at the extreme accumulators too
+    mult = rng.integers(2**30, 2**31, len(acc))
+    mult[:8] = 2**31 - 1
+    t = shift - 32
+    h = (np.int64(1) << (t - 1)) + (np.int64(zp) << t)
+    s = ((acc.astype(np.int64) * mult) >> 32) + h  # mulh, then add
+    assert s.min() >= -(2**31) and s.max() < 2**31 and h.max() < 2**31
+    assert np.array_equal(np.clip(s >> t, 0, 255).astype(np.uint8), nx.requantize_fixed(acc, mult, shift, zp))

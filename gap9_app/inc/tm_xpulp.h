@@ -145,6 +145,62 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
                        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
 }
 
+/* The codes of a 4 x 4 block of Linear accumulators blk (row-major, int32) stored to y (4 rows ldy bytes apart): for
+ * column j with fixed-point (M, S) and 33 <= S <= 53, tm_requant_fixed's mulh form with the zero point folded into
+ * the rounding term (exact: adding zp 2^t before the arithmetic shift adds zp after it), one column's constants in
+ * q[3j..3j+2] = {M, 2^(t-1) + zp 2^t, t}, t = S - 32 (tm_xpulp_requant_constants):
+ *     c = clip_[0,255]((mulh(acc, M) + h) >> t),  then c = table[c] when table != NULL (a fused GELU)
+ * |mulh| <= 2^30 and h < 2^(t+8) <= 2^29, so the sum cannot overflow. A hardware loop over the 4 columns (the
+ * cluster's per-core instruction buffer is small: a loop body is fetched once, straight-line code per block is
+ * not): the column's constants by post-increment loads, its 4 accumulators, 4 mulh back to back, add, sra,
+ * p.clipu rd, rs1, 9 (clip to [0, 2^8 - 1]: .insn r 0x33, 2, 0x0a with 9 in the rs2 field; GVSoC isa_pulpv2.py
+ * p.clipui '0001010 ----- ----- 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20:
+ * LBU_RR '0100000 ----- ----- 111 ----- 0000011'), each code stored by p.sb rs2, 1(rs1!) (.insn s 0x2b, 0: SB_POSTINC
+ * '------- ----- ----- 000 ----- 0101011') down its row. */
+static inline int tm_xpulp_requant_constants(const int32_t rq[8], int zp, int32_t q[12])
+{
+    for (int j = 0; j < 4; j++) {
+        int s = rq[2 * j + 1];
+        if (s < 33 || s > 53)
+            return 0;
+        int t = s - 32;
+        q[3 * j] = rq[2 * j], q[3 * j + 1] = ((int32_t)1 << (t - 1)) + (int32_t)((uint32_t)zp << t), q[3 * j + 2] = t;
+    }
+    return 1;
+}
+
+#define TM_XPULP_REQUANT_COLUMN                                                                                    \
+    ".insn i 0x0b, 2, t1, 4(%[pq])\n .insn i 0x0b, 2, t2, 4(%[pq])\n .insn i 0x0b, 2, t3, 4(%[pq])\n"             \
+    "lw t4, 0(%[pb])\n lw t5, 16(%[pb])\n lw t6, 32(%[pb])\n lw a0, 48(%[pb])\n addi %[pb], %[pb], 4\n"              \
+    "mulh t4, t4, t1\n mulh t5, t5, t1\n mulh t6, t6, t1\n mulh a0, a0, t1\n"                                        \
+    "add t4, t4, t2\n add t5, t5, t2\n add t6, t6, t2\n add a0, a0, t2\n"                                            \
+    "sra t4, t4, t3\n sra t5, t5, t3\n sra t6, t6, t3\n sra a0, a0, t3\n"                                            \
+    ".insn r 0x33, 2, 0x0a, t4, t4, x9\n .insn r 0x33, 2, 0x0a, t5, t5, x9\n"                                       \
+    ".insn r 0x33, 2, 0x0a, t6, t6, x9\n .insn r 0x33, 2, 0x0a, a0, a0, x9\n"
+#define TM_XPULP_TABLE_COLUMN                                                                                      \
+    ".insn r 0x03, 7, 0x20, t4, %[tab], t4\n .insn r 0x03, 7, 0x20, t5, %[tab], t5\n"                               \
+    ".insn r 0x03, 7, 0x20, t6, %[tab], t6\n .insn r 0x03, 7, 0x20, a0, %[tab], a0\n"
+#define TM_XPULP_STORE_COLUMN                                                                                      \
+    ".insn s 0x2b, 0, t4, 1(%[y0])\n .insn s 0x2b, 0, t5, 1(%[y1])\n"                                               \
+    ".insn s 0x2b, 0, t6, 1(%[y2])\n .insn s 0x2b, 0, a0, 1(%[y3])\n"
+#define TM_XPULP_REQUANT_OPERANDS                                                                                  \
+    : [pq] "+r"(q), [pb] "+r"(blk), [y0] "+r"(y0), [y1] "+r"(y1), [y2] "+r"(y2), [y3] "+r"(y3)                       \
+    : [tab] "r"(table), [n] "r"(4)                                                                                  \
+    : "t1", "t2", "t3", "t4", "t5", "t6", "a0", "memory"
+
+static inline void tm_xpulp_requant_4x4(const int32_t *blk, const int32_t *q, const uint8_t *table, uint8_t *y,
+                                        long ldy)
+{
+    uint8_t *y0 = y, *y1 = y + ldy, *y2 = y + 2 * ldy, *y3 = y + 3 * ldy;
+    if (table)
+        __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 64\n" /* lp.setup: 32 body */
+                         TM_XPULP_REQUANT_COLUMN TM_XPULP_TABLE_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n"
+                         TM_XPULP_REQUANT_OPERANDS);
+    else
+        __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 56\n" /* lp.setup: 28 body */
+                         TM_XPULP_REQUANT_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n" TM_XPULP_REQUANT_OPERANDS);
+}
+
 /* max over words words of int16 pairs (2 words-halves a word) at t (word aligned): a hardware loop of post-increment
  * loads and pv.max.h (halfword-wise signed max, .insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...
  * 1010111'), then the larger half. words >= 1. */

@@ -90,65 +90,40 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 #endif
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-/* A full 4 x 4 block's codes into y (rows ldy bytes apart): the 4 columns' (M, S) read once for the 4 rows and, when
- * every S >= 33 (the usual case), tm_requant_fixed's mulh form with hoisted constants; a row's 4 codes stored as
- * one word when y is word aligned. Otherwise requant_row (the same codes). */
-static void requant_block(const int32_t blk[16], const int32_t *rq, int zp, const uint8_t *table, uint8_t *y,
-                          long ldy)
-{
-    int32_t m0 = rq[0], m1 = rq[2], m2 = rq[4], m3 = rq[6];
-    int s0 = rq[1], s1 = rq[3], s2 = rq[5], s3 = rq[7];
-    if (s0 < 33 || s1 < 33 || s2 < 33 || s3 < 33) {
-        for (int i = 0; i < 4; i++)
-            requant_row(blk + 4 * i, rq, zp, table, y + i * ldy, 4);
-        return;
-    }
-    int32_t h0 = (int32_t)1 << (s0 - 33), h1 = (int32_t)1 << (s1 - 33), h2 = (int32_t)1 << (s2 - 33);
-    int32_t h3 = (int32_t)1 << (s3 - 33);
-    int words = (((uintptr_t)y | (uintptr_t)ldy) & 3u) == 0u;
-    for (int i = 0; i < 4; i++, blk += 4, y += ldy) {
-        uint32_t c0 = tm_requant_fixed_high(blk[0], m0, h0, s0 - 32, zp);
-        uint32_t c1 = tm_requant_fixed_high(blk[1], m1, h1, s1 - 32, zp);
-        uint32_t c2 = tm_requant_fixed_high(blk[2], m2, h2, s2 - 32, zp);
-        uint32_t c3 = tm_requant_fixed_high(blk[3], m3, h3, s3 - 32, zp);
-        if (table)
-            c0 = table[c0], c1 = table[c1], c2 = table[c2], c3 = table[c3];
-        if (words)
-            *(uint32_t *)(void *)y = c0 | c1 << 8 | c2 << 16 | c3 << 24;
-        else
-            y[0] = (uint8_t)c0, y[1] = (uint8_t)c1, y[2] = (uint8_t)c2, y[3] = (uint8_t)c3;
-    }
-}
-
-/* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = row block * column quads + column quad; each
- * core takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no
- * core computes a 2- or 3-row remainder 4 times over with a zero stride). A full block whose rows are word aligned
- * is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are both K
- * bytes apart; word aligned rows mean K % 4 == 0); edge blocks and unaligned tiles take acc_block. Each block is
- * requantised and stored at once (requant_block; edge blocks requant_row). */
+/* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = column quad * row blocks + row block; each core
+ * takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no core
+ * computes a 2- or 3-row remainder 4 times over with a zero stride), so a core's blocks share few column quads and
+ * each quad's requantisation constants are prepared once (tm_xpulp_requant_constants). A full block whose rows are
+ * word aligned is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are
+ * both K bytes apart; word aligned rows mean K % 4 == 0) and its codes one tm_xpulp_requant_4x4 (every S of the
+ * quad in 33..53, y word aligned: the usual case); other blocks take acc_block / requant_row (the same codes). */
 static void linear_items(const tm_linear_args_t *a)
 {
     int k = a->k, ldy = a->m;
-    int ncq = (a->m1 - a->m0 + 3) / 4, items = ncq * ((a->r1 - a->r0 + 3) / 4), start, stop;
-    int fast = tm_xpulp_aligned(a->x, k, a->w, k);
+    int nrb = (a->r1 - a->r0 + 3) / 4, items = nrb * ((a->m1 - a->m0 + 3) / 4), start, stop;
+    int fast = tm_xpulp_aligned(a->x, k, a->w, k), words = tm_xpulp_aligned(a->y, ldy, a->y, 0);
     tm_core_range(0, items, &start, &stop);
-    int rb = ncq ? start / ncq : 0, cq = ncq ? start % ncq : 0;
+    int cq = nrb ? start / nrb : 0, rb = nrb ? start % nrb : 0, prepared = -1, quick = 0;
+    int32_t q[12];
     for (int it = start; it < stop; it++) {
         int r = a->r0 + 4 * rb, m = a->m0 + 4 * cq, nr = TM_MIN(4, a->r1 - r), nc = TM_MIN(4, a->m1 - m);
         int32_t blk[16];
-        if (fast && nr == 4 && nc == 4) {
-            const uint8_t *x = a->x + (long)r * k;
-            const int8_t *w = a->w + (long)m * k;
-            tm_xpulp_dot_4x4_same_stride(x, w, k, k / 4, a->bias + m, blk); /* aligned: K % 4 == 0 */
-            requant_block(blk, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)r * ldy + m, ldy);
+        int full = fast && nr == 4 && nc == 4;
+        if (full) {
+            if (prepared != cq)
+                quick = words && tm_xpulp_requant_constants(a->rq + 2 * m, a->zero_point, q), prepared = cq;
+            tm_xpulp_dot_4x4_same_stride(a->x + (long)r * k, a->w + (long)m * k, k, k / 4, a->bias + m, blk);
         } else {
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
+        }
+        if (full && quick)
+            tm_xpulp_requant_4x4(blk, q, a->table, a->y + (long)r * ldy + m, ldy);
+        else
             for (int i = 0; i < nr; i++)
                 requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
                             nc);
-        }
-        if (++cq == ncq)
-            cq = 0, rb++;
+        if (++rb == nrb)
+            rb = 0, cq++;
     }
 }
 #endif
