@@ -201,6 +201,26 @@ static inline void tm_xpulp_requant_4x4(const int32_t *blk, const int32_t *q, co
                          TM_XPULP_REQUANT_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n" TM_XPULP_REQUANT_OPERANDS);
 }
 
+/* Deferred attention scores of a 4 keys x 4 rows block: blk[4u + c] (key u, row c, int32) -> row c's 4 int16 scores
+ * ((blk M + half) >> S, 32-bit wrapping products: the caller's proof that the true value fits int32) stored as two
+ * words at t + c tsb bytes (word aligned). A hardware loop over the 4 rows: 4 loads, mul, add, sra, two pv.pack.h
+ * (rd = rs1[15:0] << 16 | rs2[15:0]: .insn r 0x57, 0, 0x68; GVSoC isa_pulpv2.py '1101000 ----- ----- 000 -----
+ * 1010111'), two word stores. */
+static inline void tm_xpulp_scores_4x4(const int32_t *blk, int32_t m, int32_t half, int32_t sh, int16_t *t, long tsb)
+{
+    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 44\n" /* lp.setup: 22 body */
+                     "lw t0, 0(%[pb])\n lw t1, 16(%[pb])\n lw t2, 32(%[pb])\n lw t3, 48(%[pb])\n addi %[pb], %[pb], 4\n"
+                     "mul t0, t0, %[m]\n mul t1, t1, %[m]\n mul t2, t2, %[m]\n mul t3, t3, %[m]\n"
+                     "add t0, t0, %[h]\n add t1, t1, %[h]\n add t2, t2, %[h]\n add t3, t3, %[h]\n"
+                     "sra t0, t0, %[sh]\n sra t1, t1, %[sh]\n sra t2, t2, %[sh]\n sra t3, t3, %[sh]\n"
+                     ".insn r 0x57, 0, 0x68, t4, t1, t0\n .insn r 0x57, 0, 0x68, t5, t3, t2\n"
+                     "sw t4, 0(%[pt])\n sw t5, 4(%[pt])\n add %[pt], %[pt], %[ts]\n"
+                     ".option pop\n"
+                     : [pb] "+r"(blk), [pt] "+r"(t)
+                     : [m] "r"(m), [h] "r"(half), [sh] "r"(sh), [ts] "r"(tsb), [n] "r"(4)
+                     : "t0", "t1", "t2", "t3", "t4", "t5", "memory");
+}
+
 /* max over words words of int16 pairs (2 words-halves a word) at t (word aligned): a hardware loop of post-increment
  * loads and pv.max.h (halfword-wise signed max, .insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...
  * 1010111'), then the larger half. words >= 1. */

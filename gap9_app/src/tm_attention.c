@@ -150,8 +150,9 @@ static void query_prepare_worker(void *arg)
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 /* One full 4 keys x 4 rows block of deferred scores: the register block starts from -128 q_sum of each row, so it
- * ends at acc = dot - 128 q_sum; t = (acc M + 2^(S-1)) >> S, in uint32 (the true value fits int32, proven: the
- * wrapped products give the same bits); a row's 4 scores stored as two words (t rows ts int16 apart, aligned). */
+ * ends at acc = dot - 128 q_sum; t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits
+ * int32, proven: the wrapped products give the same bits); a row's 4 scores stored as two words (t rows ts int16
+ * apart, aligned) by tm_xpulp_scores_4x4. */
 static void score_block_xpulp(const tm_attention_args_t *a, const uint8_t *k, const int8_t *qs, int hd, int i,
                               int16_t *t, long ts, int32_t m, int32_t half, int sh)
 {
@@ -159,15 +160,7 @@ static void score_block_xpulp(const tm_attention_args_t *a, const uint8_t *k, co
     for (int c = 0; c < 4; c++)
         init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
     tm_xpulp_dot_4x4_same_stride(k, qs, hd, hd / 4, init, blk); /* keys and q - 128 rows hd apart */
-    uint32_t um = (uint32_t)m, uh = (uint32_t)half;
-    for (int c = 0; c < 4; c++, t += ts) {
-        uint32_t s0 = (uint32_t)((int32_t)((uint32_t)blk[c] * um + uh) >> sh) & 0xFFFFu;
-        uint32_t s1 = (uint32_t)((int32_t)((uint32_t)blk[4 + c] * um + uh) >> sh) & 0xFFFFu;
-        uint32_t s2 = (uint32_t)((int32_t)((uint32_t)blk[8 + c] * um + uh) >> sh) & 0xFFFFu;
-        uint32_t s3 = (uint32_t)((int32_t)((uint32_t)blk[12 + c] * um + uh) >> sh) & 0xFFFFu;
-        uint32_t *w = (uint32_t *)(void *)t;
-        w[0] = s0 | s1 << 16, w[1] = s2 | s3 << 16;
-    }
+    tm_xpulp_scores_4x4(blk, m, half, sh, t, 2 * ts);
 }
 #endif
 
