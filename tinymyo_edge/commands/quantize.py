@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..quant import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES
+from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS, SPEECH_METHOD
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -15,9 +16,11 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.argument("model", type=_PATH)
 @click.option("--calib", type=_PATH, required=True, help="Calibration windows: .npz with x (N, C, T) or .h5 with data.")
 @click.option("-o", "--output", type=_PATH, required=True, help="The int8 .onnx file to write.")
-@click.option("--method", type=click.Choice(["mse", "percentile", "minmax"]), default="mse", show_default=True,
-              help="Activation clipping: MSE-optimal search, a percentile of |x|, or max |x|.")
-@click.option("--percentile", type=float, default=99.99, show_default=True, help="Percentile for --method percentile.")
+@click.option("--method", type=click.Choice(METHODS), default=None,
+              help=f"Activation clipping: MSE-optimal search, a percentile of |x|, or max |x| [default: "
+                   f"{DEFAULT_METHOD} for TinyMyo (measured: docs/QUANT.md), {SPEECH_METHOD} for speech models].")
+@click.option("--percentile", type=float, default=DEFAULT_PERCENTILE, show_default=True,
+              help="Percentile of |x| for --method percentile.")
 @click.option("--max-windows", type=click.IntRange(min=1), default=16, show_default=True,
               help="Calibrate on at most this many windows, spread over the set.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -46,9 +49,11 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
 
         if report_dir is not None:
             raise TinyMyoError("--report: the per-layer report covers TinyMyo models only, not speech models yet")
+        method = method or SPEECH_METHOD
         program = quantize_speech(model, checkpoint, windows.x, output, method=method, percentile=percentile,
                                   max_windows=max_windows, force=force, prob_bits=softmax_bits)
     else:
+        method = method or DEFAULT_METHOD
         program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
                                  max_windows=max_windows, report_dir=report_dir, force=force,
                                  prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib),

@@ -22,7 +22,7 @@ from ..errors import TinyMyoError
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
-from .calibrate import (DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes, fold_input_zero_point,
+from .calibrate import (DEFAULT_METHOD, DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes, fold_input_zero_point,
                         weight_scales)
 
 # The softmax of `quantize` (Attention.softmax). DEFAULT "deferred": integer scores, u8 numerators relative to the
@@ -107,7 +107,7 @@ def run_windows(op: Op, inputs: list[np.ndarray], shape: tuple[int, ...]) -> np.
 class ProgramBuilder:
     """Appends ops in execution order, calibrating each on the integer values the program computes so far."""
 
-    def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse",
+    def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD,
                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                  softmax: str = DEFAULT_SOFTMAX):
         self.cfg = model.cfg
@@ -423,7 +423,7 @@ class ProgramBuilder:
             self.cursor = x
 
 
-def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = "mse", percentile: float = DEFAULT_PERCENTILE,
+def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD, percentile: float = DEFAULT_PERCENTILE,
                   progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                   softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Recovered float TinyMyo + calibration windows (B, C, T) -> integer Program."""

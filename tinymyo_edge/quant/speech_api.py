@@ -14,13 +14,13 @@ from ..model.speech import SpeechModel
 from ..model.speech_checkpoint import load_speech_checkpoint
 from .api import DEFAULT_MAX_WINDOWS, _self_check, calibration_subset, check_calibration
 from .builder import DEFAULT_PROB_BITS
-from .calibrate import DEFAULT_PERCENTILE, METHODS
+from .calibrate import DEFAULT_PERCENTILE, METHODS, SPEECH_METHOD
 from .encoding import program_to_onnx
 from .ranges import check_ranges, check_speech_sizes
 from .recognize import load_onnx_file
 
 
-def quantize_speech(float_onnx_path, checkpoint, calib_x, out_path, *, method: str = "mse",
+def quantize_speech(float_onnx_path, checkpoint, calib_x, out_path, *, method: str = SPEECH_METHOD,
                     percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                     force: bool = False, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                     model: SpeechModel | None = None) -> Program:

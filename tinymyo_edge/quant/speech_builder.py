@@ -22,7 +22,7 @@ from .. import numerics as nx
 from ..ir.program import Conv1d, DType, Program, QuantizeInput, RelativeAttention, TensorInfo, Transpose
 from ..model.speech import SpeechModel
 from .builder import DEFAULT_PROB_BITS, F32, INPUT, ProgramBuilder, _f32, _softmax
-from .calibrate import DEFAULT_PERCENTILE, bias_codes, weight_scales
+from .calibrate import DEFAULT_PERCENTILE, SPEECH_METHOD, bias_codes, weight_scales
 
 _SCORE_SEARCH = np.geomspace(1.0, 0.04, 16)
 _SCORE_WINDOWS = 2
@@ -158,7 +158,7 @@ class SpeechProgramBuilder(ProgramBuilder):
         self.cursor = self.linear("w_out", self.cursor, self.p("w_out.weight"), self.p("w_out.bias"), dequant=True)
 
 
-def build_speech_program(model: SpeechModel, calib_x: np.ndarray, *, method: str = "mse",
+def build_speech_program(model: SpeechModel, calib_x: np.ndarray, *, method: str = SPEECH_METHOD,
                          percentile: float = DEFAULT_PERCENTILE, progress: bool = True,
                          prob_bits: int = DEFAULT_PROB_BITS) -> Program:
     builder = SpeechProgramBuilder(model, calib_x, method=method, percentile=percentile, progress=progress,
