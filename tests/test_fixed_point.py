@@ -84,7 +84,8 @@ def test_c_helper_equals_numpy(tmp_path):
 
 @pytest.mark.parametrize("zp", [0, 100, 128, 255])
 def test_cluster_epilogue_folded_form_equals_numpy(zp):
-    """tm_xpulp_requant_4x4 (gap9_app/inc/tm_xpulp.h), for 33 <= S <= 53: c = clip_[0,255]((mulh(acc, M) + h) >> t),
+    """tm_xpulp_requant_4x4 / _pairs (gap9_app/inc/tm_xpulp.h, constants by tm_xpulp_requant_constant), for
+    33 <= S <= 53: c = clip_[0,255]((mulh(acc, M) + h) >> t),
     t = S - 32, h = 2^(t-1) + zp 2^t, in int32 registers. Stated here in int64 numpy with the int32 bounds checked:
     the zero point folded into the rounding term gives requantize_fixed's codes, and the sum never overflows."""
     rng = np.random.default_rng(3)
@@ -97,3 +98,11 @@ def test_cluster_epilogue_folded_form_equals_numpy(zp):
     s = ((acc.astype(np.int64) * mult) >> 32) + h  # mulh, then add
     assert s.min() >= -(2**31) and s.max() < 2**31 and h.max() < 2**31
     assert np.array_equal(np.clip(s >> t, 0, 255).astype(np.uint8), nx.requantize_fixed(acc, mult, shift, zp))
+    # S < 33 with M < 2^(S-2) (the attention output's reciprocal): brought to (M 2^k, 33), k = 33 - S, first
+    small_s = rng.integers(2, 33, len(acc))
+    small_m = (rng.random(len(acc)) * (np.int64(1) << (small_s - 2))).astype(np.int64)
+    m33 = small_m << (33 - small_s)
+    assert m33.max() < 2**31
+    s = ((acc.astype(np.int64) * m33) >> 32) + (np.int64(1) << 0) + (np.int64(zp) << 1)  # t = 1
+    assert s.min() >= -(2**31) and s.max() < 2**31
+    assert np.array_equal(np.clip(s >> 1, 0, 255).astype(np.uint8), nx.requantize_fixed(acc, small_m, small_s, zp))

@@ -157,15 +157,26 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
  * p.clipui '0001010 ----- ----- 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20:
  * LBU_RR '0100000 ----- ----- 111 ----- 0000011'), each code stored by p.sb rs2, 1(rs1!) (.insn s 0x2b, 0: SB_POSTINC
  * '------- ----- ----- 000 ----- 0101011') down its row. */
+/* One (M, S) pair's constants {M, 2^(t-1) + zp 2^t, t} into q[0..2]; 0 when S is outside 33..53. A smaller S with
+ * a small M (the attention output's per-row reciprocal) is first brought to S = 33 as (M 2^k, S + k), k = 33 - S:
+ * the same value and the same rounding (numerator and denominator times 2^k), when M 2^k < 2^31. */
+static inline int tm_xpulp_requant_constant(int32_t mult, int s, int zp, int32_t q[3])
+{
+    if (s >= 2 && s < 33 && mult >= 0 && mult < ((int32_t)1 << (s - 2)))
+        mult <<= 33 - s, s = 33; /* mult < 2^(s-2) = 2^(31 - k): M 2^k < 2^31 */
+    if (s < 33 || s > 53)
+        return 0;
+    int t = s - 32;
+    q[0] = mult, q[1] = ((int32_t)1 << (t - 1)) + (int32_t)((uint32_t)zp << t), q[2] = t;
+    return 1;
+}
+
+/* A 4-column quad's constants (rq: 4 (M, S) pairs) into q[0..11]; 0 when any S is outside 33..53. */
 static inline int tm_xpulp_requant_constants(const int32_t rq[8], int zp, int32_t q[12])
 {
-    for (int j = 0; j < 4; j++) {
-        int s = rq[2 * j + 1];
-        if (s < 33 || s > 53)
+    for (int j = 0; j < 4; j++)
+        if (!tm_xpulp_requant_constant(rq[2 * j], rq[2 * j + 1], zp, q + 3 * j))
             return 0;
-        int t = s - 32;
-        q[3 * j] = rq[2 * j], q[3 * j + 1] = ((int32_t)1 << (t - 1)) + (int32_t)((uint32_t)zp << t), q[3 * j + 2] = t;
-    }
     return 1;
 }
 
@@ -199,6 +210,23 @@ static inline void tm_xpulp_requant_4x4(const int32_t *blk, const int32_t *q, co
     else
         __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 56\n" /* lp.setup: 28 body */
                          TM_XPULP_REQUANT_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n" TM_XPULP_REQUANT_OPERANDS);
+}
+
+/* y[i] = the code of acc[i] by ONE column's constants q (tm_xpulp_requant_constant; the same formula as
+ * tm_xpulp_requant_4x4) for i < 2 pairs: a hardware loop of two outputs a step (p.lw post-increment, mulh, add,
+ * sra, p.clipu, p.sb post-increment), the two mulh back to back. pairs >= 1. */
+static inline void tm_xpulp_requant_pairs(const int32_t *acc, const int32_t q[3], uint8_t *y, int pairs)
+{
+    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 24\n" /* lp.setup: 12 body */
+                     ".insn i 0x0b, 2, t0, 4(%[pa])\n .insn i 0x0b, 2, t1, 4(%[pa])\n"
+                     "mulh t0, t0, %[m]\n mulh t1, t1, %[m]\n add t0, t0, %[h]\n add t1, t1, %[h]\n"
+                     "sra t0, t0, %[t]\n sra t1, t1, %[t]\n"
+                     ".insn r 0x33, 2, 0x0a, t0, t0, x9\n .insn r 0x33, 2, 0x0a, t1, t1, x9\n"
+                     ".insn s 0x2b, 0, t0, 1(%[py])\n .insn s 0x2b, 0, t1, 1(%[py])\n"
+                     ".option pop\n"
+                     : [pa] "+r"(acc), [py] "+r"(y)
+                     : [m] "r"(q[0]), [h] "r"(q[1]), [t] "r"(q[2]), [n] "r"(pairs)
+                     : "t0", "t1", "memory");
 }
 
 /* Deferred attention scores of a 4 keys x 4 rows block: blk[4u + c] (key u, row c, int32) -> row c's 4 int16 scores

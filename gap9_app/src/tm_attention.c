@@ -503,7 +503,15 @@ static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
             int32_t rec = (int32_t)((2 * (uint64_t)mo + s) / (2 * s));
             uint8_t *y = a->y + (long)r * a->d + a->head * hd;
             const int32_t *acc = a->acc + (long)r * hd;
-            for (int c = 0; c < hd; c++)
+            int c = 0;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+            int32_t q[3];
+            if (hd >= 2 && tm_xpulp_requant_constant(rec, so, TM_ACT_ZERO_POINT, q)) {
+                tm_xpulp_requant_pairs(acc, q, y, hd / 2);
+                c = hd & ~1;
+            }
+#endif
+            for (; c < hd; c++)
                 y[c] = tm_requant_fixed(acc[c], rec, so, TM_ACT_ZERO_POINT);
         }
         return;

@@ -58,8 +58,8 @@ def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
     return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
 
 
-def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = DEFAULT_METHOD, report_dir=None, force: bool = False,
-                   percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
+def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = DEFAULT_METHOD, report_dir=None,
+                   force: bool = False, percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                    progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                    calib_preprocessing: dict | None = None, softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.

@@ -22,8 +22,8 @@ from ..errors import TinyMyoError
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
-from .calibrate import (DEFAULT_METHOD, DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes, fold_input_zero_point,
-                        weight_scales)
+from .calibrate import (DEFAULT_METHOD, DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes,
+                        fold_input_zero_point, weight_scales)
 
 # The softmax of `quantize` (Attention.softmax). DEFAULT "deferred": integer scores, u8 numerators relative to the
 # row maximum (the largest is always 255), one reciprocal per output row; probabilities are never formed, so a
@@ -423,8 +423,8 @@ class ProgramBuilder:
             self.cursor = x
 
 
-def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD, percentile: float = DEFAULT_PERCENTILE,
-                  progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
+def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD,
+                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                   softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Recovered float TinyMyo + calibration windows (B, C, T) -> integer Program."""
     builder = ProgramBuilder(model.eval(), calib_x, method=method, percentile=percentile, progress=progress,

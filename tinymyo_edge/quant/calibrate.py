@@ -9,7 +9,8 @@ from ..errors import TinyMyoError
 from ..numerics import ACT_ZERO_POINT
 
 METHODS = ("mse", "percentile", "minmax")
-# TinyMyo's defaults, chosen by measurement (bench/bench_calibration.py -> bench/results/calibration.json, docs/QUANT.md):
+# TinyMyo's defaults, chosen by measurement (bench/bench_calibration.py -> bench/results/calibration.json,
+# docs/QUANT.md):
 # int8-vs-float top-1 agreement of the six 3DC 100-token models, 99.08 % at the 99.9th percentile of |x| against
 # 98.64 % for the MSE search (99.99th: 98.88 %, 99.8th: 98.85 %). The MSE search keeps rare large activations that
 # a classifier's decision does not need and pays for them in resolution. Speech models keep "mse" (not re-measured).
