@@ -331,18 +331,10 @@ static int32_t numerator_row_to(const uint8_t *row, uint8_t *restrict e, const u
         rowmax = t[j] > rowmax ? t[j] : rowmax;
     j = 0;
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-    if ((((uintptr_t)t | (uintptr_t)e) & 3u) == 0u) /* 4 numerators a step: two word loads, one word store */
-        for (; j + 4 <= n; j += 4) {
-            uint32_t w0 = *(const uint32_t *)(const void *)(t + j), w1 = *(const uint32_t *)(const void *)(t + j + 2);
-            uint32_t d0 = (uint32_t)(rowmax - (int16_t)(w0 & 0xFFFFu)), d1 = (uint32_t)(rowmax - ((int32_t)w0 >> 16));
-            uint32_t d2 = (uint32_t)(rowmax - (int16_t)(w1 & 0xFFFFu)), d3 = (uint32_t)(rowmax - ((int32_t)w1 >> 16));
-            uint32_t e0 = lut8[d0 < TM_DEFERRED_D_MAX ? d0 : TM_DEFERRED_D_MAX];
-            uint32_t e1 = lut8[d1 < TM_DEFERRED_D_MAX ? d1 : TM_DEFERRED_D_MAX];
-            uint32_t e2 = lut8[d2 < TM_DEFERRED_D_MAX ? d2 : TM_DEFERRED_D_MAX];
-            uint32_t e3 = lut8[d3 < TM_DEFERRED_D_MAX ? d3 : TM_DEFERRED_D_MAX];
-            *(uint32_t *)(void *)(e + j) = e0 | e1 << 8 | e2 << 16 | e3 << 24;
-            sum += (int32_t)(e0 + e1 + e2 + e3);
-        }
+    if (n >= 4 && (((uintptr_t)t | (uintptr_t)e) & 3u) == 0u) { /* 4 numerators a step (tm_xpulp.h) */
+        sum = tm_xpulp_numerators(t, e, lut8, n / 4, rowmax, TM_DEFERRED_D_MAX);
+        j = n & ~3;
+    }
 #endif
     for (; j < n; j++) {
         int32_t d = rowmax - t[j];
