@@ -149,24 +149,38 @@ static void query_prepare_worker(void *arg)
 }
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-/* One full 4 keys x 4 rows block of deferred scores: the register block starts from -128 q_sum of each row, so it
- * ends at acc = dot - 128 q_sum; t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits
- * int32, proven: the wrapped products give the same bits); a row's 4 scores stored as two words (t rows ts int16
- * apart, aligned) by tm_xpulp_scores_4x4. */
-static void score_block_xpulp(const tm_attention_args_t *a, const uint8_t *k, const int8_t *qs, int hd, int i,
-                              int16_t *t, long ts, int32_t m, int32_t half, int sh)
+/* The full 4 keys x 4 rows blocks of rows [i0, i0 + 4 floor((i1 - i0) / 4)) x keys [0, 4 floor(nj / 4)), when
+ * every one is word aligned: per row quad its -128 q_sum starts once, then one register block per key quad
+ * (tm_xpulp_dot_4x4_same_stride: keys and q - 128 rows hd apart, so it ends at acc = dot - 128 q_sum), converted
+ * to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven: the wrapped
+ * products give the same bits) and stored as two words a row by tm_xpulp_scores_4x4. Returns the rows done. */
+static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1, int hd, int nj, int16_t *rows,
+                                    long ts, int32_t m, int32_t half, int sh)
 {
-    int32_t init[4], blk[16]; /* blk[4 u + c]: key u, row c */
-    for (int c = 0; c < 4; c++)
-        init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
-    tm_xpulp_dot_4x4_same_stride(k, qs, hd, hd / 4, init, blk); /* keys and q - 128 rows hd apart */
-    tm_xpulp_scores_4x4(blk, m, half, sh, t, 2 * ts);
+    const uint8_t *k = a->k + a->head * hd;
+    if (a->d != hd || hd % 4 != 0 || !tm_xpulp_aligned(k, hd, a->q_s8, hd) ||
+        (((uintptr_t)rows | (uintptr_t)(2 * ts)) & 3u) != 0u)
+        return 0;
+    int iend = i0 + (i1 - i0) / 4 * 4, jend = nj / 4 * 4;
+    for (int i = i0; i < iend; i += 4) {
+        const int8_t *qs = a->q_s8 + (long)i * hd;
+        int32_t init[4], blk[16]; /* blk[4 u + c]: key u, row c */
+        for (int c = 0; c < 4; c++)
+            init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
+        int16_t *t = rows + (long)i * ts;
+        for (int j = 0; j < jend; j += 4) {
+            tm_xpulp_dot_4x4_same_stride(k + (long)j * hd, qs, hd, hd / 4, init, blk);
+            tm_xpulp_scores_4x4(blk, m, half, sh, t + j, 2 * ts);
+        }
+    }
+    return iend - i0;
 }
 #endif
 
 /* Deferred: the integer scores of rows [i0, i1) against the chunk's keys into the int16 score rows, 4 keys x 4 rows
  * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
- * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). */
+ * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). On the
+ * cluster the full blocks go through scores_full_blocks_xpulp first; this loop does the rest. */
 static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd)
 {
     int nj = a->j1 - a->j0;
@@ -174,20 +188,18 @@ static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd
     int32_t half = (int32_t)1 << (sh - 1);
     long ts = row_bytes(a) / 2; /* int16 scores per row */
     int16_t *rows = (int16_t *)(void *)a->p + a->j0;
+    int idone = 0, jdone = 0; /* rows [i0, i0 + idone) x keys [0, jdone) are done */
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    idone = scores_full_blocks_xpulp(a, i0, i1, hd, nj, rows, ts, m, half, sh);
+    jdone = idone ? nj / 4 * 4 : 0;
+#endif
     for (int j = 0; j < nj; j += 4) {
         int nk = TM_MIN(4, nj - j);
         const uint8_t *k = a->k + (long)j * a->d + a->head * hd;
-        for (int i = i0; i < i1; i += 4) {
+        for (int i = j < jdone ? i0 + idone : i0; i < i1; i += 4) {
             int nq = TM_MIN(4, i1 - i);
             const int8_t *qs = a->q_s8 + (long)i * hd;
             int32_t blk[16]; /* blk[4 u + c]: key j + u, row i + c */
-#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-            if (nk == 4 && nq == 4 && a->d == hd && hd % 4 == 0 && tm_xpulp_aligned(k, hd, qs, hd) &&
-                (((uintptr_t)(rows + (long)i * ts + j) | (uintptr_t)(2 * ts)) & 3u) == 0u) {
-                score_block_xpulp(a, k, qs, hd, i, rows + (long)i * ts + j, ts, m, half, sh);
-                continue;
-            }
-#endif
             if (nk == 4 && nq == 4)
                 tm_dot_u8s8_4x4(k, a->d, qs, hd, hd, blk);
             else
