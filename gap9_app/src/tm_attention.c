@@ -26,6 +26,7 @@
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 static const int32_t tm_zeros4[4] = {0, 0, 0, 0}; /* the initial sums of a register block */
+#define TM_PV_ROWS_BYTES 512 /* a worker's stack copy of 4 numerator rows of a chunk (2 kB worker stacks) */
 #endif
 
 static int head_dim(const tm_attention_args_t *a) { return a->d / a->heads; }
@@ -395,11 +396,43 @@ void tm_attention_softmax(tm_attention_args_t *a)
     tm_fork(softmax_worker, a);
 }
 
-/* u8 rows (prob_bits 8, deferred), all cores, values of the chunk split: kv_s8 = (v - 128)^T, (hd, nj). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* (v - 128)^T of 4 values x 4 head columns: the 4 words of v rows j..j+3 (columns c..c+3, d bytes apart) become
+ * the 4 words of columns c..c+3 (values j..j+3; columns nj bytes apart, values_column); v - 128 of a u8 is its
+ * byte xor 0x80 read as int8. */
+static void values_transpose_4x4(const uint8_t *v, long d, int8_t *dst, long nj)
+{
+    uint32_t r0 = *(const uint32_t *)(const void *)v ^ 0x80808080u;
+    uint32_t r1 = *(const uint32_t *)(const void *)(v + d) ^ 0x80808080u;
+    uint32_t r2 = *(const uint32_t *)(const void *)(v + 2 * d) ^ 0x80808080u;
+    uint32_t r3 = *(const uint32_t *)(const void *)(v + 3 * d) ^ 0x80808080u;
+    for (int u = 0; u < 4; u++, dst += nj) {
+        int s = 8 * u;
+        *(uint32_t *)(void *)dst = (r0 >> s & 0xFFu) | (r1 >> s & 0xFFu) << 8 | (r2 >> s & 0xFFu) << 16 |
+                                   (r3 >> s & 0xFFu) << 24;
+    }
+}
+#endif
+
+/* u8 rows (prob_bits 8, deferred), all cores, values of the chunk split: kv_s8 = (v - 128)^T, (hd, nj). Little
+ * endian, word-aligned rows and columns (the cluster, the host): 4 x 4 blocks (values_transpose_4x4), the cores
+ * taking value quads; otherwise value by value. */
 static void values_prepare_worker(void *arg)
 {
     tm_attention_args_t *a = arg;
     int hd = head_dim(a), col = a->head * hd, nj = a->j1 - a->j0, start, stop;
+    const uint8_t *v0 = a->v + col;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* columns 0 and 4 aligned: every column quad is (they start base + (c / 4) block) */
+    if (hd % 4 == 0 && nj % 4 == 0 && a->d % 4 == 0 && ((uintptr_t)v0 & 3u) == 0u &&
+        ((uintptr_t)values_column(a, 0) & 3u) == 0u && ((uintptr_t)values_column(a, 4 % hd) & 3u) == 0u) {
+        tm_core_range(0, nj / 4, &start, &stop);
+        for (int q = start; q < stop; q++)
+            for (int c = 0; c < hd; c += 4)
+                values_transpose_4x4(v0 + (long)4 * q * a->d + c, a->d, values_column(a, c) + 4 * q, nj);
+        return;
+    }
+#endif
     tm_core_range(0, nj, &start, &stop);
     for (int c = 0; c < hd; c++) { /* column by column: one destination pointer per column */
         int8_t *dst = values_column(a, c);
@@ -423,6 +456,22 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
         for (int c = 0; c < hd; c += 4) {
             int32_t blk[16];
             tm_xpulp_dot_4x4_same_stride(p, values_column(a, c), nj, nj / 4, tm_zeros4, blk);
+            for (int t = 0; t < 4; t++)
+                for (int u = 0; u < 4; u++)
+                    acc[(long)t * hd + c + u] += blk[4 * t + u];
+        }
+        return;
+    }
+    /* score rows 2 N apart, (v - 128)^T columns nj apart: the 4 rows' chunk copied nj apart once, then the same */
+    if (nr == 4 && hd % 4 == 0 && nj % 4 == 0 && 4 * nj <= TM_PV_ROWS_BYTES &&
+        tm_xpulp_aligned(p, n, values_column(a, 0), nj)) {
+        uint32_t rows4[TM_PV_ROWS_BYTES / 4];
+        for (int t = 0; t < 4; t++)
+            for (int w = 0; w < nj / 4; w++)
+                rows4[t * (nj / 4) + w] = ((const uint32_t *)(const void *)(p + (long)t * n))[w];
+        for (int c = 0; c < hd; c += 4) {
+            int32_t blk[16];
+            tm_xpulp_dot_4x4_same_stride((const uint8_t *)rows4, values_column(a, c), nj, nj / 4, tm_zeros4, blk);
             for (int t = 0; t < 4; t++)
                 for (int u = 0; u < 4; u++)
                     acc[(long)t * hd + c + u] += blk[4 * t + u];
