@@ -1,6 +1,6 @@
 """Which activation clipping keeps int8 closest to float? int8-vs-float top-1 agreement of trained TinyMyo models
 under each calibration setting of quantize (method, percentile, calibration windows), everything else at the
-defaults; the evidence behind calibrate.DEFAULT_METHOD / DEFAULT_PERCENTILE (docs/QUANT.md).
+defaults; the evidence behind calibrate.DEFAULT_METHODS['classification'] / DEFAULT_PERCENTILE (docs/QUANT.md).
 
     python bench/bench_accuracy.py --participants 1,2,3,4,5,6 --deployed "" --regression "" \
         --work /work/ckpt/acc100                                  # trains the checkpoints (seeded, ~3 min each)
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import metric, write_results  # noqa: E402
 
 from tinymyo_edge.quant import quantize_model  # noqa: E402
-from tinymyo_edge.quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE  # noqa: E402
+from tinymyo_edge.quant.calibrate import DEFAULT_METHODS, DEFAULT_PERCENTILE  # noqa: E402
 from tinymyo_edge.quant.runtime import session  # noqa: E402
 
 SETTINGS = {  # name -> quantize_model options
@@ -83,7 +83,8 @@ def main() -> int:
               "(run bench/bench_accuracy.py with that --work first)", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    metrics, details = {}, {"settings": chosen, "default": {"method": DEFAULT_METHOD, "percentile": DEFAULT_PERCENTILE},
+    metrics, details = {}, {"settings": chosen,
+                            "default": {"method": DEFAULT_METHODS, "percentile": DEFAULT_PERCENTILE},
                             "command": "python bench/bench_calibration.py " + " ".join(sys.argv[1:])}
     groups = [("small", args.work, args.participants, "small model (100 tokens)")]
     if args.deployed:
@@ -92,7 +93,7 @@ def main() -> int:
         for group, work, parts, what in groups:
             rows = {int(p): score(work / f"p{int(p):02d}", chosen, Path(tmp)) for p in parts.split(",")}
             details[group] = rows
-            where = f"measured: {what}, 3DC participants {parts} session 1, onnxruntime on the host CPU"
+            where = f"{what}, 3DC participants {parts} session 1, onnxruntime on the host CPU"
             for name in chosen:
                 mean = float(np.mean([r[name]["agreement"] for r in rows.values()]))
                 metrics[f"{group}.{name}.mean_agreement"] = metric(round(mean, 4), "", "measured",

@@ -146,3 +146,16 @@ def test_wider_softmax_probabilities_resolve_diffuse_attention(tmp_path):
         qsnr[mode] = next(r["qsnr_db"] for r in layer_table(program, model, x[:2]) if r["tensor"] == "blocks.0.attn")
     assert qsnr[12] > qsnr[8] + 3.0, qsnr
     assert qsnr["deferred"] > qsnr[8] + 3.0 and qsnr["deferred"] > qsnr[12] - 1.0, qsnr
+
+
+@pytest.mark.parametrize("head, method", [("classification", "percentile"), ("regression", "mse")])
+def test_default_clipping_follows_the_head(tmp_path, head, method):
+    """quantize's default activation clipping is the measured one for the model's head (calibrate.DEFAULT_METHODS:
+    docs/QUANT.md "Calibration"); an explicit method still wins."""
+    cfg = small_config(depth=1, heads=2, dim=16, head=head)
+    path = export_float(make_model(cfg, seed=1), tmp_path / "m.onnx")
+    x = calib_windows(cfg, n=4)
+    program = quantize_model(path, x, tmp_path / "q.onnx", progress=False, force=True)
+    assert program.metadata["calibration_method"] == method
+    program = quantize_model(path, x, tmp_path / "q.onnx", progress=False, force=True, method="minmax")
+    assert program.metadata["calibration_method"] == "minmax"

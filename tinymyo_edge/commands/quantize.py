@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..quant import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES
-from ..quant.calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS, SPEECH_METHOD
+from ..quant.calibrate import DEFAULT_METHODS, DEFAULT_PERCENTILE, METHODS, SPEECH_METHOD
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -17,8 +17,9 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 @click.option("--calib", type=_PATH, required=True, help="Calibration windows: .npz with x (N, C, T) or .h5 with data.")
 @click.option("-o", "--output", type=_PATH, required=True, help="The int8 .onnx file to write.")
 @click.option("--method", type=click.Choice(METHODS), default=None,
-              help=f"Activation clipping: MSE-optimal search, a percentile of |x|, or max |x| [default: "
-                   f"{DEFAULT_METHOD} for TinyMyo (measured: docs/QUANT.md), {SPEECH_METHOD} for speech models].")
+              help=f"Activation clipping: MSE-optimal search, a percentile of |x|, or max |x| [default, measured "
+                   f"(docs/QUANT.md): {DEFAULT_METHODS['classification']} for TinyMyo classification, "
+                   f"{DEFAULT_METHODS['regression']} for regression heads, {SPEECH_METHOD} for speech models].")
 @click.option("--percentile", type=float, default=DEFAULT_PERCENTILE, show_default=True,
               help="Percentile of |x| for --method percentile.")
 @click.option("--max-windows", type=click.IntRange(min=1), default=16, show_default=True,
@@ -53,13 +54,13 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
         program = quantize_speech(model, checkpoint, windows.x, output, method=method, percentile=percentile,
                                   max_windows=max_windows, force=force, prob_bits=softmax_bits)
     else:
-        method = method or DEFAULT_METHOD
         program = quantize_model(model, windows.x, output, method=method, percentile=percentile,
                                  max_windows=max_windows, report_dir=report_dir, force=force,
                                  prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib),
                                  softmax=softmax)
+    meta = program.metadata
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
-               f"({method}) on {program.metadata['calibration_windows']} windows of {calib}")
+               f"({meta['calibration_method']}) on {meta['calibration_windows']} windows of {calib}")
 
 
 def _is_speech(path: Path) -> bool:

@@ -11,7 +11,7 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_path, check_writable
 from ..ir.program import Program
 from .builder import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES, build_program
-from .calibrate import DEFAULT_METHOD, DEFAULT_PERCENTILE, METHODS
+from .calibrate import DEFAULT_PERCENTILE, METHODS
 from .encoding import onnx_to_program, program_to_onnx
 from .ranges import check_ranges, check_sizes
 from .recognize import load_onnx_file, recognize, verify_against_onnx
@@ -58,7 +58,7 @@ def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
     return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
 
 
-def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = DEFAULT_METHOD, report_dir=None,
+def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = None, report_dir=None,
                    force: bool = False, percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                    progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                    calib_preprocessing: dict | None = None, softmax: str = DEFAULT_SOFTMAX) -> Program:
@@ -72,7 +72,7 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str = DEFAULT_
     tokens far better than 8). prob_bits is ignored by the deferred softmax.
     """
     float_onnx_path, out_path = Path(float_onnx_path), Path(out_path)
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise TinyMyoError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
     if not 8 <= prob_bits <= 16:
         raise TinyMyoError(f"prob_bits must be 8..16 (got {prob_bits})")

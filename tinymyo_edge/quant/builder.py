@@ -22,7 +22,7 @@ from ..errors import TinyMyoError
 from ..ir.program import (Attention, DepthwiseConv1d, DType, Interpolate, LayerNorm, Linear, LinearDequant, Lut, Op,
                           PatchFeatures, Program, QuantizeInput, Reshape, ResidualAdd, TensorInfo, TokenMean)
 from ..model import TinyMyo
-from .calibrate import (DEFAULT_METHOD, DEFAULT_PERCENTILE, activation_range, activation_scale, bias_codes,
+from .calibrate import (DEFAULT_PERCENTILE, default_method, activation_range, activation_scale, bias_codes,
                         fold_input_zero_point, weight_scales)
 
 # The softmax of `quantize` (Attention.softmax). DEFAULT "deferred": integer scores, u8 numerators relative to the
@@ -107,12 +107,12 @@ def run_windows(op: Op, inputs: list[np.ndarray], shape: tuple[int, ...]) -> np.
 class ProgramBuilder:
     """Appends ops in execution order, calibrating each on the integer values the program computes so far."""
 
-    def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD,
+    def __init__(self, model: TinyMyo, calib_x: np.ndarray, *, method: str | None = None,
                  percentile: float = DEFAULT_PERCENTILE, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                  softmax: str = DEFAULT_SOFTMAX):
         self.cfg = model.cfg
         self.params = {k: v.detach().cpu().numpy().astype(F32) for k, v in model.state_dict().items()}
-        self.method, self.percentile = method, percentile
+        self.method, self.percentile = method or default_method(self.cfg.head), percentile
         self.prob_bits, self.prob_max = prob_bits, (1 << prob_bits) - 1
         if softmax not in SOFTMAXES:
             raise ValueError(f"unknown softmax {softmax!r}; choose one of {', '.join(SOFTMAXES)}")
@@ -423,7 +423,7 @@ class ProgramBuilder:
             self.cursor = x
 
 
-def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str = DEFAULT_METHOD,
+def build_program(model: TinyMyo, calib_x: np.ndarray, *, method: str | None = None,
                   percentile: float = DEFAULT_PERCENTILE, progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                   softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Recovered float TinyMyo + calibration windows (B, C, T) -> integer Program."""

@@ -9,14 +9,20 @@ from ..errors import TinyMyoError
 from ..numerics import ACT_ZERO_POINT
 
 METHODS = ("mse", "percentile", "minmax")
-# TinyMyo's defaults, chosen by measurement (bench/bench_calibration.py -> bench/results/calibration.json,
-# docs/QUANT.md):
-# int8-vs-float top-1 agreement of the six 3DC 100-token models, 99.08 % at the 99.9th percentile of |x| against
-# 98.64 % for the MSE search (99.99th: 98.88 %, 99.8th: 98.85 %). The MSE search keeps rare large activations that
-# a classifier's decision does not need and pays for them in resolution. Speech models keep "mse" (not re-measured).
-DEFAULT_METHOD = "percentile"
+# TinyMyo's defaults by head, chosen by measurement (docs/QUANT.md "Calibration"): classification, the 99.9th
+# percentile of |x| (int8-vs-float top-1 agreement of the six 3DC 100-token models 99.07 % against 98.64 % for the
+# MSE search, bench/bench_calibration.py -> bench/results/calibration.json; the MSE search keeps rare large
+# activations a classifier's decision does not need and pays for them in resolution); regression, the MSE search
+# (the envelope proxy's int8-vs-float R^2 0.988, against 0.977 at the 99.9th percentile: clipping moves continuous
+# outputs, bench/results/accuracy.json). Speech models keep "mse" (not re-measured).
+DEFAULT_METHODS = {"classification": "percentile", "regression": "mse"}
 SPEECH_METHOD = "mse"
 DEFAULT_PERCENTILE = 99.9
+
+
+def default_method(head: str) -> str:
+    """quantize's activation clipping for a TinyMyo head (DEFAULT_METHODS)."""
+    return DEFAULT_METHODS.get(head, "mse")
 _SAMPLE = 1 << 17  # values per tensor used by the clip search (a random subset beyond that)
 _SEARCH = np.geomspace(1.0, 0.02, 64)  # clip candidates as fractions of max|x|
 _TINY = 1e-8
