@@ -229,31 +229,36 @@ static inline void tm_xpulp_requant_pairs(const int32_t *acc, const int32_t q[3]
                      : "t0", "t1", "memory");
 }
 
-/* Deferred numerators of 4*quads int16 scores t (word aligned): e[j] = lut[min(rowmax - t[j], dmax)] stored to e
- * (word aligned); returns the sum of the e[j]. rowmax >= every t[j], so rowmax - t is 0..65535 and an unsigned
- * halfword min brings it to dmax <= 255. A hardware loop, 4 scores a step: two p.lw post-increment, pv.sub.h
- * (.insn r 0x57, 0, 0x04: '000010- ----- ----- 000 ----- 1010111') from rowmax in both halves, pv.minu.h (.insn r
- * 0x57, 0, 0x14: '001010- ... 000 ... 1010111') against dmax in both halves, the 4 indices by andi / srli, 4 p.lbu
- * reg-reg from lut, pv.packlo.b / pv.packhi.b, p.sw post-increment (.insn s 0x2b, 2: SW_POSTINC), and the sum by
- * pv.sdotup.b against 0x01010101 (.insn r 0x57, 1, 0x50: '101000- ... 001 ... 1010111', u8 x u8). */
+/* Deferred numerators of 4*quads int16 scores, quad by quad from the one at t (word aligned), forwards (backwards
+ * = 0) or backwards (backwards = 1: the quads at t, t - 4, ...): e[j] = lut[min(rowmax - t[j], dmax)] stored as a
+ * word per quad from e (word aligned; e - 4 per quad backwards); returns the sum of the e[j]. Each quad's two words
+ * are loaded before its word is stored (numerator_row's in-place layouts rely on it). rowmax >= every t[j], so
+ * rowmax - t is 0..65535 and an unsigned halfword min brings it to dmax <= 255. A hardware loop, 4 scores a step:
+ * two p.lw rd, rs2(rs1!) (register post-increment, .insn r 0x0b, 7, 0x10), pv.sub.h (.insn r 0x57, 0, 0x04:
+ * '000010- ----- ----- 000 ----- 1010111') from rowmax in both halves, pv.minu.h (.insn r 0x57, 0, 0x14: '001010-
+ * ... 000 ... 1010111') against dmax in both halves, the 4 indices by andi / srli, 4 p.lbu reg-reg from lut,
+ * pv.packlo.b / pv.packhi.b, a word store, and the sum by pv.sdotup.b against 0x01010101 (.insn r 0x57, 1, 0x50:
+ * '101000- ... 001 ... 1010111', u8 x u8). */
 static inline int32_t tm_xpulp_numerators(const int16_t *t, uint8_t *e, const uint8_t *lut, int quads, int32_t rowmax,
-                                          uint32_t dmax)
+                                          uint32_t dmax, int backwards)
 {
     uint32_t mx = ((uint32_t)rowmax & 0xFFFFu) * 0x10001u, cap = dmax * 0x10001u, ones = 0x01010101u;
+    long t_next = backwards ? -12 : 4, e_next = backwards ? -4 : 4, four = 4;
     int32_t sum = 0;
-    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 36\n" /* lp.setup: 18 body */
-                     ".insn i 0x0b, 2, t0, 4(%[pt])\n .insn i 0x0b, 2, t1, 4(%[pt])\n"
+    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 38\n" /* lp.setup: 19 body */
+                     ".insn r 0x0b, 7, 0x10, t0, %[pt], %[four]\n .insn r 0x0b, 7, 0x10, t1, %[pt], %[tn]\n"
                      ".insn r 0x57, 0, 0x04, t0, %[mx], t0\n .insn r 0x57, 0, 0x04, t1, %[mx], t1\n"
                      ".insn r 0x57, 0, 0x14, t0, t0, %[cap]\n .insn r 0x57, 0, 0x14, t1, t1, %[cap]\n"
                      "andi t2, t0, 255\n srli t0, t0, 16\n andi t3, t1, 255\n srli t1, t1, 16\n"
                      ".insn r 0x03, 7, 0x20, t2, %[lut], t2\n .insn r 0x03, 7, 0x20, t0, %[lut], t0\n"
                      ".insn r 0x03, 7, 0x20, t3, %[lut], t3\n .insn r 0x03, 7, 0x20, t1, %[lut], t1\n"
                      ".insn r 0x57, 1, 0x70, t2, t0, t2\n .insn r 0x57, 1, 0x6c, t2, t1, t3\n"
-                     ".insn s 0x2b, 2, t2, 4(%[pe])\n"
+                     "sw t2, 0(%[pe])\n add %[pe], %[pe], %[en]\n"
                      ".insn r 0x57, 1, 0x50, %[sum], t2, %[ones]\n"
                      ".option pop\n"
                      : [pt] "+r"(t), [pe] "+r"(e), [sum] "+r"(sum)
-                     : [mx] "r"(mx), [cap] "r"(cap), [lut] "r"(lut), [ones] "r"(ones), [n] "r"(quads)
+                     : [mx] "r"(mx), [cap] "r"(cap), [lut] "r"(lut), [ones] "r"(ones), [n] "r"(quads),
+                       [four] "r"(four), [tn] "r"(t_next), [en] "r"(e_next)
                      : "t0", "t1", "t2", "t3", "memory");
     return sum;
 }

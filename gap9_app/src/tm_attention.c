@@ -300,17 +300,44 @@ static void softmax_row_wide(uint16_t *restrict s, const int32_t *restrict lut, 
         s[j] = (uint16_t)tm_divide(twice_max * (uint32_t)lut[rowmax - s[j]] + (uint32_t)sum, div);
 }
 
+/* max of n >= 1 int16 scores (pairs by pv.max.h on the cluster when word aligned) */
+static int32_t row_max_i16(const int16_t *t, int n)
+{
+    int32_t rowmax = t[0];
+    int j = 1;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+    if (n >= 2 && ((uintptr_t)t & 3u) == 0u) {
+        rowmax = tm_xpulp_max_i16(t, n / 2);
+        j = n & ~1;
+    }
+#endif
+    for (; j < n; j++)
+        rowmax = t[j] > rowmax ? t[j] : rowmax;
+    return rowmax;
+}
+
 /* Deferred, in place: int16 scores t -> u8 numerators e = lut8[min(rowmax - t, 255)]; returns s. upper = 0: e[j]
  * at byte j, forwards (byte j lies in t[j / 2], read already); upper = 1: e[j] at byte n + j, backwards (byte n + j
  * lies in t[(n + j) / 2], an index > j for j < n: read already, and t[j] is only overwritten at step 2 j - n < j). */
 static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, int upper)
 {
     const int16_t *t = (const int16_t *)(const void *)row;
-    int32_t rowmax = t[0], sum = 0;
-    for (int j = 1; j < n; j++)
-        rowmax = t[j] > rowmax ? t[j] : rowmax;
+    int32_t rowmax = row_max_i16(t, n), sum = 0;
     if (upper) {
-        for (int j = n - 1; j >= 0; j--) {
+        int j = n - 1;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+        for (; j >= (n & ~3); j--) { /* the top n % 4 first, then the quads backwards (tm_xpulp.h) */
+            int32_t d = rowmax - t[j];
+            uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
+            row[n + j] = (uint8_t)e;
+            sum += (int32_t)e;
+        }
+        if (n >= 4 && (((uintptr_t)row | (uintptr_t)n) & 3u) == 0u) {
+            sum += tm_xpulp_numerators(t + j - 3, row + n + j - 3, lut8, (j + 1) / 4, rowmax, TM_DEFERRED_D_MAX, 1);
+            j = -1;
+        }
+#endif
+        for (; j >= 0; j--) {
             int32_t d = rowmax - t[j];
             uint32_t e = lut8[d < TM_DEFERRED_D_MAX ? d : TM_DEFERRED_D_MAX];
             row[n + j] = (uint8_t)e;
@@ -332,20 +359,11 @@ static int32_t numerator_row(uint8_t *row, const uint8_t *restrict lut8, int n, 
 static int32_t numerator_row_to(const uint8_t *row, uint8_t *restrict e, const uint8_t *restrict lut8, int n)
 {
     const int16_t *t = (const int16_t *)(const void *)row;
-    int32_t rowmax = t[0], sum = 0;
-    int j = 1;
-#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-    if (n >= 2 && ((uintptr_t)t & 3u) == 0u) { /* pairs of int16 by pv.max.h */
-        rowmax = tm_xpulp_max_i16(t, n / 2);
-        j = n & ~1;
-    }
-#endif
-    for (; j < n; j++)
-        rowmax = t[j] > rowmax ? t[j] : rowmax;
-    j = 0;
+    int32_t rowmax = row_max_i16(t, n), sum = 0;
+    int j = 0;
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
     if (n >= 4 && (((uintptr_t)t | (uintptr_t)e) & 3u) == 0u) { /* 4 numerators a step (tm_xpulp.h) */
-        sum = tm_xpulp_numerators(t, e, lut8, n / 4, rowmax, TM_DEFERRED_D_MAX);
+        sum = tm_xpulp_numerators(t, e, lut8, n / 4, rowmax, TM_DEFERRED_D_MAX, 0);
         j = n & ~3;
     }
 #endif
