@@ -96,12 +96,12 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
  * each quad's requantisation constants are prepared once (tm_xpulp_requant_constants). A full block whose rows are
  * word aligned is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are
  * both K bytes apart; word aligned rows mean K % 4 == 0) and its codes one tm_xpulp_requant_4x4 (every S of the
- * quad in 33..53, y word aligned: the usual case); other blocks take acc_block / requant_row (the same codes). */
+ * quad in 33..53: the usual case); other blocks take acc_block / requant_row (the same codes). */
 static void linear_items(const tm_linear_args_t *a)
 {
     int k = a->k, ldy = a->m;
     int nrb = (a->r1 - a->r0 + 3) / 4, items = nrb * ((a->m1 - a->m0 + 3) / 4), start, stop;
-    int fast = tm_xpulp_aligned(a->x, k, a->w, k), words = tm_xpulp_aligned(a->y, ldy, a->y, 0);
+    int fast = tm_xpulp_aligned(a->x, k, a->w, k);
     tm_core_range(0, items, &start, &stop);
     int cq = nrb ? start / nrb : 0, rb = nrb ? start % nrb : 0, prepared = -1, quick = 0;
     int32_t q[12];
@@ -111,7 +111,7 @@ static void linear_items(const tm_linear_args_t *a)
         int full = fast && nr == 4 && nc == 4;
         if (full) {
             if (prepared != cq)
-                quick = words && tm_xpulp_requant_constants(a->rq + 2 * m, a->zero_point, q), prepared = cq;
+                quick = tm_xpulp_requant_constants(a->rq + 2 * m, a->zero_point, q), prepared = cq;
             tm_xpulp_dot_4x4_same_stride(a->x + (long)r * k, a->w + (long)m * k, k, k / 4, a->bias + m, blk);
         } else {
             acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
