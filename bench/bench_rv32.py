@@ -2,7 +2,8 @@
 classification head), measured under QEMU with `-icount shift=0,sleep=off` (exact minstret, one core, no SIMD):
 the deterministic proxy of the kernels' scalar cost. Integer-only rv32imc (float32 contract steps in libgcc soft
 float) and rv32imfc (hardware FPU, as GAP9's cores have). Per op class: instructions per MAC for the matrix
-layers, per output element for the others. The scalar floor is about 2 instructions per MAC (a mul and an add).
+layers, per output element for the others. The scalar floor is about 2 instructions per MAC (a mul and an add)
+in the integer build; the FPU build accumulates exactly with fmadd.s (gap9_app/inc/tm_rv32.h), 1.75 in its inner loop.
 
 The network is a random Program of the default size (tests/program_factory.py: the op sequence the quantizer emits;
 instruction counts do not depend on trained values). Each run's output is checked == the golden executor.

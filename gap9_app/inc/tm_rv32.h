@@ -56,25 +56,59 @@ static inline void tm_dot_u8s8_4x4(const uint8_t *a, long a_stride, const int8_t
 /* ---- packed a operand: kernels that reuse 4 a rows for many blocks interleave them once ------------------------ */
 #define TM_HAVE_PACKED_ROWS 1
 #define TM_HAVE_RV32_FIXED 1 /* exact fixed-point ResidualAdd terms (tm_rv32_residual_table) */
-#define TM_PACKED_ROWS_MAX 4096 /* bytes of a caller's stack buffer: rows of up to 1024 */
+#define TM_PACKED_ROWS_MAX 4096 /* elements of a caller's stack buffer: rows of up to 1024 */
 
 /* tm_rv32.c (assembly): out[4i + j] = sum_t ap[4t + i] * b[j * b_stride + t] over 4 * n4 steps, n4 >= 1. */
 void tm_rv32_dot_4x4_packed(const uint8_t *ap, const int8_t *b, long b_stride, int n4, int32_t out[16]);
 
+#if defined(__riscv_flen) && __riscv_flen >= 32
+/* The FPU build (rv32imfc) accumulates in float32 with fmadd.s: 1.75 instructions per MAC against the integer
+ * block's 2.5 (the multiply and the add in one instruction; the packed a rows converted once). Exact: a in [0, 255]
+ * and b in [-128, 127] give |products| <= 32640, so any partial sum of up to 514 steps is an integer below
+ * 2^24 = 16777216, which float32 holds exactly (every fmadd.s result is then exact, whatever the rounding mode).
+ * Longer sums run in chunks of TM_RV32_FMA_STEPS steps, each converted to int32 and added. */
+#define TM_RV32_FMA 1
+#define TM_RV32_FMA_STEPS 512
+typedef float tm_packed_t;
+/* tm_rv32.c (assembly): tm_rv32_dot_4x4_packed over float32 a rows, n4 in [1, TM_RV32_FMA_STEPS / 4]. */
+void tm_rv32_dot_4x4_fma(const float *ap, const int8_t *b, long b_stride, int n4, int32_t out[16]);
+#else
+typedef uint8_t tm_packed_t;
+#endif
+
 /* ap[4t + i] = a[i * a_stride + t] for i < 4, t < n. */
-static inline void tm_pack_rows4(const uint8_t *a, long a_stride, int n, uint8_t *ap)
+static inline void tm_pack_rows4(const uint8_t *a, long a_stride, int n, tm_packed_t *ap)
 {
     const uint8_t *a0 = a, *a1 = a0 + a_stride, *a2 = a1 + a_stride, *a3 = a2 + a_stride;
     for (int t = 0; t < n; t++, ap += 4)
         ap[0] = a0[t], ap[1] = a1[t], ap[2] = a2[t], ap[3] = a3[t];
 }
 
+/* out[4i + j] = sum_t ap[4t + i] * b[j * b_stride + t] over the first 4 * n4 steps, n4 >= 1. */
+static inline void tm_dot_4x4_packed_steps(const tm_packed_t *ap, const int8_t *b, long b_stride, int n4,
+                                           int32_t out[16])
+{
+#if defined(TM_RV32_FMA)
+    int chunk = TM_RV32_FMA_STEPS / 4;
+    tm_rv32_dot_4x4_fma(ap, b, b_stride, n4 < chunk ? n4 : chunk, out);
+    for (int s = chunk; s < n4; s += chunk) {
+        int32_t part[16];
+        tm_rv32_dot_4x4_fma(ap + 16 * s, b + 4 * s, b_stride, n4 - s < chunk ? n4 - s : chunk, part);
+        for (int i = 0; i < 16; i++)
+            out[i] += part[i];
+    }
+#else
+    tm_rv32_dot_4x4_packed(ap, b, b_stride, n4, out);
+#endif
+}
+
 /* tm_dot_u8s8_4x4 with the a rows packed by tm_pack_rows4 (any n). */
-static inline void tm_dot_u8s8_4x4_packed(const uint8_t *ap, const int8_t *b, long b_stride, int n, int32_t out[16])
+static inline void tm_dot_u8s8_4x4_packed(const tm_packed_t *ap, const int8_t *b, long b_stride, int n,
+                                          int32_t out[16])
 {
     int n4 = n / 4;
     if (n4 > 0)
-        tm_rv32_dot_4x4_packed(ap, b, b_stride, n4, out);
+        tm_dot_4x4_packed_steps(ap, b, b_stride, n4, out);
     else
         for (int i = 0; i < 16; i++)
             out[i] = 0;

@@ -87,7 +87,7 @@ static void score_rows(const tm_attention_args_t *a, int i, int nr, int32_t *acc
     int j = 0;
     if (nr == 4) { /* the common case: whole 4 x 4 blocks */
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 query rows interleaved once for the chunk's keys (tm_rv32.h) */
-        uint8_t qp[TM_PACKED_ROWS_MAX];
+        tm_packed_t qp[TM_PACKED_ROWS_MAX];
         int packed = 4 * hd <= TM_PACKED_ROWS_MAX;
         if (packed)
             tm_pack_rows4(q, a->d, hd, qp);
@@ -498,7 +498,7 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
     }
 #endif
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: the 4 probability rows interleaved once for all head columns (tm_rv32.h) */
-    uint8_t pp[TM_PACKED_ROWS_MAX];
+    tm_packed_t pp[TM_PACKED_ROWS_MAX];
     int packed = nr == 4 && 4 * nj <= TM_PACKED_ROWS_MAX;
     if (packed)
         tm_pack_rows4(p, n, nj, pp);

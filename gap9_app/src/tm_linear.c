@@ -53,7 +53,7 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 {
     int k = a->k, ldy = a->m;
 #if defined(TM_HAVE_PACKED_ROWS) /* rv32: 4 input rows interleaved once for all their column blocks (tm_rv32.h) */
-    uint8_t xp[TM_PACKED_ROWS_MAX];
+    tm_packed_t xp[TM_PACKED_ROWS_MAX];
     int packed = 4 * k <= TM_PACKED_ROWS_MAX;
 #endif
     for (int r = r0; r < r1; r += 4) {

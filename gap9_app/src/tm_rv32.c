@@ -11,6 +11,8 @@
  * Registers: a0 = ap, a1..a4 = b rows, a5 a6 a7 t0 = a_0..a_3[t], t1 = b_j[t], t2 = product; accumulators
  * c_ij in s0..s11, t3..t6 (column j: s_j, s_(4+j), s_(8+j), t_(3+j)). */
 #if defined(TM_PLATFORM_RV32)
+#include "tm_rv32.h" /* TM_RV32_FMA */
+
 __asm__(".text\n"
         ".balign 4\n"
         ".globl tm_rv32_dot_4x4_packed\n"
@@ -61,6 +63,66 @@ __asm__(".text\n"
         ".size tm_rv32_dot_4x4_packed, .-tm_rv32_dot_4x4_packed\n"
         ".purgem TM_RV32_STEP\n"
         ".purgem TM_RV32_COL\n");
+
+#if defined(TM_RV32_FMA)
+/* The FPU build's block (tm_rv32.h TM_RV32_FMA): the packed a rows as float32, fmadd.s accumulation, which is exact
+ * here because every product and partial sum is an integer below 2^24 (the caller's chunks of <= 512 steps).
+ * Per step t: 4 flw of a, 4 lb + 4 fcvt.s.w of b, 16 fmadd.s = 1.75 instructions per MAC, plus 6 loop instructions
+ * per 8 steps.
+ *
+ * void tm_rv32_dot_4x4_fma(const float *ap, const int8_t *b, long b_stride, int n4, int32_t out[16])
+ *   as tm_rv32_dot_4x4_packed, ap float; n4 in [1, 128].
+ * Registers: a0 = ap, a1..a4 = b rows, a5 = out, t1 = end of b row 0, t0 = b_j[t]; a_0..a_3[t] in ft8..ft11,
+ * b_j[t] in fs0 (saved); accumulators c_ij in ft0..ft7, fa0..fa7 (column j: ft_j, ft_(4+j), fa_j, fa_(4+j)). */
+__asm__(".text\n"
+        ".balign 4\n"
+        ".globl tm_rv32_dot_4x4_fma\n"
+        ".type tm_rv32_dot_4x4_fma, @function\n"
+        ".macro TM_FMA_COL o, b, c0, c1, c2, c3\n"
+        "  lb t0, \\o(\\b)\n  fcvt.s.w fs0, t0\n"
+        "  fmadd.s \\c0, ft8, fs0, \\c0\n  fmadd.s \\c1, ft9, fs0, \\c1\n"
+        "  fmadd.s \\c2, ft10, fs0, \\c2\n  fmadd.s \\c3, ft11, fs0, \\c3\n"
+        ".endm\n"
+        ".macro TM_FMA_STEP o\n"
+        "  flw ft8, 16*\\o(a0)\n  flw ft9, 16*\\o+4(a0)\n  flw ft10, 16*\\o+8(a0)\n  flw ft11, 16*\\o+12(a0)\n"
+        "  TM_FMA_COL \\o, a1, ft0, ft4, fa0, fa4\n"
+        "  TM_FMA_COL \\o, a2, ft1, ft5, fa1, fa5\n"
+        "  TM_FMA_COL \\o, a3, ft2, ft6, fa2, fa6\n"
+        "  TM_FMA_COL \\o, a4, ft3, ft7, fa3, fa7\n"
+        ".endm\n"
+        ".macro TM_FMA_OUT c, o\n"
+        "  fcvt.w.s t0, \\c, rtz\n  sw t0, \\o(a5)\n"
+        ".endm\n"
+        "tm_rv32_dot_4x4_fma:\n"
+        "  addi sp, sp, -16\n  fsw fs0, 0(sp)\n"
+        "  mv a5, a4\n"
+        "  andi t0, a3, 1\n"                  /* n4 odd: enter at the second half */
+        "  slli a3, a3, 2\n  add t1, a1, a3\n" /* end of b row 0 */
+        "  add a3, a2, a2\n  add a4, a3, a2\n  add a2, a1, a2\n  add a3, a1, a3\n  add a4, a1, a4\n"
+        "  fmv.w.x ft0, zero\n  fmv.w.x ft1, zero\n  fmv.w.x ft2, zero\n  fmv.w.x ft3, zero\n"
+        "  fmv.w.x ft4, zero\n  fmv.w.x ft5, zero\n  fmv.w.x ft6, zero\n  fmv.w.x ft7, zero\n"
+        "  fmv.w.x fa0, zero\n  fmv.w.x fa1, zero\n  fmv.w.x fa2, zero\n  fmv.w.x fa3, zero\n"
+        "  fmv.w.x fa4, zero\n  fmv.w.x fa5, zero\n  fmv.w.x fa6, zero\n  fmv.w.x fa7, zero\n"
+        "  beqz t0, 1f\n"
+        "  addi a0, a0, -64\n  addi a1, a1, -4\n  addi a2, a2, -4\n  addi a3, a3, -4\n  addi a4, a4, -4\n"
+        "  j 2f\n"
+        "1:\n"
+        "  TM_FMA_STEP 0\n  TM_FMA_STEP 1\n  TM_FMA_STEP 2\n  TM_FMA_STEP 3\n"
+        "2:\n"
+        "  TM_FMA_STEP 4\n  TM_FMA_STEP 5\n  TM_FMA_STEP 6\n  TM_FMA_STEP 7\n"
+        "  addi a0, a0, 128\n  addi a1, a1, 8\n  addi a2, a2, 8\n  addi a3, a3, 8\n  addi a4, a4, 8\n"
+        "  bne a1, t1, 1b\n"
+        "  TM_FMA_OUT ft0, 0\n  TM_FMA_OUT ft1, 4\n  TM_FMA_OUT ft2, 8\n  TM_FMA_OUT ft3, 12\n"
+        "  TM_FMA_OUT ft4, 16\n  TM_FMA_OUT ft5, 20\n  TM_FMA_OUT ft6, 24\n  TM_FMA_OUT ft7, 28\n"
+        "  TM_FMA_OUT fa0, 32\n  TM_FMA_OUT fa1, 36\n  TM_FMA_OUT fa2, 40\n  TM_FMA_OUT fa3, 44\n"
+        "  TM_FMA_OUT fa4, 48\n  TM_FMA_OUT fa5, 52\n  TM_FMA_OUT fa6, 56\n  TM_FMA_OUT fa7, 60\n"
+        "  flw fs0, 0(sp)\n  addi sp, sp, 16\n"
+        "  ret\n"
+        ".size tm_rv32_dot_4x4_fma, .-tm_rv32_dot_4x4_fma\n"
+        ".purgem TM_FMA_OUT\n"
+        ".purgem TM_FMA_STEP\n"
+        ".purgem TM_FMA_COL\n");
+#endif /* TM_RV32_FMA */
 #else
 typedef int tm_rv32_unused_t; /* other platforms: nothing here (ISO C wants a declaration in every file) */
 #endif
