@@ -25,11 +25,30 @@
 #define TM_PROB_TWICE (2 * TM_PROB_LEVELS)
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-static const int32_t tm_zeros4[4] = {0, 0, 0, 0}; /* the initial sums of a register block */
 #define TM_PV_ROWS_BYTES 512 /* a worker's stack copy of 4 numerator rows of a chunk (2 kB worker stacks) */
 #endif
 
 static int head_dim(const tm_attention_args_t *a) { return a->d / a->heads; }
+
+/* The cores' work items of a query block: row quads x segments (of the chunk's keys, or of the head columns; len
+ * of them, in quads). The fewest segments that make the item count a multiple of the core count (at most one per
+ * quad of len): every core gets the same number of whole 4-row items, e.g. a last block of 16 rows on 8 cores is
+ * 4 quads x 2 segments, where a split by rows would leave each core 2 rows for the slow edge loops. */
+static int block_segments(int row_quads, int len)
+{
+    int segs = 1, len_quads = (len + 3) / 4;
+    while ((row_quads * segs) % TM_NUM_CORES != 0 && segs < len_quads && segs < TM_NUM_CORES)
+        segs++;
+    return segs;
+}
+
+/* Item it of block_segments' grid: rows [*i, *i + *nr), segment [*b, *e) of len (multiples of 4 but the end). */
+static void block_item(const tm_attention_args_t *a, int it, int segs, int len, int *i, int *nr, int *b, int *e)
+{
+    int len_quads = (len + 3) / 4, s = it % segs;
+    *i = a->r0 + 4 * (it / segs), *nr = TM_MIN(4, a->r1 - *i);
+    *b = 4 * (len_quads * s / segs), *e = TM_MIN(len, 4 * (len_quads * (s + 1) / segs));
+}
 
 /* u8 rows for p.v (the u8 x s8 dot products on (v - 128)^T): u8 probabilities or the deferred numerators */
 static int u8_rows(const tm_attention_args_t *a) { return a->deferred || a->prob_bits == 8; }
@@ -150,26 +169,27 @@ static void query_prepare_worker(void *arg)
 }
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-/* The full 4 keys x 4 rows blocks of rows [i0, i0 + 4 floor((i1 - i0) / 4)) x keys [0, 4 floor(nj / 4)), when
+/* The full 4 keys x 4 rows blocks of rows [i0, i0 + 4 floor((i1 - i0) / 4)) x keys [kb, kb + 4 floor((ke - kb) / 4))
+ * (kb a multiple of 4), when
  * every one is word aligned: per row quad its -128 q_sum starts once, then one register block per key quad
  * (tm_xpulp_dot_4x4_same_stride: keys and q - 128 rows hd apart, so it ends at acc = dot - 128 q_sum), converted
  * to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven: the wrapped
  * products give the same bits) and stored as two words a row by tm_xpulp_scores_4x4. Returns the rows done. */
-static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1, int hd, int nj, int16_t *rows,
-                                    long ts, int32_t m, int32_t half, int sh)
+static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1, int kb, int ke, int hd,
+                                    int16_t *rows, long ts, int32_t m, int32_t half, int sh)
 {
     const uint8_t *k = a->k + a->head * hd;
     if (a->d != hd || hd % 4 != 0 || !tm_xpulp_aligned(k, hd, a->q_s8, hd) ||
         (((uintptr_t)rows | (uintptr_t)(2 * ts)) & 3u) != 0u)
         return 0;
-    int iend = i0 + (i1 - i0) / 4 * 4, jend = nj / 4 * 4;
+    int iend = i0 + (i1 - i0) / 4 * 4, jend = kb + (ke - kb) / 4 * 4;
     for (int i = i0; i < iend; i += 4) {
         const int8_t *qs = a->q_s8 + (long)i * hd;
         int32_t init[4], blk[16]; /* blk[4 u + c]: key u, row c */
         for (int c = 0; c < 4; c++)
             init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
         int16_t *t = rows + (long)i * ts;
-        for (int j = 0; j < jend; j += 4) {
+        for (int j = kb; j < jend; j += 4) {
             tm_xpulp_dot_4x4_same_stride(k + (long)j * hd, qs, hd, hd / 4, init, blk);
             tm_xpulp_scores_4x4(blk, m, half, sh, t + j, 2 * ts);
         }
@@ -178,24 +198,23 @@ static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1
 }
 #endif
 
-/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys into the int16 score rows, 4 keys x 4 rows
+/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys [kb, ke) into the int16 score rows, 4 keys x 4 rows
  * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
  * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). On the
  * cluster the full blocks go through scores_full_blocks_xpulp first; this loop does the rest. */
-static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd)
+static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int kb, int ke, int hd)
 {
-    int nj = a->j1 - a->j0;
     int32_t m = a->score_fixed[2 * a->head], sh = a->score_fixed[2 * a->head + 1];
     int32_t half = (int32_t)1 << (sh - 1);
     long ts = row_bytes(a) / 2; /* int16 scores per row */
     int16_t *rows = (int16_t *)(void *)a->p + a->j0;
-    int idone = 0, jdone = 0; /* rows [i0, i0 + idone) x keys [0, jdone) are done */
+    int idone = 0, jdone = kb; /* rows [i0, i0 + idone) x keys [kb, jdone) are done */
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
-    idone = scores_full_blocks_xpulp(a, i0, i1, hd, nj, rows, ts, m, half, sh);
-    jdone = idone ? nj / 4 * 4 : 0;
+    idone = scores_full_blocks_xpulp(a, i0, i1, kb, ke, hd, rows, ts, m, half, sh);
+    jdone = idone ? kb + (ke - kb) / 4 * 4 : kb;
 #endif
-    for (int j = 0; j < nj; j += 4) {
-        int nk = TM_MIN(4, nj - j);
+    for (int j = kb; j < ke; j += 4) {
+        int nk = TM_MIN(4, ke - j);
         const uint8_t *k = a->k + (long)j * a->d + a->head * hd;
         for (int i = j < jdone ? i0 + idone : i0; i < i1; i += 4) {
             int nq = TM_MIN(4, i1 - i);
@@ -217,14 +236,20 @@ static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int hd
     }
 }
 
-/* All cores, the block's rows split: scores against the chunk, four rows at a time. */
+/* All cores: scores against the chunk; deferred by block_segments' items (row quad x key segment), normalized by
+ * the block's rows split, four rows at a time. */
 static void keys_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
     int hd = head_dim(a), start, stop;
     if (a->deferred) {
-        tm_core_range(a->r0, a->r1, &start, &stop);
-        scores_deferred(a, start, stop, hd);
+        int nj = a->j1 - a->j0, segs = block_segments((a->r1 - a->r0 + 3) / 4, nj);
+        tm_core_range(0, (a->r1 - a->r0 + 3) / 4 * segs, &start, &stop);
+        for (int it = start; it < stop; it++) {
+            int i, nr, kb, ke;
+            block_item(a, it, segs, nj, &i, &nr, &kb, &ke);
+            scores_deferred(a, i, i + nr, kb, ke, hd);
+        }
         return;
     }
     int32_t *acc = a->row_i32 + (long)tm_core_id() * TM_ATTN_ROWS * a->kc;
@@ -460,9 +485,9 @@ static void values_prepare_worker(void *arg)
     }
 }
 
-/* prob_bits 8: acc (row r at acc + r*hd) += p . (v - 128) over the chunk for rows i..i+nr-1, 4 head columns at a
- * time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
-static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
+/* prob_bits 8: acc (row r at acc + r*hd) += p . (v - 128) over the chunk for rows i..i+nr-1 and head columns
+ * [c0, c1) (c0 a multiple of 4), 4 at a time (p row r from column j0, v^T column c at kv_s8 + c*nj). */
+static void values_rows(const tm_attention_args_t *a, int i, int nr, int c0, int c1, int hd)
 {
     long n = u8_row_stride(a); /* deferred: 2 N (the numerators at the score row's start or middle), or N (e) */
     int nj = a->j1 - a->j0;
@@ -470,10 +495,11 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
     int32_t *acc = a->acc + (long)i * hd;
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
     /* e rows and (v - 128)^T columns both nj = N bytes apart: one 4 x 4 register block per 4 head columns */
+    int32_t zeros[4] = {0, 0, 0, 0}; /* the initial sums (on the stack: in L1, where a const array is in L2) */
     if (nr == 4 && n == nj && hd % 4 == 0 && nj % 4 == 0 && tm_xpulp_aligned(p, n, values_column(a, 0), nj)) {
-        for (int c = 0; c < hd; c += 4) {
+        for (int c = c0; c < c1; c += 4) {
             int32_t blk[16];
-            tm_xpulp_dot_4x4_same_stride(p, values_column(a, c), nj, nj / 4, tm_zeros4, blk);
+            tm_xpulp_dot_4x4_same_stride(p, values_column(a, c), nj, nj / 4, zeros, blk);
             for (int t = 0; t < 4; t++)
                 for (int u = 0; u < 4; u++)
                     acc[(long)t * hd + c + u] += blk[4 * t + u];
@@ -487,9 +513,9 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
         for (int t = 0; t < 4; t++)
             for (int w = 0; w < nj / 4; w++)
                 rows4[t * (nj / 4) + w] = ((const uint32_t *)(const void *)(p + (long)t * n))[w];
-        for (int c = 0; c < hd; c += 4) {
+        for (int c = c0; c < c1; c += 4) {
             int32_t blk[16];
-            tm_xpulp_dot_4x4_same_stride((const uint8_t *)rows4, values_column(a, c), nj, nj / 4, tm_zeros4, blk);
+            tm_xpulp_dot_4x4_same_stride((const uint8_t *)rows4, values_column(a, c), nj, nj / 4, zeros, blk);
             for (int t = 0; t < 4; t++)
                 for (int u = 0; u < 4; u++)
                     acc[(long)t * hd + c + u] += blk[4 * t + u];
@@ -503,8 +529,8 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int hd)
     if (packed)
         tm_pack_rows4(p, n, nj, pp);
 #endif
-    for (int c = 0; c < hd; c += 4) {
-        int nc = TM_MIN(4, hd - c);
+    for (int c = c0; c < c1; c += 4) {
+        int nc = TM_MIN(4, c1 - c);
         for (int r = 0; r < (nr == 4 ? 1 : nr); r++) {
             int32_t blk[16];
 #if defined(TM_HAVE_PACKED_ROWS)
@@ -536,16 +562,16 @@ static void dot_wide_2x4(const uint16_t *restrict p0, const uint16_t *restrict p
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
 }
 
-/* prob_bits 9..16: acc += sum_j p[j] v[j] over the chunk (u8 v straight from its L1 tile), 2 rows x 4 head
- * columns at a time, one column per leftover column. */
-static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int hd)
+/* prob_bits 9..16: acc += sum_j p[j] v[j] over the chunk (u8 v straight from its L1 tile) for head columns
+ * [c0, c1), 2 rows x 4 head columns at a time, one column per leftover column. */
+static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int c0, int c1, int hd)
 {
     int n = a->n, nj = a->j1 - a->j0;
     const uint16_t *p = (const uint16_t *)(const void *)a->p + (long)i * n + a->j0;
     const uint8_t *v = a->v + a->head * hd;
     uint32_t *acc = (uint32_t *)(void *)(a->acc + (long)i * hd);
-    int c = 0;
-    for (; c + 4 <= hd; c += 4)
+    int c = c0;
+    for (; c + 4 <= c1; c += 4)
         for (int r = 0; r < nr; r += 2) {
             uint32_t blk[8];
             int two = r + 1 < nr;
@@ -554,7 +580,7 @@ static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int hd
                 for (int u = 0; u < 4; u++)
                     acc[(long)(r + t) * hd + c + u] += blk[4 * t + u];
         }
-    for (; c < hd; c++)
+    for (; c < c1; c++)
         for (int r = 0; r < nr; r++) {
             uint32_t sum = 0;
             for (int j = 0; j < nj; j++)
@@ -565,7 +591,7 @@ static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int hd
 
 /* Rows i..i+nr-1 once every chunk is in: y = requant(acc) (wide: acc - 128 sum(p); |sum| <= 128 (M + N/2) < 2^31,
  * quant/ranges.py, lowering). */
-static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
+static void finish_rows(const tm_attention_args_t *a, int i, int nr, int c0, int c1, int hd)
 {
     if (a->deferred) { /* one reciprocal per row: r = (2 Mo + s) / (2 s) <= Mo / 255 + 1 < 2^31, s >= 255 */
         int32_t mo = a->out_fixed[2 * a->head], so = a->out_fixed[2 * a->head + 1];
@@ -574,15 +600,15 @@ static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
             int32_t rec = (int32_t)((2 * (uint64_t)mo + s) / (2 * s));
             uint8_t *y = a->y + (long)r * a->d + a->head * hd;
             const int32_t *acc = a->acc + (long)r * hd;
-            int c = 0;
+            int c = c0;
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
             int32_t q[3];
-            if (hd >= 2 && tm_xpulp_requant_constant(rec, so, TM_ACT_ZERO_POINT, q)) {
-                tm_xpulp_requant_pairs(acc, q, y, hd / 2);
-                c = hd & ~1;
+            if (c1 - c0 >= 2 && tm_xpulp_requant_constant(rec, so, TM_ACT_ZERO_POINT, q)) {
+                tm_xpulp_requant_pairs(acc + c0, q, y + c0, (c1 - c0) / 2);
+                c = c0 + ((c1 - c0) & ~1);
             }
 #endif
-            for (; c < hd; c++)
+            for (; c < c1; c++)
                 y[c] = tm_requant_fixed(acc[c], rec, so, TM_ACT_ZERO_POINT);
         }
         return;
@@ -597,27 +623,31 @@ static void finish_rows(const tm_attention_args_t *a, int i, int nr, int hd)
         }
         uint8_t *y = a->y + (long)r * a->d + a->head * hd;
         const int32_t *acc = a->acc + (long)r * hd;
-        for (int c = 0; c < hd; c++)
+        for (int c = c0; c < c1; c++)
             y[c] = tm_requant((int32_t)((uint32_t)acc[c] - TM_ACT_ZERO_POINT * psum), mult);
     }
 }
 
+/* All cores, by block_segments' items (row quad x head column segment): p.v of the chunk, and the outputs after
+ * the last chunk. */
 static void values_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
-    int hd = head_dim(a), start, stop;
-    tm_core_range(a->r0, a->r1, &start, &stop);
-    if (a->j0 == 0)
-        for (long x = (long)start * hd; x < (long)stop * hd; x++)
-            a->acc[x] = 0;
-    for (int i = start; i < stop; i += TM_ATTN_ROWS) {
-        int nr = TM_MIN(TM_ATTN_ROWS, stop - i);
+    int hd = head_dim(a), quads = (a->r1 - a->r0 + 3) / 4, segs = block_segments(quads, hd), start, stop;
+    tm_core_range(0, quads * segs, &start, &stop);
+    for (int it = start; it < stop; it++) {
+        int i, nr, c0, c1;
+        block_item(a, it, segs, hd, &i, &nr, &c0, &c1);
+        if (a->j0 == 0)
+            for (int r = i; r < i + nr; r++)
+                for (int c = c0; c < c1; c++)
+                    a->acc[(long)r * hd + c] = 0;
         if (u8_rows(a))
-            values_rows(a, i, nr, hd);
+            values_rows(a, i, nr, c0, c1, hd);
         else
-            values_rows_wide(a, i, nr, hd);
+            values_rows_wide(a, i, nr, c0, c1, hd);
         if (a->j1 == a->n)
-            finish_rows(a, i, nr, hd);
+            finish_rows(a, i, nr, c0, c1, hd);
     }
 }
 
