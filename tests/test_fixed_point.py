@@ -84,7 +84,7 @@ def test_c_helper_equals_numpy(tmp_path):
 
 @pytest.mark.parametrize("zp", [0, 100, 128, 255])
 def test_cluster_epilogue_folded_form_equals_numpy(zp):
-    """tm_xpulp_requant_4x4 / _pairs (gap9_app/inc/tm_xpulp.h, constants by tm_xpulp_requant_constant), for
+    """tm_xpulp_linear_run / requant_pairs (gap9_app/inc/tm_xpulp.h, constants by tm_xpulp_requant_constant), for
     33 <= S <= 53: c = clip_[0,255]((mulh(acc, M) + h) >> t),
     t = S - 32, h = 2^(t-1) + zp 2^t, in int32 registers. Stated here in int64 numpy with the int32 bounds checked:
     the zero point folded into the rounding term gives requantize_fixed's codes, and the sum never overflows."""

@@ -72,7 +72,7 @@ static inline int64_t tm_round_shift64(int64_t a, int shift) { return (a + ((int
  * = floor((H + 2^(S-33) + L / 2^32) / 2^(S-32)) = (H + 2^(S-33)) >> (S-32), as 0 <= L / 2^32 < 1 cannot carry an
  * integer across a multiple of 2^(S-32). |H| < 2^30, so the sum stays in int32: mulh + add + sra on rv32.
  * tm_requant_fixed_high takes that form's constants, half = 2^(S-33) and t = S - 32 (the cluster's Linear epilogue,
- * tm_xpulp_requant_4x4, uses the same form with the zero point folded into half). */
+ * tm_xpulp_linear_run, uses the same form with the zero point folded into half). */
 static inline uint8_t tm_requant_fixed_high(int32_t acc, int32_t mult, int32_t half, int t, int zero_point)
 {
     int32_t r = (((int32_t)(((int64_t)acc * mult) >> 32) + half) >> t) + zero_point;

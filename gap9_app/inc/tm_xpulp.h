@@ -145,18 +145,6 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
                        "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
 }
 
-/* The codes of a 4 x 4 block of Linear accumulators blk (row-major, int32) stored to y (4 rows ldy bytes apart): for
- * column j with fixed-point (M, S) and 33 <= S <= 53, tm_requant_fixed's mulh form with the zero point folded into
- * the rounding term (exact: adding zp 2^t before the arithmetic shift adds zp after it), one column's constants in
- * q[3j..3j+2] = {M, 2^(t-1) + zp 2^t, t}, t = S - 32 (tm_xpulp_requant_constants):
- *     c = clip_[0,255]((mulh(acc, M) + h) >> t),  then c = table[c] when table != NULL (a fused GELU)
- * |mulh| <= 2^30 and h < 2^(t+8) <= 2^29, so the sum cannot overflow. A hardware loop over the 4 columns (the
- * cluster's per-core instruction buffer is small: a loop body is fetched once, straight-line code per block is
- * not): the column's constants by post-increment loads, its 4 accumulators, 4 mulh back to back, add, sra,
- * p.clipu rd, rs1, 9 (clip to [0, 2^8 - 1]: .insn r 0x33, 2, 0x0a with 9 in the rs2 field; GVSoC isa_pulpv2.py
- * p.clipui '0001010 ----- ----- 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20:
- * LBU_RR '0100000 ----- ----- 111 ----- 0000011'), each code stored by p.sb rs2, 1(rs1!) (.insn s 0x2b, 0: SB_POSTINC
- * '------- ----- ----- 000 ----- 0101011') down its row. */
 /* One (M, S) pair's constants {M, 2^(t-1) + zp 2^t, t} into q[0..2]; 0 when S is outside 33..53. A smaller S with
  * a small M (the attention output's per-row reciprocal) is first brought to S = 33 as (M 2^k, S + k), k = 33 - S:
  * the same value and the same rounding (numerator and denominator times 2^k), when M 2^k < 2^31. */
@@ -180,40 +168,108 @@ static inline int tm_xpulp_requant_constants(const int32_t rq[8], int zp, int32_
     return 1;
 }
 
-#define TM_XPULP_REQUANT_COLUMN                                                                                    \
-    ".insn i 0x0b, 2, t1, 4(%[pq])\n .insn i 0x0b, 2, t2, 4(%[pq])\n .insn i 0x0b, 2, t3, 4(%[pq])\n"             \
-    "lw t4, 0(%[pb])\n lw t5, 16(%[pb])\n lw t6, 32(%[pb])\n lw a0, 48(%[pb])\n addi %[pb], %[pb], 4\n"              \
+/* The codes of a 4 x 4 block of Linear accumulators (row-major, int32) stored to y (4 rows ldy bytes apart): for
+ * column j with fixed-point (M, S) and 33 <= S <= 53, tm_requant_fixed's mulh form with the zero point folded into
+ * the rounding term (exact: adding zp 2^t before the arithmetic shift adds zp after it), one column's constants in
+ * q[3j..3j+2] = {M, 2^(t-1) + zp 2^t, t}, t = S - 32 (tm_xpulp_requant_constants):
+ *     c = clip_[0,255]((mulh(acc, M) + h) >> t),  then c = table[c] when table != NULL (a fused GELU)
+ * |mulh| <= 2^30 and h < 2^(t+8) <= 2^29, so the sum cannot overflow. A hardware loop over the 4 columns (the
+ * cluster's per-core instruction buffer is small: a loop body is fetched once, straight-line code per block is
+ * not): the column's constants by post-increment loads, its 4 accumulators, 4 mulh back to back, add, sra,
+ * p.clipu rd, rs1, 9 (clip to [0, 2^8 - 1]: .insn r 0x33, 2, 0x0a with 9 in the rs2 field; GVSoC isa_pulpv2.py
+ * p.clipui '0001010 ----- ----- 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20:
+ * LBU_RR '0100000 ----- ----- 111 ----- 0000011'), each code stored by p.sb rs2, 1(rs1!) (.insn s 0x2b, 0: SB_POSTINC
+ * '------- ----- ----- 000 ----- 0101011') down its row. */
+/* A run of `blocks` full 4 x 4 Linear blocks of ONE column quad, row block after row block (x rows 4 K bytes
+ * further, y rows 4 ldy further each block), in one asm statement: per block the register block of
+ * tm_xpulp_dot_4x4_same_stride from the bias, its 16 sums to run->blk, then the column loop above. The same
+ * instructions per block as a dot call and a requantisation call, without the C between them (the 22 clobbered
+ * registers made gcc reload its loop state from the stack every block: about 60 instructions a block, measured in
+ * a pe0 trace). The loop state lives in *run (offsets below). */
+typedef struct {
+    const int32_t *bias; /* 0: the quad's 4 initial sums */
+    const int32_t *q;    /* 4: tm_xpulp_requant_constants, 12 words */
+    const uint8_t *table; /* 8: GELU table or NULL */
+    uint8_t *y;          /* 12: the current block's first output row (advanced by the asm) */
+    long ldy;            /* 16 */
+    int blocks;          /* 20: blocks left (counted down by the asm), >= 1 */
+    int words;           /* 24: K / 4 >= 1 */
+    int32_t blk[16];     /* 28: the current block's sums */
+} tm_xpulp_quad_run_t;
+
+#define TM_XPULP_RUN_DOT                                                                                           \
+    "1:\n lw t0, 0(%[r])\n"                                                                                       \
+    "lw a0, 0(t0)\n lw a1, 4(t0)\n lw a2, 8(t0)\n lw a3, 12(t0)\n"                                              \
+    "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"                \
+    "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"                                                              \
+    "lw t0, 24(%[r])\n"                                                                                           \
+    ".insn i 0x7b, 4, x0, t0, 48\n"                                                                               \
+    ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n .insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n"                         \
+    ".insn r 0x0b, 7, 0x10, t2, %[pa], %[st]\n .insn r 0x0b, 7, 0x10, t3, %[pa], %[bk]\n"                         \
+    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n .insn r 0x0b, 7, 0x10, t5, %[pb], %[st]\n"                         \
+    ".insn r 0x57, 1, 0x54, a0, t0, t4\n .insn r 0x57, 1, 0x54, a4, t1, t4\n"                                    \
+    ".insn r 0x57, 1, 0x54, s1, t2, t4\n .insn r 0x57, 1, 0x54, s5, t3, t4\n"                                    \
+    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n"                                                                   \
+    ".insn r 0x57, 1, 0x54, a1, t0, t5\n .insn r 0x57, 1, 0x54, a5, t1, t5\n"                                    \
+    ".insn r 0x57, 1, 0x54, s2, t2, t5\n .insn r 0x57, 1, 0x54, s6, t3, t5\n"                                    \
+    ".insn r 0x0b, 7, 0x10, t5, %[pb], %[bk]\n"                                                                   \
+    ".insn r 0x57, 1, 0x54, a2, t0, t4\n .insn r 0x57, 1, 0x54, a6, t1, t4\n"                                    \
+    ".insn r 0x57, 1, 0x54, s3, t2, t4\n .insn r 0x57, 1, 0x54, s7, t3, t4\n"                                    \
+    ".insn r 0x57, 1, 0x54, a3, t0, t5\n .insn r 0x57, 1, 0x54, a7, t1, t5\n"                                    \
+    ".insn r 0x57, 1, 0x54, s4, t2, t5\n .insn r 0x57, 1, 0x54, t6, t3, t5\n"                                    \
+    "sw a0, 28(%[r])\n sw a1, 32(%[r])\n sw a2, 36(%[r])\n sw a3, 40(%[r])\n"                                    \
+    "sw a4, 44(%[r])\n sw a5, 48(%[r])\n sw a6, 52(%[r])\n sw a7, 56(%[r])\n"                                    \
+    "sw s1, 60(%[r])\n sw s2, 64(%[r])\n sw s3, 68(%[r])\n sw s4, 72(%[r])\n"                                    \
+    "sw s5, 76(%[r])\n sw s6, 80(%[r])\n sw s7, 84(%[r])\n sw t6, 88(%[r])\n"                                    \
+    /* the column loop's operands: q, blk, table, the 4 output rows, 4 columns (t0 keeps ldy) */                   \
+    "lw a1, 4(%[r])\n addi a2, %[r], 28\n lw a3, 8(%[r])\n lw a4, 12(%[r])\n lw t0, 16(%[r])\n"                 \
+    "add a5, a4, t0\n add a6, a5, t0\n add a7, a6, t0\n li s1, 4\n"
+/* the column loop's body: constants by post-increment from q (a1), the column's 4 sums from blk (a2), table a3,
+ * output rows a4..a7 */
+#define TM_XPULP_RUN_COLUMN                                                                                        \
+    ".insn i 0x0b, 2, t1, 4(a1)\n .insn i 0x0b, 2, t2, 4(a1)\n .insn i 0x0b, 2, t3, 4(a1)\n"                        \
+    "lw t4, 0(a2)\n lw t5, 16(a2)\n lw t6, 32(a2)\n lw a0, 48(a2)\n addi a2, a2, 4\n"                               \
     "mulh t4, t4, t1\n mulh t5, t5, t1\n mulh t6, t6, t1\n mulh a0, a0, t1\n"                                        \
     "add t4, t4, t2\n add t5, t5, t2\n add t6, t6, t2\n add a0, a0, t2\n"                                            \
     "sra t4, t4, t3\n sra t5, t5, t3\n sra t6, t6, t3\n sra a0, a0, t3\n"                                            \
     ".insn r 0x33, 2, 0x0a, t4, t4, x9\n .insn r 0x33, 2, 0x0a, t5, t5, x9\n"                                       \
     ".insn r 0x33, 2, 0x0a, t6, t6, x9\n .insn r 0x33, 2, 0x0a, a0, a0, x9\n"
-#define TM_XPULP_TABLE_COLUMN                                                                                      \
-    ".insn r 0x03, 7, 0x20, t4, %[tab], t4\n .insn r 0x03, 7, 0x20, t5, %[tab], t5\n"                               \
-    ".insn r 0x03, 7, 0x20, t6, %[tab], t6\n .insn r 0x03, 7, 0x20, a0, %[tab], a0\n"
-#define TM_XPULP_STORE_COLUMN                                                                                      \
-    ".insn s 0x2b, 0, t4, 1(%[y0])\n .insn s 0x2b, 0, t5, 1(%[y1])\n"                                               \
-    ".insn s 0x2b, 0, t6, 1(%[y2])\n .insn s 0x2b, 0, a0, 1(%[y3])\n"
-#define TM_XPULP_REQUANT_OPERANDS                                                                                  \
-    : [pq] "+r"(q), [pb] "+r"(blk), [y0] "+r"(y0), [y1] "+r"(y1), [y2] "+r"(y2), [y3] "+r"(y3)                       \
-    : [tab] "r"(table), [n] "r"(4)                                                                                  \
-    : "t1", "t2", "t3", "t4", "t5", "t6", "a0", "memory"
+#define TM_XPULP_RUN_TABLE                                                                                         \
+    ".insn r 0x03, 7, 0x20, t4, a3, t4\n .insn r 0x03, 7, 0x20, t5, a3, t5\n"                                       \
+    ".insn r 0x03, 7, 0x20, t6, a3, t6\n .insn r 0x03, 7, 0x20, a0, a3, a0\n"
+#define TM_XPULP_RUN_STORE                                                                                         \
+    ".insn s 0x2b, 0, t4, 1(a4)\n .insn s 0x2b, 0, t5, 1(a5)\n"                                                   \
+    ".insn s 0x2b, 0, t6, 1(a6)\n .insn s 0x2b, 0, a0, 1(a7)\n"
+/* the next block: y 4 rows on (a7 = row 3 + 4 columns, so + ldy - 4), x 4 rows on (pa ended K bytes on: + 3K),
+ * the same w rows (pb ended K bytes on: - K) */
+#define TM_XPULP_RUN_NEXT                                                                                          \
+    "add a7, a7, t0\n addi a7, a7, -4\n sw a7, 12(%[r])\n"                                                        \
+    "add %[pa], %[pa], %[st]\n add %[pa], %[pa], %[st]\n add %[pa], %[pa], %[st]\n sub %[pb], %[pb], %[st]\n"      \
+    "lw t0, 20(%[r])\n addi t0, t0, -1\n sw t0, 20(%[r])\n bnez t0, 1b\n"
+#define TM_XPULP_RUN_OPERANDS                                                                                      \
+    : [pa] "+r"(x), [pb] "+r"(w)                                                                                   \
+    : [st] "r"(k), [bk] "r"(back), [r] "r"(run)                                                                    \
+    : "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s1", "s2", "s3",  \
+      "s4", "s5", "s6", "s7", "memory"
 
-static inline void tm_xpulp_requant_4x4(const int32_t *blk, const int32_t *q, const uint8_t *table, uint8_t *y,
-                                        long ldy)
+/* x: the first block's 4 rows (K bytes apart), w: the quad's 4 weight rows (K bytes apart), K = 4 run->words. */
+static inline void tm_xpulp_linear_run(const uint8_t *x, const int8_t *w, tm_xpulp_quad_run_t *run)
 {
-    uint8_t *y0 = y, *y1 = y + ldy, *y2 = y + 2 * ldy, *y3 = y + 3 * ldy;
-    if (table)
-        __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 64\n" /* lp.setup: 32 body */
-                         TM_XPULP_REQUANT_COLUMN TM_XPULP_TABLE_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n"
-                         TM_XPULP_REQUANT_OPERANDS);
+    long k = 4L * run->words, back = 4 - 3 * k;
+    if (run->table)
+        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
+                         ".insn i 0x7b, 4, x0, s1, 64\n" /* lp.setup: 32 body instructions */
+                         TM_XPULP_RUN_COLUMN TM_XPULP_RUN_TABLE TM_XPULP_RUN_STORE TM_XPULP_RUN_NEXT ".option pop\n"
+                         TM_XPULP_RUN_OPERANDS);
     else
-        __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 56\n" /* lp.setup: 28 body */
-                         TM_XPULP_REQUANT_COLUMN TM_XPULP_STORE_COLUMN ".option pop\n" TM_XPULP_REQUANT_OPERANDS);
+        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
+                         ".insn i 0x7b, 4, x0, s1, 56\n" /* lp.setup: 28 body instructions */
+                         TM_XPULP_RUN_COLUMN TM_XPULP_RUN_STORE TM_XPULP_RUN_NEXT ".option pop\n"
+                         TM_XPULP_RUN_OPERANDS);
 }
 
 /* y[i] = the code of acc[i] by ONE column's constants q (tm_xpulp_requant_constant; the same formula as
- * tm_xpulp_requant_4x4) for i < 2 pairs: a hardware loop of two outputs a step (p.lw post-increment, mulh, add,
+ * tm_xpulp_linear_run) for i < 2 pairs: a hardware loop of two outputs a step (p.lw post-increment, mulh, add,
  * sra, p.clipu, p.sb post-increment), the two mulh back to back. pairs >= 1. */
 static inline void tm_xpulp_requant_pairs(const int32_t *acc, const int32_t q[3], uint8_t *y, int pairs)
 {

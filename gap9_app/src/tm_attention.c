@@ -198,10 +198,10 @@ static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1
 }
 #endif
 
-/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys [kb, ke) into the int16 score rows, 4 keys x 4 rows
- * of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each converted
- * to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31, proven). On the
- * cluster the full blocks go through scores_full_blocks_xpulp first; this loop does the rest. */
+/* Deferred: the integer scores of rows [i0, i1) against the chunk's keys [kb, ke) into the int16 score rows, 4 keys
+ * x 4 rows of dot products sum_d k (q - 128) at a time (k u8 from its tile, the rows' q - 128 from q_s8), each
+ * converted to t = ((dot - 128 q_sum) M + 2^(S-1)) >> S while in registers (int32: |acc| M + 2^(S-1) < 2^31,
+ * proven). On the cluster the full blocks go through scores_full_blocks_xpulp first; this loop does the rest. */
 static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int kb, int ke, int hd)
 {
     int32_t m = a->score_fixed[2 * a->head], sh = a->score_fixed[2 * a->head + 1];

@@ -93,36 +93,41 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
 /* Xpulpv2 cluster: the tile is a grid of 4 x 4 output blocks, item = column quad * row blocks + row block; each core
  * takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no core
  * computes a 2- or 3-row remainder 4 times over with a zero stride), so a core's blocks share few column quads and
- * each quad's requantisation constants are prepared once (tm_xpulp_requant_constants). A full block whose rows are
- * word aligned is one 4 x 4 register block started from the bias (tm_xpulp_dot_4x4_same_stride: x and w rows are
- * both K bytes apart; word aligned rows mean K % 4 == 0) and its codes one tm_xpulp_requant_4x4 (every S of the
- * quad in 33..53: the usual case); other blocks take acc_block / requant_row (the same codes). */
+ * each quad's requantisation constants are prepared once (tm_xpulp_requant_constants). Consecutive full blocks of
+ * one quad whose rows are word aligned (x and w rows both K bytes apart, K % 4 == 0) and whose S are all in 33..53
+ * (the usual case) are one tm_xpulp_linear_run (register blocks from the bias, codes in the same asm); other blocks
+ * take acc_block / requant_row (the same codes). */
 static void linear_items(const tm_linear_args_t *a)
 {
     int k = a->k, ldy = a->m;
     int nrb = (a->r1 - a->r0 + 3) / 4, items = nrb * ((a->m1 - a->m0 + 3) / 4), start, stop;
-    int fast = tm_xpulp_aligned(a->x, k, a->w, k);
+    int fast = tm_xpulp_aligned(a->x, k, a->w, k) && k >= 4;
     tm_core_range(0, items, &start, &stop);
     int cq = nrb ? start / nrb : 0, rb = nrb ? start % nrb : 0, prepared = -1, quick = 0;
     int32_t q[12];
-    for (int it = start; it < stop; it++) {
+    tm_xpulp_quad_run_t run;
+    for (int it = start; it < stop;) {
         int r = a->r0 + 4 * rb, m = a->m0 + 4 * cq, nr = TM_MIN(4, a->r1 - r), nc = TM_MIN(4, a->m1 - m);
-        int32_t blk[16];
-        int full = fast && nr == 4 && nc == 4;
-        if (full) {
-            if (prepared != cq)
-                quick = tm_xpulp_requant_constants(a->rq + 2 * m, a->zero_point, q), prepared = cq;
-            tm_xpulp_dot_4x4_same_stride(a->x + (long)r * k, a->w + (long)m * k, k, k / 4, a->bias + m, blk);
+        int full = fast && nr == 4 && nc == 4, blocks = 1;
+        if (full && prepared != cq)
+            quick = tm_xpulp_requant_constants(a->rq + 2 * m, a->zero_point, q), prepared = cq;
+        if (full && quick) { /* the quad's full row blocks from here to the core's last item: one asm run */
+            blocks = TM_MIN(stop - it, (a->r1 - r) / 4);
+            run.bias = a->bias + m, run.q = q, run.table = a->table, run.y = a->y + (long)r * ldy + m;
+            run.ldy = ldy, run.blocks = blocks, run.words = k / 4;
+            tm_xpulp_linear_run(a->x + (long)r * k, a->w + (long)m * k, &run);
         } else {
-            acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
-        }
-        if (full && quick)
-            tm_xpulp_requant_4x4(blk, q, a->table, a->y + (long)r * ldy + m, ldy);
-        else
+            int32_t blk[16];
+            if (full)
+                tm_xpulp_dot_4x4_same_stride(a->x + (long)r * k, a->w + (long)m * k, k, k / 4, a->bias + m, blk);
+            else
+                acc_block(a->x, a->w, a->bias, k, r, nr, m, nc, blk);
             for (int i = 0; i < nr; i++)
                 requant_row(blk + 4 * i, a->rq + 2 * m, a->zero_point, a->table, a->y + (long)(r + i) * ldy + m,
                             nc);
-        if (++rb == nrb)
+        }
+        it += blocks, rb += blocks;
+        if (rb == nrb)
             rb = 0, cq++;
     }
 }
