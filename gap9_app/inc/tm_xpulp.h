@@ -339,21 +339,34 @@ static inline void tm_xpulp_scores_4x4(const int32_t *blk, int32_t m, int32_t ha
                      : "t0", "t1", "t2", "t3", "t4", "t5", "memory");
 }
 
-/* max over words words of int16 pairs (2 words-halves a word) at t (word aligned): a hardware loop of post-increment
- * loads and pv.max.h (halfword-wise signed max, .insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...
- * 1010111'), then the larger half. words >= 1. */
+/* pv.max.h a, b: halfword-wise signed max (.insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...
+ * 1010111') */
+static inline uint32_t tm_xpulp_max_h(uint32_t a, uint32_t b)
+{
+    __asm__(".insn r 0x57, 0, 0x18, %[r], %[a], %[b]\n" : [r] "=r"(a) : [a] "r"(a), [b] "r"(b));
+    return a;
+}
+
+/* max over words words of int16 pairs (2 words-halves a word) at t (word aligned): a hardware loop of two
+ * post-increment loads and two pv.max.h into two maxima (no load-use stall), then the larger half. words >= 1. */
 static inline int32_t tm_xpulp_max_i16(const int16_t *t, int words)
 {
-    uint32_t acc = *(const uint32_t *)(const void *)t, w;
-    const int16_t *p = t;
-    __asm__ volatile(".option push\n .option norvc\n"
-                     ".insn i 0x7b, 4, x0, %[n], 4\n"                 /* lp.setup: 2 body instructions */
-                     ".insn i 0x0b, 2, %[w], 4(%[p])\n"               /* p.lw w, 4(p!) */
-                     ".insn r 0x57, 0, 0x18, %[acc], %[acc], %[w]\n"  /* pv.max.h acc, acc, w */
-                     ".option pop\n"
-                     : [acc] "+r"(acc), [p] "+r"(p), [w] "=&r"(w)
-                     : [n] "r"(words)
-                     : "memory");
+    const uint32_t *p = (const uint32_t *)(const void *)t;
+    uint32_t acc = p[0], acc2 = acc, w, w2;
+    if (words >= 2) /* two words a step into two maxima: each word used two instructions after its load */
+        __asm__ volatile(".option push\n .option norvc\n"
+                         ".insn i 0x7b, 4, x0, %[n], 8\n"                   /* lp.setup: 4 body instructions */
+                         ".insn i 0x0b, 2, %[w], 4(%[p])\n"                 /* p.lw w, 4(p!) */
+                         ".insn i 0x0b, 2, %[w2], 4(%[p])\n"                /* p.lw w2, 4(p!) */
+                         ".insn r 0x57, 0, 0x18, %[acc], %[acc], %[w]\n"    /* pv.max.h acc, acc, w */
+                         ".insn r 0x57, 0, 0x18, %[acc2], %[acc2], %[w2]\n" /* pv.max.h acc2, acc2, w2 */
+                         ".option pop\n"
+                         : [acc] "+r"(acc), [acc2] "+r"(acc2), [p] "+r"(p), [w] "=&r"(w), [w2] "=&r"(w2)
+                         : [n] "r"(words / 2)
+                         : "memory");
+    if (words & 1)
+        acc = tm_xpulp_max_h(acc, *p);
+    acc = tm_xpulp_max_h(acc, acc2);
     int32_t lo = (int16_t)(acc & 0xFFFFu), hi = (int32_t)acc >> 16;
     return lo > hi ? lo : hi;
 }
