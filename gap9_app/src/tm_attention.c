@@ -493,6 +493,7 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int c0, int
     int nj = a->j1 - a->j0;
     const uint8_t *p = u8_rows_base(a) + (long)i * n + a->j0;
     int32_t *acc = a->acc + (long)i * hd;
+    int first = a->j0 == 0; /* the first chunk: the register blocks store their sums, the other paths add to zeros */
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
     /* e rows and (v - 128)^T columns both nj = N bytes apart: one 4 x 4 register block per 4 head columns */
     int32_t zeros[4] = {0, 0, 0, 0}; /* the initial sums (on the stack: in L1, where a const array is in L2) */
@@ -502,7 +503,7 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int c0, int
             tm_xpulp_dot_4x4_same_stride(p, values_column(a, c), nj, nj / 4, zeros, blk);
             for (int t = 0; t < 4; t++)
                 for (int u = 0; u < 4; u++)
-                    acc[(long)t * hd + c + u] += blk[4 * t + u];
+                    acc[(long)t * hd + c + u] = (first ? 0 : acc[(long)t * hd + c + u]) + blk[4 * t + u];
         }
         return;
     }
@@ -518,7 +519,7 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int c0, int
             tm_xpulp_dot_4x4_same_stride((const uint8_t *)rows4, values_column(a, c), nj, nj / 4, zeros, blk);
             for (int t = 0; t < 4; t++)
                 for (int u = 0; u < 4; u++)
-                    acc[(long)t * hd + c + u] += blk[4 * t + u];
+                    acc[(long)t * hd + c + u] = (first ? 0 : acc[(long)t * hd + c + u]) + blk[4 * t + u];
         }
         return;
     }
@@ -541,8 +542,10 @@ static void values_rows(const tm_attention_args_t *a, int i, int nr, int c0, int
                 tm_dot_u8s8_4x4(p + (long)r * n, nr == 4 ? n : 0, values_column(a, c), nc == 4 ? nj : 0, nj, blk);
             for (int t = 0; t < (nr == 4 ? 4 : 1); t++)
                 for (int u = 0; u < nc; u++)
-                    acc[(long)(r + t) * hd + c + u] +=
-                        u == 0 || nc == 4 ? blk[4 * t + u] : tm_dot_u8s8(p + (long)(r + t) * n, values_column(a, c + u), nj);
+                    acc[(long)(r + t) * hd + c + u] =
+                        (first ? 0 : acc[(long)(r + t) * hd + c + u]) +
+                        (u == 0 || nc == 4 ? blk[4 * t + u]
+                                           : tm_dot_u8s8(p + (long)(r + t) * n, values_column(a, c + u), nj));
         }
     }
 }
@@ -570,7 +573,7 @@ static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int c0
     const uint16_t *p = (const uint16_t *)(const void *)a->p + (long)i * n + a->j0;
     const uint8_t *v = a->v + a->head * hd;
     uint32_t *acc = (uint32_t *)(void *)(a->acc + (long)i * hd);
-    int c = c0;
+    int first = a->j0 == 0, c = c0; /* the first chunk: sums stored, not added */
     for (; c + 4 <= c1; c += 4)
         for (int r = 0; r < nr; r += 2) {
             uint32_t blk[8];
@@ -578,14 +581,14 @@ static void values_rows_wide(const tm_attention_args_t *a, int i, int nr, int c0
             dot_wide_2x4(p + (long)r * n, p + (long)(r + two) * n, v + c, a->d, nj, blk);
             for (int t = 0; t <= two; t++)
                 for (int u = 0; u < 4; u++)
-                    acc[(long)(r + t) * hd + c + u] += blk[4 * t + u];
+                    acc[(long)(r + t) * hd + c + u] = (first ? 0u : acc[(long)(r + t) * hd + c + u]) + blk[4 * t + u];
         }
     for (; c < c1; c++)
         for (int r = 0; r < nr; r++) {
             uint32_t sum = 0;
             for (int j = 0; j < nj; j++)
                 sum += (uint32_t)p[(long)r * n + j] * v[(long)j * a->d + c];
-            acc[(long)r * hd + c] += sum;
+            acc[(long)r * hd + c] = (first ? 0u : acc[(long)r * hd + c]) + sum;
         }
 }
 
@@ -628,8 +631,8 @@ static void finish_rows(const tm_attention_args_t *a, int i, int nr, int c0, int
     }
 }
 
-/* All cores, by block_segments' items (row quad x head column segment): p.v of the chunk, and the outputs after
- * the last chunk. */
+/* All cores, by block_segments' items (row quad x head column segment): p.v of the chunk (the first chunk's sums
+ * stored, later ones added), and the outputs after the last chunk. */
 static void values_worker(void *arg)
 {
     const tm_attention_args_t *a = arg;
@@ -638,10 +641,6 @@ static void values_worker(void *arg)
     for (int it = start; it < stop; it++) {
         int i, nr, c0, c1;
         block_item(a, it, segs, hd, &i, &nr, &c0, &c1);
-        if (a->j0 == 0)
-            for (int r = i; r < i + nr; r++)
-                for (int c = c0; c < c1; c++)
-                    a->acc[(long)r * hd + c] = 0;
         if (u8_rows(a))
             values_rows(a, i, nr, c0, c1, hd);
         else
