@@ -84,7 +84,9 @@ def _largest(limit: int, fits: Callable[[int], bool], step: int = 1) -> int:
 @tiler("linear", "linear_lut", "linear_dequant")
 def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     """Tiles of tr rows x tm columns. A column block's weights are one slab: L3 -> L2 (double buffered in L2),
-    then L2 -> L1 with its bias and multiplier slices; x row tiles and y tiles double buffered in L1."""
+    then L2 -> L1 with its bias and multiplier slices; x row tiles and y tiles double buffered in L1. Of the tiles
+    that fit, the largest tr tm / (tr + tm) (data reuse) times the share of the cores kept busy by its 4 x 4
+    blocks."""
     rows, k = shapes[op.inputs[0]]
     m = op.weight.shape[0]
     out_bytes = 4 if op.kind == "linear_dequant" else 1
@@ -98,12 +100,21 @@ def tile_linear(op: Op, shapes: dict, board: Board) -> Tile:
     def l1(tr: int, tm: int) -> int:
         return layout_bytes(layout(parts(tr, tm), board.alignment))
 
+    def balance(tr: int, tm: int) -> float:  # the cores' share of the tile's 4 x 4 blocks (kernels/tm_linear.c)
+        blocks = -(-tr // 4) * -(-tm // 4)
+        return blocks / (board.cores * -(-blocks // board.cores))
+
     slab_cols = max(1, min(m, board.weight_slab_bytes // max(1, k)))
     best = None
     for tm in sorted({*range(4, slab_cols + 1, 4), slab_cols}):
-        tr = _largest(rows, lambda r: l1(r, tm) <= board.l1_bytes, 4 if rows > 4 else 1)  # 4x4 blocks
-        if tr and (best is None or tr * tm / (tr + tm) > best[0]):
-            best = (tr * tm / (tr + tm), tr, tm)
+        step = 4 if rows > 4 else 1  # 4x4 blocks
+        most = _largest(rows, lambda r: l1(r, tm) <= board.l1_bytes, step)
+        # every row count up to the largest that fits: reuse (x read once per column block, w once per row tile)
+        # times the cores' balance (a tile of 12 blocks on 8 cores takes 2 block times for 1.5 blocks' work)
+        for tr in sorted({*range(step, most + 1, step), most} - {0}):
+            score = tr * tm / (tr + tm) * balance(tr, tm)
+            if best is None or score > best[0]:
+                best = (score, tr, tm)
     if best is None:
         raise _refuse(op, l1(1, 1), board, f"1 row x 1 column, K={k}")
     _, tr, tm = best
