@@ -34,7 +34,8 @@ def run(request, tmp_path_factory):
 def test_per_layer_cycles_of_the_calibration_run(run):
     p, record = run
     layers = record["details"]["l1_128k"]["layers"]
-    held_out = {"model_head_regressor_0", "model_head_regressor_5"}  # not used in the fit (bench_cost_model reports)
+    # not used in the fit, errors reported by bench_cost_model (HELD_OUT there): the regressor, the K = 20 patch embedding
+    held_out = {"model_head_regressor_0", "model_head_regressor_5", "patch_embedding_patch_embed_proj"}
     compared = 0
     for r in p.rows:
         if r.layer in layers and r.layer not in held_out:
