@@ -34,13 +34,12 @@ import json
 import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO_ROOT, RESULTS_DIR, metric, write_results  # noqa: E402
+from common import REPO_ROOT, RESULTS_DIR, git_commit, metric, write_results  # noqa: E402
 
 ALL = "1,2,3,4,5,6"
 ENV = "TINYMYO_ACCURACY_PARTICIPANTS"
@@ -151,18 +150,6 @@ def copy_pngs(work: Path, rows: list[dict], prefix: str = "") -> dict:
         shutil.copyfile(src, PNG_DIR / name)
         pngs[name.removesuffix(".png")] = str((PNG_DIR / name).relative_to(REPO_ROOT))
     return pngs
-
-
-def git_commit() -> str:
-    """HEAD of this checkout, "+modified" when tracked files differ from it (such a results file is not a result)."""
-    try:
-        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+modified" if dirty else "")
 
 
 def settings_of(example: str, work: Path, extra: list[str]) -> dict:
