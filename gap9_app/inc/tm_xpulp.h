@@ -17,9 +17,8 @@
 #ifndef TM_XPULP_H
 #define TM_XPULP_H
 
+#include <stddef.h>
 #include <stdint.h>
-
-#include "tm_numerics.h" /* TM_ACT_ZERO_POINT (generated per build) */
 
 /* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
 static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)
@@ -196,6 +195,11 @@ typedef struct {
     int words;           /* 24: K / 4 >= 1 */
     int32_t blk[16];     /* 28: the current block's sums */
 } tm_xpulp_quad_run_t;
+#if defined(__riscv) /* the cluster's ilp32 (a host compile of the PMSIS harness includes this header too) */
+_Static_assert(offsetof(tm_xpulp_quad_run_t, y) == 12 && offsetof(tm_xpulp_quad_run_t, blocks) == 20 &&
+                   offsetof(tm_xpulp_quad_run_t, words) == 24 && offsetof(tm_xpulp_quad_run_t, blk) == 28,
+               "the offsets tm_xpulp_linear_run's asm uses");
+#endif
 
 #define TM_XPULP_RUN_DOT                                                                                           \
     "1:\n lw t0, 0(%[r])\n"                                                                                       \
