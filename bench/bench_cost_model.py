@@ -46,8 +46,8 @@ def main() -> None:
         "ares_published.energy_mj": metric(cm.ARES_ENERGY_J * 1e3, "mJ", "measured", published),
         "ares_published.power_mw": metric(57.18, "mW", "measured", published + " (its 'power envelope')"),
     }
-    where = f"cost model {cm.DEFAULT_COST_MODEL!r} (profile/cost_model.py): GAP9 cycles assumed = pulp-open GVSoC " \
-            "128 kB cycles of bench/results/gvsoc.json (measured at clean 6bc4e2e)"
+    where = f"cost model {cm.DEFAULT_COST_MODEL!r} (profile/cost_model.py): GAP9 cycles assumed = the cycles of " \
+            f"{cm.CALIBRATION}"  # one definition of the calibration run
     power = "average power 57.21 mW at 370MHz/0.8 V = ARES 44.91 mJ / 0.785 s (TINYMYO.md), x f V^2 at 240MHz/0.65 V"
     with tempfile.TemporaryDirectory(prefix="bench_cost_") as tmp:
         builds = {}
