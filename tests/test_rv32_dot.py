@@ -6,13 +6,13 @@ The program's exit status is the number of wrong sums."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from tinymyo_edge import numerics
 from tinymyo_edge.resources import resource_dir
+from tinymyo_edge.targets.rv32 import missing_tools
 
 HARNESS = r"""
 #include <stdint.h>
@@ -59,8 +59,7 @@ int main(void)
 }
 """
 
-TOOLS = ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")
-MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
+MISSING = missing_tools()
 
 
 @pytest.mark.needs_rv32

@@ -80,6 +80,39 @@ static inline void tm_xpulp_dot_4x2(const uint8_t *a, long a_stride, const int8_
     out[4] = c20, out[5] = c21, out[6] = c30, out[7] = c31;
 }
 
+/* The 4 x 4 register block's loop, shared by tm_xpulp_dot_4x4_same_stride and tm_xpulp_linear_run: the 16
+ * accumulators (a0..a7, s1..s7, t6) set from the 4 initial sums already in a0..a3, then lp.setup on the word count
+ * in t0 and 24 body instructions per 4 bytes of K: p.lw with register post-increment from %[pa] (x rows: +st three
+ * times, then bk) and %[pb] (w rows), 16 pv.sdotusp.b. */
+#define TM_XPULP_DOT_4X4_LOOP                                                                                        \
+    "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"                \
+    "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"                                                                \
+    ".insn i 0x7b, 4, x0, t0, 48\n" /* lp.setup: 24 body instructions */                                             \
+    ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n" /* p.lw x0, st(pa!) */                                               \
+    ".insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n" /* p.lw x1, st(pa!) */                                               \
+    ".insn r 0x0b, 7, 0x10, t2, %[pa], %[st]\n" /* p.lw x2, st(pa!) */                                               \
+    ".insn r 0x0b, 7, 0x10, t3, %[pa], %[bk]\n" /* p.lw x3, back(pa!) */                                             \
+    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w0, st(pb!) */                                               \
+    ".insn r 0x0b, 7, 0x10, t5, %[pb], %[st]\n" /* p.lw w1, st(pb!) */                                               \
+    ".insn r 0x57, 1, 0x54, a0, t0, t4\n" /* pv.sdotusp.b c00, x0, w0 */                                             \
+    ".insn r 0x57, 1, 0x54, a4, t1, t4\n" /* c10 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s1, t2, t4\n" /* c20 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s5, t3, t4\n" /* c30 */                                                                  \
+    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w2, st(pb!) */                                               \
+    ".insn r 0x57, 1, 0x54, a1, t0, t5\n" /* c01 */                                                                  \
+    ".insn r 0x57, 1, 0x54, a5, t1, t5\n" /* c11 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s2, t2, t5\n" /* c21 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s6, t3, t5\n" /* c31 */                                                                  \
+    ".insn r 0x0b, 7, 0x10, t5, %[pb], %[bk]\n" /* p.lw w3, back(pb!) */                                             \
+    ".insn r 0x57, 1, 0x54, a2, t0, t4\n" /* c02 */                                                                  \
+    ".insn r 0x57, 1, 0x54, a6, t1, t4\n" /* c12 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s3, t2, t4\n" /* c22 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s7, t3, t4\n" /* c32 */                                                                  \
+    ".insn r 0x57, 1, 0x54, a3, t0, t5\n" /* c03 */                                                                  \
+    ".insn r 0x57, 1, 0x54, a7, t1, t5\n" /* c13 */                                                                  \
+    ".insn r 0x57, 1, 0x54, s4, t2, t5\n" /* c23 */                                                                  \
+    ".insn r 0x57, 1, 0x54, t6, t3, t5\n" /* c33 */
+
 /* out[4*i + j] = init[j] + sum_t a_i[t] b_j[t] over 4*words bytes, for 4 rows a_i = a + i*stride (u8) and 4 rows
  * b_j = b + j*stride (s8) with the SAME row stride (a Linear's x tile and weight slab are both K bytes a row).
  * Each pointer walks its 4 rows with register post-increment loads, p.lw rd, rs2(rs1!) (.insn r 0x0b, 7, 0x10):
@@ -102,33 +135,7 @@ static inline void tm_xpulp_dot_4x4_same_stride(const uint8_t *a, const int8_t *
     __asm__ volatile(".option push\n .option norvc\n"
                      "lw t0, %[cnt]\n"
                      "lw a0, 0(%[init])\n lw a1, 4(%[init])\n lw a2, 8(%[init])\n lw a3, 12(%[init])\n"
-                     "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"
-                     "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"
-                     ".insn i 0x7b, 4, x0, t0, 48\n"             /* lp.setup: 24 body instructions */
-                     ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n" /* p.lw x0, st(pa!) */
-                     ".insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n" /* p.lw x1, st(pa!) */
-                     ".insn r 0x0b, 7, 0x10, t2, %[pa], %[st]\n" /* p.lw x2, st(pa!) */
-                     ".insn r 0x0b, 7, 0x10, t3, %[pa], %[bk]\n" /* p.lw x3, back(pa!) */
-                     ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w0, st(pb!) */
-                     ".insn r 0x0b, 7, 0x10, t5, %[pb], %[st]\n" /* p.lw w1, st(pb!) */
-                     ".insn r 0x57, 1, 0x54, a0, t0, t4\n"       /* pv.sdotusp.b c00, x0, w0 */
-                     ".insn r 0x57, 1, 0x54, a4, t1, t4\n"       /* c10 */
-                     ".insn r 0x57, 1, 0x54, s1, t2, t4\n"       /* c20 */
-                     ".insn r 0x57, 1, 0x54, s5, t3, t4\n"       /* c30 */
-                     ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n" /* p.lw w2, st(pb!) */
-                     ".insn r 0x57, 1, 0x54, a1, t0, t5\n"       /* c01 */
-                     ".insn r 0x57, 1, 0x54, a5, t1, t5\n"       /* c11 */
-                     ".insn r 0x57, 1, 0x54, s2, t2, t5\n"       /* c21 */
-                     ".insn r 0x57, 1, 0x54, s6, t3, t5\n"       /* c31 */
-                     ".insn r 0x0b, 7, 0x10, t5, %[pb], %[bk]\n" /* p.lw w3, back(pb!) */
-                     ".insn r 0x57, 1, 0x54, a2, t0, t4\n"       /* c02 */
-                     ".insn r 0x57, 1, 0x54, a6, t1, t4\n"       /* c12 */
-                     ".insn r 0x57, 1, 0x54, s3, t2, t4\n"       /* c22 */
-                     ".insn r 0x57, 1, 0x54, s7, t3, t4\n"       /* c32 */
-                     ".insn r 0x57, 1, 0x54, a3, t0, t5\n"       /* c03 */
-                     ".insn r 0x57, 1, 0x54, a7, t1, t5\n"       /* c13 */
-                     ".insn r 0x57, 1, 0x54, s4, t2, t5\n"       /* c23 */
-                     ".insn r 0x57, 1, 0x54, t6, t3, t5\n"       /* c33 */
+                     TM_XPULP_DOT_4X4_LOOP
                      "sw a0, %[o0]\n sw a1, %[o1]\n sw a2, %[o2]\n sw a3, %[o3]\n"
                      "sw a4, %[o4]\n sw a5, %[o5]\n sw a6, %[o6]\n sw a7, %[o7]\n"
                      "sw s1, %[o8]\n sw s2, %[o9]\n sw s3, %[o10]\n sw s4, %[o11]\n"
@@ -204,23 +211,8 @@ _Static_assert(offsetof(tm_xpulp_quad_run_t, y) == 12 && offsetof(tm_xpulp_quad_
 #define TM_XPULP_RUN_DOT                                                                                           \
     "1:\n lw t0, 0(%[r])\n"                                                                                       \
     "lw a0, 0(t0)\n lw a1, 4(t0)\n lw a2, 8(t0)\n lw a3, 12(t0)\n"                                              \
-    "mv a4, a0\n mv a5, a1\n mv a6, a2\n mv a7, a3\n mv s1, a0\n mv s2, a1\n mv s3, a2\n mv s4, a3\n"                \
-    "mv s5, a0\n mv s6, a1\n mv s7, a2\n mv t6, a3\n"                                                              \
     "lw t0, 24(%[r])\n"                                                                                           \
-    ".insn i 0x7b, 4, x0, t0, 48\n"                                                                               \
-    ".insn r 0x0b, 7, 0x10, t0, %[pa], %[st]\n .insn r 0x0b, 7, 0x10, t1, %[pa], %[st]\n"                         \
-    ".insn r 0x0b, 7, 0x10, t2, %[pa], %[st]\n .insn r 0x0b, 7, 0x10, t3, %[pa], %[bk]\n"                         \
-    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n .insn r 0x0b, 7, 0x10, t5, %[pb], %[st]\n"                         \
-    ".insn r 0x57, 1, 0x54, a0, t0, t4\n .insn r 0x57, 1, 0x54, a4, t1, t4\n"                                    \
-    ".insn r 0x57, 1, 0x54, s1, t2, t4\n .insn r 0x57, 1, 0x54, s5, t3, t4\n"                                    \
-    ".insn r 0x0b, 7, 0x10, t4, %[pb], %[st]\n"                                                                   \
-    ".insn r 0x57, 1, 0x54, a1, t0, t5\n .insn r 0x57, 1, 0x54, a5, t1, t5\n"                                    \
-    ".insn r 0x57, 1, 0x54, s2, t2, t5\n .insn r 0x57, 1, 0x54, s6, t3, t5\n"                                    \
-    ".insn r 0x0b, 7, 0x10, t5, %[pb], %[bk]\n"                                                                   \
-    ".insn r 0x57, 1, 0x54, a2, t0, t4\n .insn r 0x57, 1, 0x54, a6, t1, t4\n"                                    \
-    ".insn r 0x57, 1, 0x54, s3, t2, t4\n .insn r 0x57, 1, 0x54, s7, t3, t4\n"                                    \
-    ".insn r 0x57, 1, 0x54, a3, t0, t5\n .insn r 0x57, 1, 0x54, a7, t1, t5\n"                                    \
-    ".insn r 0x57, 1, 0x54, s4, t2, t5\n .insn r 0x57, 1, 0x54, t6, t3, t5\n"                                    \
+    TM_XPULP_DOT_4X4_LOOP                                                                                         \
     "sw a0, 28(%[r])\n sw a1, 32(%[r])\n sw a2, 36(%[r])\n sw a3, 40(%[r])\n"                                    \
     "sw a4, 44(%[r])\n sw a5, 48(%[r])\n sw a6, 52(%[r])\n sw a7, 56(%[r])\n"                                    \
     "sw s1, 60(%[r])\n sw s2, 64(%[r])\n sw s3, 68(%[r])\n sw s4, 72(%[r])\n"                                    \

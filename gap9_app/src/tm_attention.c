@@ -170,11 +170,11 @@ static void query_prepare_worker(void *arg)
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 /* The full 4 keys x 4 rows blocks of rows [i0, i0 + 4 floor((i1 - i0) / 4)) x keys [kb, kb + 4 floor((ke - kb) / 4))
- * (kb a multiple of 4), when
- * every one is word aligned: per row quad its -128 q_sum starts once, then one register block per key quad
- * (tm_xpulp_dot_4x4_same_stride: keys and q - 128 rows hd apart, so it ends at acc = dot - 128 q_sum), converted
- * to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven: the wrapped
- * products give the same bits) and stored as two words a row by tm_xpulp_scores_4x4. Returns the rows done. */
+ * (kb a multiple of 4), when every one is word aligned: per row quad its -128 q_sum starts once, then one register
+ * block per key quad (tm_xpulp_dot_4x4_same_stride: keys and q - 128 rows hd apart, so it ends at acc = dot - 128
+ * q_sum), converted to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven:
+ * the wrapped products give the same bits) and stored as two words a row by tm_xpulp_scores_4x4. Returns the rows
+ * done. */
 static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1, int kb, int ke, int hd,
                                     int16_t *rows, long ts, int32_t m, int32_t half, int sh)
 {
