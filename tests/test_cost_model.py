@@ -34,7 +34,7 @@ def run(request, tmp_path_factory):
 def test_per_layer_cycles_of_the_calibration_run(run):
     p, record = run
     layers = record["details"]["l1_128k"]["layers"]
-    # not used in the fit, errors reported by bench_cost_model (HELD_OUT there): the regressor, the K = 20 patch embedding
+    # not in the fit; bench_cost_model reports their errors (HELD_OUT): the regressor, the K = 20 patch embedding
     held_out = {"model_head_regressor_0", "model_head_regressor_5", "patch_embedding_patch_embed_proj"}
     compared = 0
     for r in p.rows:
