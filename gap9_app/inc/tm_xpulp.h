@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+
 /* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
 static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)
 {
@@ -174,77 +175,86 @@ static inline int tm_xpulp_requant_constants(const int32_t rq[8], int zp, int32_
     return 1;
 }
 
-/* The codes of a 4 x 4 block of Linear accumulators (row-major, int32) stored to y (4 rows ldy bytes apart): for
- * column j with fixed-point (M, S) and 33 <= S <= 53, tm_requant_fixed's mulh form with the zero point folded into
- * the rounding term (exact: adding zp 2^t before the arithmetic shift adds zp after it), one column's constants in
- * q[3j..3j+2] = {M, 2^(t-1) + zp 2^t, t}, t = S - 32 (tm_xpulp_requant_constants):
- *     c = clip_[0,255]((mulh(acc, M) + h) >> t),  then c = table[c] when table != NULL (a fused GELU)
- * |mulh| <= 2^30 and h < 2^(t+8) <= 2^29, so the sum cannot overflow. A hardware loop over the 4 columns (the
- * cluster's per-core instruction buffer is small: a loop body is fetched once, straight-line code per block is
- * not): the column's constants by post-increment loads, its 4 accumulators, 4 mulh back to back, add, sra,
- * p.clipu rd, rs1, 9 (clip to [0, 2^8 - 1]: .insn r 0x33, 2, 0x0a with 9 in the rs2 field; GVSoC isa_pulpv2.py
- * p.clipui '0001010 ----- ----- 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20:
- * LBU_RR '0100000 ----- ----- 111 ----- 0000011'), each code stored by p.sb rs2, 1(rs1!) (.insn s 0x2b, 0: SB_POSTINC
- * '------- ----- ----- 000 ----- 0101011') down its row. */
 /* A run of `blocks` full 4 x 4 Linear blocks of ONE column quad, row block after row block (x rows 4 K bytes
  * further, y rows 4 ldy further each block), in one asm statement: per block the register block of
- * tm_xpulp_dot_4x4_same_stride from the bias, its 16 sums to run->blk, then the column loop above. The same
- * instructions per block as a dot call and a requantisation call, without the C between them (the 22 clobbered
- * registers made gcc reload its loop state from the stack every block: about 60 instructions a block, measured in
- * a pe0 trace). The loop state lives in *run (offsets below). */
+ * tm_xpulp_dot_4x4_same_stride from the bias, then the codes straight from the 16 accumulators, then the next block
+ * (no C between blocks: the 22 clobbered registers made gcc reload its loop state from the stack every block, about
+ * 60 instructions a block, measured in a pe0 trace; the loop state lives in *run, offsets below).
+ * The codes: for column j with fixed-point (M, S) and 33 <= S <= 53, tm_requant_fixed's mulh form with the zero
+ * point folded into the rounding term (exact: adding zp 2^t before the arithmetic shift adds zp after it), the
+ * column's constants q[3j..3j+2] = {M, 2^(t-1) + zp 2^t, t}, t = S - 32 (tm_xpulp_requant_constants):
+ *     c = clip_[0,255]((mulh(acc, M) + h) >> t),  then c = table[c] when table != NULL (a fused GELU)
+ * |mulh| <= 2^30 and h < 2^(t+8) <= 2^29, so the sum cannot overflow. Straight-line, in the accumulators: per
+ * column 3 post-increment constant loads, 4 mulh back to back, add, sra, p.clipu rd, rs1, 9 (clip to
+ * [0, 2^8 - 1]: .insn r 0x33, 2, 0x0a with 9 in the rs2 field; GVSoC isa_pulpv2.py p.clipui '0001010 ----- -----
+ * 010 ----- 0110011'), a table code by p.lbu rd, rs2(rs1) (.insn r 0x03, 7, 0x20: LBU_RR '0100000 ----- ----- 111
+ * ----- 0000011'); then per row its 4 codes packed into one word by pv.packlo.b (rd[15:0] = {rs1[7:0], rs2[7:0]},
+ * .insn r 0x57, 1, 0x70) and pv.packhi.b (rd[31:16] = {rs1[7:0], rs2[7:0]}, rd[15:0] kept, .insn r 0x57, 1, 0x6c)
+ * and stored by one sw: y and ldy must be word aligned (the caller checks). 45 instructions a block fewer than a
+ * hardware loop over the columns through a stack copy of the sums with byte stores. */
 typedef struct {
     const int32_t *bias; /* 0: the quad's 4 initial sums */
     const int32_t *q;    /* 4: tm_xpulp_requant_constants, 12 words */
     const uint8_t *table; /* 8: GELU table or NULL */
-    uint8_t *y;          /* 12: the current block's first output row (advanced by the asm) */
-    long ldy;            /* 16 */
+    uint8_t *y;          /* 12: the current block's first output row, word aligned (advanced by the asm) */
+    long ldy;            /* 16: a multiple of 4 */
     int blocks;          /* 20: blocks left (counted down by the asm), >= 1 */
     int words;           /* 24: K / 4 >= 1 */
-    int32_t blk[16];     /* 28: the current block's sums */
 } tm_xpulp_quad_run_t;
 #if defined(__riscv) /* the cluster's ilp32 (a host compile of the PMSIS harness includes this header too) */
-_Static_assert(offsetof(tm_xpulp_quad_run_t, y) == 12 && offsetof(tm_xpulp_quad_run_t, blocks) == 20 &&
-                   offsetof(tm_xpulp_quad_run_t, words) == 24 && offsetof(tm_xpulp_quad_run_t, blk) == 28,
+_Static_assert(offsetof(tm_xpulp_quad_run_t, q) == 4 && offsetof(tm_xpulp_quad_run_t, table) == 8 &&
+                   offsetof(tm_xpulp_quad_run_t, y) == 12 && offsetof(tm_xpulp_quad_run_t, ldy) == 16 &&
+                   offsetof(tm_xpulp_quad_run_t, blocks) == 20 && offsetof(tm_xpulp_quad_run_t, words) == 24,
                "the offsets tm_xpulp_linear_run's asm uses");
 #endif
 
+/* A run's register block (tm_xpulp_linear_run, tm_xpulp_scores_run: label 1 starts a block): the 4 initial sums
+ * from the array at offset 0 of *run, the word count from offset 24, then TM_XPULP_DOT_4X4_LOOP. Accumulators of
+ * x row i (pa) and w row j (pb): j = 0 a0 a4 s1 s5, j = 1 a1 a5 s2 s6, j = 2 a2 a6 s3 s7, j = 3 a3 a7 s4 t6 (for
+ * i = 0..3); i = 0 a0..a3, i = 1 a4..a7, i = 2 s1..s4, i = 3 s5 s6 s7 t6. */
 #define TM_XPULP_RUN_DOT                                                                                           \
     "1:\n lw t0, 0(%[r])\n"                                                                                       \
     "lw a0, 0(t0)\n lw a1, 4(t0)\n lw a2, 8(t0)\n lw a3, 12(t0)\n"                                              \
     "lw t0, 24(%[r])\n"                                                                                           \
-    TM_XPULP_DOT_4X4_LOOP                                                                                         \
-    "sw a0, 28(%[r])\n sw a1, 32(%[r])\n sw a2, 36(%[r])\n sw a3, 40(%[r])\n"                                    \
-    "sw a4, 44(%[r])\n sw a5, 48(%[r])\n sw a6, 52(%[r])\n sw a7, 56(%[r])\n"                                    \
-    "sw s1, 60(%[r])\n sw s2, 64(%[r])\n sw s3, 68(%[r])\n sw s4, 72(%[r])\n"                                    \
-    "sw s5, 76(%[r])\n sw s6, 80(%[r])\n sw s7, 84(%[r])\n sw t6, 88(%[r])\n"                                    \
-    /* the column loop's operands: q, blk, table, the 4 output rows, 4 columns (t0 keeps ldy) */                   \
-    "lw a1, 4(%[r])\n addi a2, %[r], 28\n lw a3, 8(%[r])\n lw a4, 12(%[r])\n lw t0, 16(%[r])\n"                 \
-    "add a5, a4, t0\n add a6, a5, t0\n add a7, a6, t0\n li s1, 4\n"
-/* the column loop's body: constants by post-increment from q (a1), the column's 4 sums from blk (a2), table a3,
- * output rows a4..a7 */
-#define TM_XPULP_RUN_COLUMN                                                                                        \
-    ".insn i 0x0b, 2, t1, 4(a1)\n .insn i 0x0b, 2, t2, 4(a1)\n .insn i 0x0b, 2, t3, 4(a1)\n"                        \
-    "lw t4, 0(a2)\n lw t5, 16(a2)\n lw t6, 32(a2)\n lw a0, 48(a2)\n addi a2, a2, 4\n"                               \
-    "mulh t4, t4, t1\n mulh t5, t5, t1\n mulh t6, t6, t1\n mulh a0, a0, t1\n"                                        \
-    "add t4, t4, t2\n add t5, t5, t2\n add t6, t6, t2\n add a0, a0, t2\n"                                            \
-    "sra t4, t4, t3\n sra t5, t5, t3\n sra t6, t6, t3\n sra a0, a0, t3\n"                                            \
-    ".insn r 0x33, 2, 0x0a, t4, t4, x9\n .insn r 0x33, 2, 0x0a, t5, t5, x9\n"                                       \
-    ".insn r 0x33, 2, 0x0a, t6, t6, x9\n .insn r 0x33, 2, 0x0a, a0, a0, x9\n"
+    TM_XPULP_DOT_4X4_LOOP
+/* one column's codes in its 4 accumulators, constants by p.lw post-increment from t0 */
+#define TM_XPULP_RUN_COLUMN(c0, c1, c2, c3)                                                                        \
+    ".insn i 0x0b, 2, t1, 4(t0)\n .insn i 0x0b, 2, t2, 4(t0)\n .insn i 0x0b, 2, t3, 4(t0)\n"                        \
+    "mulh " c0 ", " c0 ", t1\n mulh " c1 ", " c1 ", t1\n mulh " c2 ", " c2 ", t1\n mulh " c3 ", " c3 ", t1\n"        \
+    "add " c0 ", " c0 ", t2\n add " c1 ", " c1 ", t2\n add " c2 ", " c2 ", t2\n add " c3 ", " c3 ", t2\n"            \
+    "sra " c0 ", " c0 ", t3\n sra " c1 ", " c1 ", t3\n sra " c2 ", " c2 ", t3\n sra " c3 ", " c3 ", t3\n"            \
+    ".insn r 0x33, 2, 0x0a, " c0 ", " c0 ", x9\n .insn r 0x33, 2, 0x0a, " c1 ", " c1 ", x9\n"                       \
+    ".insn r 0x33, 2, 0x0a, " c2 ", " c2 ", x9\n .insn r 0x33, 2, 0x0a, " c3 ", " c3 ", x9\n"
+#define TM_XPULP_RUN_COLUMNS                                                                                       \
+    "lw t0, 4(%[r])\n"                                                                                            \
+    TM_XPULP_RUN_COLUMN("a0", "a4", "s1", "s5") TM_XPULP_RUN_COLUMN("a1", "a5", "s2", "s6")                       \
+    TM_XPULP_RUN_COLUMN("a2", "a6", "s3", "s7") TM_XPULP_RUN_COLUMN("a3", "a7", "s4", "t6")
+/* table codes of 4 accumulators, table in t4 */
+#define TM_XPULP_RUN_TABLE4(c0, c1, c2, c3)                                                                        \
+    ".insn r 0x03, 7, 0x20, " c0 ", t4, " c0 "\n .insn r 0x03, 7, 0x20, " c1 ", t4, " c1 "\n"                       \
+    ".insn r 0x03, 7, 0x20, " c2 ", t4, " c2 "\n .insn r 0x03, 7, 0x20, " c3 ", t4, " c3 "\n"
 #define TM_XPULP_RUN_TABLE                                                                                         \
-    ".insn r 0x03, 7, 0x20, t4, a3, t4\n .insn r 0x03, 7, 0x20, t5, a3, t5\n"                                       \
-    ".insn r 0x03, 7, 0x20, t6, a3, t6\n .insn r 0x03, 7, 0x20, a0, a3, a0\n"
-#define TM_XPULP_RUN_STORE                                                                                         \
-    ".insn s 0x2b, 0, t4, 1(a4)\n .insn s 0x2b, 0, t5, 1(a5)\n"                                                   \
-    ".insn s 0x2b, 0, t6, 1(a6)\n .insn s 0x2b, 0, a0, 1(a7)\n"
-/* the next block: y 4 rows on (a7 = row 3 + 4 columns, so + ldy - 4), x 4 rows on (pa ended K bytes on: + 3K),
- * the same w rows (pb ended K bytes on: - K) */
-#define TM_XPULP_RUN_NEXT                                                                                          \
-    "add a7, a7, t0\n addi a7, a7, -4\n sw a7, 12(%[r])\n"                                                        \
+    "lw t4, 8(%[r])\n" TM_XPULP_RUN_TABLE4("a0", "a1", "a2", "a3") TM_XPULP_RUN_TABLE4("a4", "a5", "a6", "a7")      \
+    TM_XPULP_RUN_TABLE4("s1", "s2", "s3", "s4") TM_XPULP_RUN_TABLE4("s5", "s6", "s7", "t6")
+/* one row's 4 codes as one word at t0, then t0 += ldy (t1) */
+#define TM_XPULP_RUN_ROW(c0, c1, c2, c3)                                                                           \
+    ".insn r 0x57, 1, 0x70, " c0 ", " c1 ", " c0 "\n .insn r 0x57, 1, 0x6c, " c0 ", " c3 ", " c2 "\n"               \
+    "sw " c0 ", 0(t0)\n add t0, t0, t1\n"
+/* the 4 rows, y 4 rows on (t0 after the rows), then the next block */
+#define TM_XPULP_RUN_STORE_NEXT                                                                                    \
+    "lw t0, 12(%[r])\n lw t1, 16(%[r])\n"                                                                         \
+    TM_XPULP_RUN_ROW("a0", "a1", "a2", "a3") TM_XPULP_RUN_ROW("a4", "a5", "a6", "a7")                             \
+    TM_XPULP_RUN_ROW("s1", "s2", "s3", "s4") TM_XPULP_RUN_ROW("s5", "s6", "s7", "t6")                             \
+    "sw t0, 12(%[r])\n"                                                                                           \
+    TM_XPULP_RUN_NEXT("20")
+/* a run's next block: x 4 rows on (pa ended K bytes on: + 3K), the same w rows (pb ended K bytes on: - K), the
+ * block count at offset `blocks` of *run down by one, label 1 again while it is not 0 */
+#define TM_XPULP_RUN_NEXT(blocks)                                                                                  \
     "add %[pa], %[pa], %[st]\n add %[pa], %[pa], %[st]\n add %[pa], %[pa], %[st]\n sub %[pb], %[pb], %[st]\n"      \
-    "lw t0, 20(%[r])\n addi t0, t0, -1\n sw t0, 20(%[r])\n bnez t0, 1b\n"
-#define TM_XPULP_RUN_OPERANDS                                                                                      \
+    "lw t0, " blocks "(%[r])\n addi t0, t0, -1\n sw t0, " blocks "(%[r])\n bnez t0, 1b\n"
+#define TM_XPULP_RUN_OPERANDS(x, w, stride, back, run)                                                             \
     : [pa] "+r"(x), [pb] "+r"(w)                                                                                   \
-    : [st] "r"(k), [bk] "r"(back), [r] "r"(run)                                                                    \
+    : [st] "r"(stride), [bk] "r"(back), [r] "r"(run)                                                               \
     : "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s1", "s2", "s3",  \
       "s4", "s5", "s6", "s7", "memory"
 
@@ -253,15 +263,11 @@ static inline void tm_xpulp_linear_run(const uint8_t *x, const int8_t *w, tm_xpu
 {
     long k = 4L * run->words, back = 4 - 3 * k;
     if (run->table)
-        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
-                         ".insn i 0x7b, 4, x0, s1, 64\n" /* lp.setup: 32 body instructions */
-                         TM_XPULP_RUN_COLUMN TM_XPULP_RUN_TABLE TM_XPULP_RUN_STORE TM_XPULP_RUN_NEXT ".option pop\n"
-                         TM_XPULP_RUN_OPERANDS);
+        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT TM_XPULP_RUN_COLUMNS TM_XPULP_RUN_TABLE
+                         TM_XPULP_RUN_STORE_NEXT ".option pop\n" TM_XPULP_RUN_OPERANDS(x, w, k, back, run));
     else
-        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
-                         ".insn i 0x7b, 4, x0, s1, 56\n" /* lp.setup: 28 body instructions */
-                         TM_XPULP_RUN_COLUMN TM_XPULP_RUN_STORE TM_XPULP_RUN_NEXT ".option pop\n"
-                         TM_XPULP_RUN_OPERANDS);
+        __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT TM_XPULP_RUN_COLUMNS
+                         TM_XPULP_RUN_STORE_NEXT ".option pop\n" TM_XPULP_RUN_OPERANDS(x, w, k, back, run));
 }
 
 /* y[i] = the code of acc[i] by ONE column's constants q (tm_xpulp_requant_constant; the same formula as
@@ -315,24 +321,55 @@ static inline int32_t tm_xpulp_numerators(const int16_t *t, uint8_t *e, const ui
     return sum;
 }
 
-/* Deferred attention scores of a 4 keys x 4 rows block: blk[4u + c] (key u, row c, int32) -> row c's 4 int16 scores
- * ((blk M + half) >> S, 32-bit wrapping products: the caller's proof that the true value fits int32) stored as two
- * words at t + c tsb bytes (word aligned). A hardware loop over the 4 rows: 4 loads, mul, add, sra, two pv.pack.h
- * (rd = rs1[15:0] << 16 | rs2[15:0]: .insn r 0x57, 0, 0x68; GVSoC isa_pulpv2.py '1101000 ----- ----- 000 -----
- * 1010111'), two word stores. */
-static inline void tm_xpulp_scores_4x4(const int32_t *blk, int32_t m, int32_t half, int32_t sh, int16_t *t, long tsb)
+/* A run of `blocks` deferred attention score blocks of ONE row quad, 4 keys x 4 rows each, key quad after key quad
+ * (k rows 4 hd bytes further each block, the same q - 128 rows), in one asm statement: per block the register block
+ * of tm_xpulp_dot_4x4_same_stride from init (-128 q_sum of the 4 rows), then in the 16 accumulators the scores
+ * (acc M + half) >> S (32-bit wrapping products: the caller's proof that the true value fits int32), then row c's 4
+ * int16 scores as two words by pv.pack.h (rd = rs1[15:0] << 16 | rs2[15:0]: .insn r 0x57, 0, 0x68; GVSoC
+ * isa_pulpv2.py '1101000 ----- ----- 000 ----- 1010111') at t + c tsb bytes (word aligned), t 8 bytes on per block.
+ * Straight-line after the dot loop (a stack copy of the sums and a loop over the rows cost ~40 instructions more a
+ * block, and the C between blocks ~30 more: gcc reloads its loop state around the 22 clobbered registers). */
+typedef struct {
+    const int32_t *init; /* 0: the row quad's 4 initial sums */
+    int16_t *t;          /* 4: score row 0 at the current key quad (advanced by the asm) */
+    long tsb;            /* 8: bytes from one score row to the next, a multiple of 4 */
+    int32_t m, half, sh; /* 12, 16, 20: the score's fixed-point multiplier, 2^(S-1), S */
+    int words;           /* 24: hd / 4 >= 1 */
+    int blocks;          /* 28: key quads left (counted down by the asm), >= 1 */
+} tm_xpulp_scores_run_t;
+#if defined(__riscv)
+_Static_assert(offsetof(tm_xpulp_scores_run_t, t) == 4 && offsetof(tm_xpulp_scores_run_t, tsb) == 8 &&
+                   offsetof(tm_xpulp_scores_run_t, m) == 12 && offsetof(tm_xpulp_scores_run_t, half) == 16 &&
+                   offsetof(tm_xpulp_scores_run_t, sh) == 20 && offsetof(tm_xpulp_scores_run_t, words) == 24 &&
+                   offsetof(tm_xpulp_scores_run_t, blocks) == 28,
+               "the offsets tm_xpulp_scores_run's asm uses");
+#endif
+#define TM_XPULP_SCORES_3(op, r0, r1, r2, r3, c)                                                                   \
+    op " " r0 ", " r0 ", " c "\n " op " " r1 ", " r1 ", " c "\n " op " " r2 ", " r2 ", " c "\n " op " " r3 ", " r3   \
+       ", " c "\n"
+#define TM_XPULP_SCORES_OP(op, c)                                                                                  \
+    TM_XPULP_SCORES_3(op, "a0", "a1", "a2", "a3", c) TM_XPULP_SCORES_3(op, "a4", "a5", "a6", "a7", c)               \
+    TM_XPULP_SCORES_3(op, "s1", "s2", "s3", "s4", c) TM_XPULP_SCORES_3(op, "s5", "s6", "s7", "t6", c)
+/* row c of the block: keys 0..3 in k0..k3 -> two words at t5, then t5 += tsb (t4) */
+#define TM_XPULP_SCORES_ROW(k0, k1, k2, k3)                                                                        \
+    ".insn r 0x57, 0, 0x68, " k0 ", " k1 ", " k0 "\n .insn r 0x57, 0, 0x68, " k2 ", " k3 ", " k2 "\n"               \
+    "sw " k0 ", 0(t5)\n sw " k2 ", 4(t5)\n add t5, t5, t4\n"
+
+/* k: the first key quad's 4 rows (hd bytes apart), q: the quad's 4 q - 128 rows (hd bytes apart), hd = 4 words. */
+static inline void tm_xpulp_scores_run(const uint8_t *k, const int8_t *q, tm_xpulp_scores_run_t *run)
 {
-    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 44\n" /* lp.setup: 22 body */
-                     "lw t0, 0(%[pb])\n lw t1, 16(%[pb])\n lw t2, 32(%[pb])\n lw t3, 48(%[pb])\n addi %[pb], %[pb], 4\n"
-                     "mul t0, t0, %[m]\n mul t1, t1, %[m]\n mul t2, t2, %[m]\n mul t3, t3, %[m]\n"
-                     "add t0, t0, %[h]\n add t1, t1, %[h]\n add t2, t2, %[h]\n add t3, t3, %[h]\n"
-                     "sra t0, t0, %[sh]\n sra t1, t1, %[sh]\n sra t2, t2, %[sh]\n sra t3, t3, %[sh]\n"
-                     ".insn r 0x57, 0, 0x68, t4, t1, t0\n .insn r 0x57, 0, 0x68, t5, t3, t2\n"
-                     "sw t4, 0(%[pt])\n sw t5, 4(%[pt])\n add %[pt], %[pt], %[ts]\n"
-                     ".option pop\n"
-                     : [pb] "+r"(blk), [pt] "+r"(t)
-                     : [m] "r"(m), [h] "r"(half), [sh] "r"(sh), [ts] "r"(tsb), [n] "r"(4)
-                     : "t0", "t1", "t2", "t3", "t4", "t5", "memory");
+    long hd = 4L * run->words, back = 4 - 3 * hd;
+    __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
+                     "lw t1, 12(%[r])\n lw t2, 16(%[r])\n lw t3, 20(%[r])\n"
+                     TM_XPULP_SCORES_OP("mul", "t1")
+                     "lw t0, 4(%[r])\n lw t4, 8(%[r])\n"
+                     TM_XPULP_SCORES_OP("add", "t2") TM_XPULP_SCORES_OP("sra", "t3")
+                     "mv t5, t0\n"
+                     TM_XPULP_SCORES_ROW("a0", "a4", "s1", "s5") TM_XPULP_SCORES_ROW("a1", "a5", "s2", "s6")
+                     TM_XPULP_SCORES_ROW("a2", "a6", "s3", "s7") TM_XPULP_SCORES_ROW("a3", "a7", "s4", "t6")
+                     "addi t0, t0, 8\n sw t0, 4(%[r])\n"
+                     TM_XPULP_RUN_NEXT("28")
+                     ".option pop\n" TM_XPULP_RUN_OPERANDS(k, q, hd, back, run));
 }
 
 /* pv.max.h a, b: halfword-wise signed max (.insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...

@@ -170,29 +170,25 @@ static void query_prepare_worker(void *arg)
 
 #if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
 /* The full 4 keys x 4 rows blocks of rows [i0, i0 + 4 floor((i1 - i0) / 4)) x keys [kb, kb + 4 floor((ke - kb) / 4))
- * (kb a multiple of 4), when every one is word aligned: per row quad its -128 q_sum starts once, then one register
- * block per key quad (tm_xpulp_dot_4x4_same_stride: keys and q - 128 rows hd apart, so it ends at acc = dot - 128
- * q_sum), converted to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven:
- * the wrapped products give the same bits) and stored as two words a row by tm_xpulp_scores_4x4. Returns the rows
- * done. */
+ * (kb a multiple of 4), when every one is word aligned: per row quad one tm_xpulp_scores_run over its key quads
+ * (keys and q - 128 rows hd apart, the register blocks from -128 q_sum, so each ends at acc = dot - 128 q_sum),
+ * converted to t = (acc M + 2^(S-1)) >> S with 32-bit wrapping products (the true value fits int32, proven: the
+ * wrapped products give the same bits) and stored as two words a row. Returns the rows done. */
 static int scores_full_blocks_xpulp(const tm_attention_args_t *a, int i0, int i1, int kb, int ke, int hd,
                                     int16_t *rows, long ts, int32_t m, int32_t half, int sh)
 {
     const uint8_t *k = a->k + a->head * hd;
     if (a->d != hd || hd % 4 != 0 || !tm_xpulp_aligned(k, hd, a->q_s8, hd) ||
-        (((uintptr_t)rows | (uintptr_t)(2 * ts)) & 3u) != 0u)
+        (((uintptr_t)rows | (uintptr_t)(2 * ts)) & 3u) != 0u || ke - kb < 4)
         return 0;
-    int iend = i0 + (i1 - i0) / 4 * 4, jend = kb + (ke - kb) / 4 * 4;
+    int iend = i0 + (i1 - i0) / 4 * 4;
+    tm_xpulp_scores_run_t run = {.tsb = 2 * ts, .m = m, .half = half, .sh = sh, .words = hd / 4};
     for (int i = i0; i < iend; i += 4) {
-        const int8_t *qs = a->q_s8 + (long)i * hd;
-        int32_t init[4], blk[16]; /* blk[4 u + c]: key u, row c */
+        int32_t init[4];
         for (int c = 0; c < 4; c++)
             init[c] = -TM_ACT_ZERO_POINT * a->q_sum[i + c];
-        int16_t *t = rows + (long)i * ts;
-        for (int j = kb; j < jend; j += 4) {
-            tm_xpulp_dot_4x4_same_stride(k + (long)j * hd, qs, hd, hd / 4, init, blk);
-            tm_xpulp_scores_4x4(blk, m, half, sh, t + j, 2 * ts);
-        }
+        run.init = init, run.t = rows + (long)i * ts + kb, run.blocks = (ke - kb) / 4;
+        tm_xpulp_scores_run(k + (long)kb * hd, a->q_s8 + (long)i * hd, &run);
     }
     return iend - i0;
 }
@@ -213,7 +209,7 @@ static void scores_deferred(const tm_attention_args_t *a, int i0, int i1, int kb
     idone = scores_full_blocks_xpulp(a, i0, i1, kb, ke, hd, rows, ts, m, half, sh);
     jdone = idone ? kb + (ke - kb) / 4 * 4 : kb;
 #endif
-    for (int j = kb; j < ke; j += 4) {
+    for (int j = idone == i1 - i0 ? jdone : kb; j < ke; j += 4) { /* the key quads not done for every row */
         int nk = TM_MIN(4, ke - j);
         const uint8_t *k = a->k + (long)j * a->d + a->head * hd;
         for (int i = j < jdone ? i0 + idone : i0; i < i1; i += 4) {

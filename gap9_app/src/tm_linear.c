@@ -94,14 +94,14 @@ static void linear_block(const tm_linear_args_t *a, int r0, int r1, int m0, int 
  * takes a contiguous range of items (tm_core_range: balanced to one item, whatever the tile's shape, so no core
  * computes a 2- or 3-row remainder 4 times over with a zero stride), so a core's blocks share few column quads and
  * each quad's requantisation constants are prepared once (tm_xpulp_requant_constants). Consecutive full blocks of
- * one quad whose rows are word aligned (x and w rows both K bytes apart, K % 4 == 0) and whose S are all in 33..53
- * (the usual case) are one tm_xpulp_linear_run (register blocks from the bias, codes in the same asm); other blocks
- * take acc_block / requant_row (the same codes). */
+ * one quad whose rows are word aligned (x and w rows both K bytes apart, K % 4 == 0; y rows and quads too) and whose
+ * S are all in 33..53 (the usual case) are one tm_xpulp_linear_run (register blocks from the bias, codes in the same
+ * asm); other blocks take acc_block / requant_row (the same codes). */
 static void linear_items(const tm_linear_args_t *a)
 {
     int k = a->k, ldy = a->m;
     int nrb = (a->r1 - a->r0 + 3) / 4, items = nrb * ((a->m1 - a->m0 + 3) / 4), start, stop;
-    int fast = tm_xpulp_aligned(a->x, k, a->w, k) && k >= 4;
+    int fast = tm_xpulp_aligned(a->x, k, a->w, k) && tm_xpulp_aligned(a->y + a->m0, ldy, a->y, 0) && k >= 4;
     tm_core_range(0, items, &start, &stop);
     int cq = nrb ? start / nrb : 0, rb = nrb ? start % nrb : 0, prepared = -1, quick = 0;
     int32_t q[12];
