@@ -123,7 +123,7 @@ def _run_layernorm(lib, op, x):
     return y
 
 
-@pytest.mark.parametrize("d", [1, 2, 5, 192, 385])
+@pytest.mark.parametrize("d", [1, 2, 5, 192, 385, 1024])  # 1024: D q - s^2 beyond 2^32 (isqrt_u64)
 def test_layernorm_kernel_constant_and_extreme_rows(lib8, d):
     rng = np.random.default_rng(5 + d)
     x = rng.integers(0, 256, (16, d), dtype=np.uint8)

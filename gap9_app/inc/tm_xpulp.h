@@ -295,15 +295,17 @@ static inline void tm_xpulp_requant_pairs(const int32_t *acc, const int32_t q[3]
  * two p.lw rd, rs2(rs1!) (register post-increment, .insn r 0x0b, 7, 0x10), pv.sub.h (.insn r 0x57, 0, 0x04:
  * '000010- ----- ----- 000 ----- 1010111') from rowmax in both halves, pv.minu.h (.insn r 0x57, 0, 0x14: '001010-
  * ... 000 ... 1010111') against dmax in both halves, the 4 indices by andi / srli, 4 p.lbu reg-reg from lut,
- * pv.packlo.b / pv.packhi.b, a word store, and the sum by pv.sdotup.b against 0x01010101 (.insn r 0x57, 1, 0x50:
- * '101000- ... 001 ... 1010111', u8 x u8). */
+ * pv.packlo.b / pv.packhi.b, a word store with register post-increment (p.sw rs2, rs3(rs1!): .insn r 0x2b, 6,
+ * 0x00, rs3, rs1, rs2; GVSoC isa_pulpv2.py SW_RR_POSTINC '0000000 ----- ----- 110 ----- 0101011', rs3 in bits
+ * 7..11), and the sum by pv.sdotup.b against 0x01010101 (.insn r 0x57, 1, 0x50: '101000- ... 001 ... 1010111',
+ * u8 x u8). */
 static inline int32_t tm_xpulp_numerators(const int16_t *t, uint8_t *e, const uint8_t *lut, int quads, int32_t rowmax,
                                           uint32_t dmax, int backwards)
 {
     uint32_t mx = ((uint32_t)rowmax & 0xFFFFu) * 0x10001u, cap = dmax * 0x10001u, ones = 0x01010101u;
     long t_next = backwards ? -12 : 4, e_next = backwards ? -4 : 4, four = 4;
     int32_t sum = 0;
-    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 38\n" /* lp.setup: 19 body */
+    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 36\n" /* lp.setup: 18 body */
                      ".insn r 0x0b, 7, 0x10, t0, %[pt], %[four]\n .insn r 0x0b, 7, 0x10, t1, %[pt], %[tn]\n"
                      ".insn r 0x57, 0, 0x04, t0, %[mx], t0\n .insn r 0x57, 0, 0x04, t1, %[mx], t1\n"
                      ".insn r 0x57, 0, 0x14, t0, t0, %[cap]\n .insn r 0x57, 0, 0x14, t1, t1, %[cap]\n"
@@ -311,7 +313,7 @@ static inline int32_t tm_xpulp_numerators(const int16_t *t, uint8_t *e, const ui
                      ".insn r 0x03, 7, 0x20, t2, %[lut], t2\n .insn r 0x03, 7, 0x20, t0, %[lut], t0\n"
                      ".insn r 0x03, 7, 0x20, t3, %[lut], t3\n .insn r 0x03, 7, 0x20, t1, %[lut], t1\n"
                      ".insn r 0x57, 1, 0x70, t2, t0, t2\n .insn r 0x57, 1, 0x6c, t2, t1, t3\n"
-                     "sw t2, 0(%[pe])\n add %[pe], %[pe], %[en]\n"
+                     ".insn r 0x2b, 6, 0x00, %[en], %[pe], t2\n" /* p.sw t2, en(pe!) */
                      ".insn r 0x57, 1, 0x50, %[sum], t2, %[ones]\n"
                      ".option pop\n"
                      : [pt] "+r"(t), [pe] "+r"(e), [sum] "+r"(sum)
@@ -370,6 +372,25 @@ static inline void tm_xpulp_scores_run(const uint8_t *k, const int8_t *q, tm_xpu
                      "addi t0, t0, 8\n sw t0, 4(%[r])\n"
                      TM_XPULP_RUN_NEXT("28")
                      ".option pop\n" TM_XPULP_RUN_OPERANDS(k, q, hd, back, run));
+}
+
+/* y[i] = x[i] - 128 as int8 over 8*pairs bytes (a u8 code c - 128 has the bits of c ^ 0x80), returns the sum of
+ * the x codes (pv.sdotup.b against 0x01010101). Two words a step, each used two instructions after its load; the
+ * stores by p.sw rs2, 4(rs1!) (.insn s 0x2b, 2: GVSoC isa_pulpv2.py SW_POSTINC '------- ----- ----- 010 -----
+ * 0101011'). x and y word aligned, pairs >= 1. */
+static inline uint32_t tm_xpulp_minus128_pairs(const uint8_t *x, int8_t *y, int pairs)
+{
+    uint32_t sum = 0, w0, w1, ones = 0x01010101u, flip = 0x80808080u;
+    __asm__ volatile(".option push\n .option norvc\n .insn i 0x7b, 4, x0, %[n], 16\n" /* lp.setup: 8 body */
+                     ".insn i 0x0b, 2, %[w0], 4(%[px])\n .insn i 0x0b, 2, %[w1], 4(%[px])\n"
+                     ".insn r 0x57, 1, 0x50, %[sum], %[w0], %[ones]\n .insn r 0x57, 1, 0x50, %[sum], %[w1], %[ones]\n"
+                     "xor %[w0], %[w0], %[flip]\n xor %[w1], %[w1], %[flip]\n"
+                     ".insn s 0x2b, 2, %[w0], 4(%[py])\n .insn s 0x2b, 2, %[w1], 4(%[py])\n"
+                     ".option pop\n"
+                     : [px] "+r"(x), [py] "+r"(y), [sum] "+r"(sum), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [n] "r"(pairs), [ones] "r"(ones), [flip] "r"(flip)
+                     : "memory");
+    return sum;
 }
 
 /* pv.max.h a, b: halfword-wise signed max (.insn r 0x57, 0, 0x18: GVSoC isa_pulpv2.py '001100- ... 000 ...

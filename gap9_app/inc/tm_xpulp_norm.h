@@ -14,18 +14,22 @@
 
 #include <stdint.h>
 
-/* *sum = sum of 4*words codes, *sq = sum of their squares: per word one load and two u8 dot products. */
-static inline void tm_xpulp_moments_words(const uint8_t *x, int words, uint32_t *sum, uint32_t *sq)
+/* *sum = sum of 8*pairs codes, *sq = sum of their squares: two words a step, two u8 dot products per word, each word
+ * used two instructions after its load. x word aligned, pairs >= 1. */
+static inline void tm_xpulp_moments_pairs(const uint8_t *x, int pairs, uint32_t *sum, uint32_t *sq)
 {
-    uint32_t s = 0, q = 0, w, ones = 0x01010101u;
+    uint32_t s = 0, q = 0, w0, w1, ones = 0x01010101u;
     __asm__ volatile(".option push\n .option norvc\n"
-                     ".insn i 0x7b, 4, x0, %[n], 6\n"                /* lp.setup: 3 body instructions */
-                     ".insn i 0x0b, 2, %[w], 4(%[px])\n"             /* p.lw w, 4(px!) */
-                     ".insn r 0x57, 1, 0x50, %[s], %[w], %[ones]\n"  /* pv.sdotup.b s, w, 1111 */
-                     ".insn r 0x57, 1, 0x50, %[q], %[w], %[w]\n"     /* pv.sdotup.b q, w, w */
+                     ".insn i 0x7b, 4, x0, %[n], 12\n"                /* lp.setup: 6 body instructions */
+                     ".insn i 0x0b, 2, %[w0], 4(%[px])\n"             /* p.lw w0, 4(px!) */
+                     ".insn i 0x0b, 2, %[w1], 4(%[px])\n"             /* p.lw w1, 4(px!) */
+                     ".insn r 0x57, 1, 0x50, %[s], %[w0], %[ones]\n"  /* pv.sdotup.b s, w0, 1111 */
+                     ".insn r 0x57, 1, 0x50, %[q], %[w0], %[w0]\n"    /* pv.sdotup.b q, w0, w0 */
+                     ".insn r 0x57, 1, 0x50, %[s], %[w1], %[ones]\n"
+                     ".insn r 0x57, 1, 0x50, %[q], %[w1], %[w1]\n"
                      ".option pop\n"
-                     : [s] "+r"(s), [q] "+r"(q), [px] "+r"(x), [w] "=&r"(w)
-                     : [n] "r"(words), [ones] "r"(ones)
+                     : [s] "+r"(s), [q] "+r"(q), [px] "+r"(x), [w0] "=&r"(w0), [w1] "=&r"(w1)
+                     : [n] "r"(pairs), [ones] "r"(ones)
                      : "memory");
     *sum = s;
     *sq = q;

@@ -159,6 +159,13 @@ static void query_prepare_worker(void *arg)
     for (int i = start; i < stop; i++) {
         const uint8_t *q = a->q + (long)i * a->d + a->head * hd;
         int32_t sum = 0;
+#if defined(TM_PLATFORM_GAP9) || defined(TM_PLATFORM_PULP_OPEN)
+        if (hd % 8 == 0 && tm_xpulp_aligned(q, 0, a->q_s8 + (long)i * hd, 0)) { /* 8 codes a step (tm_xpulp.h) */
+            uint32_t codes = tm_xpulp_minus128_pairs(q, a->q_s8 + (long)i * hd, hd / 8);
+            a->q_sum[i] = (int32_t)codes - TM_ACT_ZERO_POINT * hd;
+            continue;
+        }
+#endif
         for (int c = 0; c < hd; c++) {
             int8_t qs = (int8_t)((int32_t)q[c] - TM_ACT_ZERO_POINT);
             a->q_s8[(long)i * hd + c] = qs;
