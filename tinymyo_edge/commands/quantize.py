@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from ..quant import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES
 from ..quant.calibrate import DEFAULT_METHODS, DEFAULT_PERCENTILE, METHODS, SPEECH_METHOD
+from ..quant.select import SELECT_PERCENTILES
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
 
@@ -20,8 +22,10 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
               help=f"Activation clipping: MSE-optimal search, a percentile of |x|, or max |x| [default, measured "
                    f"(docs/QUANT.md): {DEFAULT_METHODS['classification']} for TinyMyo classification, "
                    f"{DEFAULT_METHODS['regression']} for regression heads, {SPEECH_METHOD} for speech models].")
-@click.option("--percentile", type=float, default=DEFAULT_PERCENTILE, show_default=True,
-              help="Percentile of |x| for --method percentile.")
+@click.option("--percentile", type=float, default=None,
+              help=f"Percentile of |x| for --method percentile [default: of {', '.join(map(str, SELECT_PERCENTILES))} "
+                   f"the one whose logits best match the float model's on calibration windows beyond --max-windows "
+                   f"(docs/QUANT.md); {DEFAULT_PERCENTILE} when there are none, and for speech models].")
 @click.option("--max-windows", type=click.IntRange(min=1), default=16, show_default=True,
               help="Calibrate on at most this many windows, spread over the set.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -51,6 +55,7 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
         if report_dir is not None:
             raise TinyMyoError("--report: the per-layer report covers TinyMyo models only, not speech models yet")
         method = method or SPEECH_METHOD
+        percentile = DEFAULT_PERCENTILE if percentile is None else percentile
         program = quantize_speech(model, checkpoint, windows.x, output, method=method, percentile=percentile,
                                   max_windows=max_windows, force=force, prob_bits=softmax_bits)
     else:
@@ -59,8 +64,14 @@ def quantize_command(model, calib, output, method, percentile, max_windows, repo
                                  prob_bits=softmax_bits, calib_preprocessing=load_preprocessing(calib),
                                  softmax=softmax)
     meta = program.metadata
+    method_text = meta["calibration_method"]
+    if "calibration_percentile" in meta:
+        method_text += f" {meta['calibration_percentile']}"
+    if "calibration_selection" in meta:
+        chosen = json.loads(meta["calibration_selection"])
+        method_text += f", chosen on {chosen['windows']} held-out windows"
     click.echo(f"wrote {output}: {len(program.ops)} integer ops, {program.macs() / 1e9:.3f} GMAC, calibrated "
-               f"({meta['calibration_method']}) on {meta['calibration_windows']} windows of {calib}")
+               f"({method_text}) on {meta['calibration_windows']} windows of {calib}")
 
 
 def _is_speech(path: Path) -> bool:

@@ -11,11 +11,12 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_path, check_writable
 from ..ir.program import Program
 from .builder import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES, build_program
-from .calibrate import DEFAULT_PERCENTILE, METHODS
+from .calibrate import DEFAULT_PERCENTILE, METHODS, default_method
 from .encoding import onnx_to_program, program_to_onnx
 from .ranges import check_ranges, check_sizes
 from .recognize import load_onnx_file, recognize, verify_against_onnx
 from .runtime import run_int8
+from .select import held_out_windows, select_program
 
 DEFAULT_MAX_WINDOWS = 16
 
@@ -51,15 +52,20 @@ def _float_preprocessing(path: Path) -> str | None:
     return next((p.value for p in props if p.key == "tinymyo_edge.preprocessing"), None)
 
 
+def calibration_indices(n: int, max_windows: int | None) -> np.ndarray:
+    """The indices of at most max_windows windows of n spread evenly over the set."""
+    if max_windows is None or n <= max_windows:
+        return np.arange(n)
+    return np.linspace(0, n - 1, max_windows).round().astype(int)
+
+
 def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
     """At most max_windows windows spread evenly over the set: what quantize (and the NNTool backend) calibrate on."""
-    if max_windows is None or len(x) <= max_windows:
-        return x
-    return x[np.linspace(0, len(x) - 1, max_windows).round().astype(int)]
+    return x[calibration_indices(len(x), max_windows)]
 
 
 def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = None, report_dir=None,
-                   force: bool = False, percentile: float = DEFAULT_PERCENTILE, max_windows: int | None = DEFAULT_MAX_WINDOWS,
+                   force: bool = False, percentile: float | None = None, max_windows: int | None = DEFAULT_MAX_WINDOWS,
                    progress: bool = True, prob_bits: int = DEFAULT_PROB_BITS,
                    calib_preprocessing: dict | None = None, softmax: str = DEFAULT_SOFTMAX) -> Program:
     """Float TinyMyo ONNX + calibration windows (N, C, T) -> integer-only int8 ONNX at out_path; returns its Program.
@@ -69,7 +75,9 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = N
     does not run exactly like the golden executor. softmax: "deferred" (DEFAULT_SOFTMAX: integer scores, u8
     numerators relative to the row maximum, one reciprocal per output row; see Attention and builder.py) or
     "normalized", whose probabilities have prob_bits bits (8..16; 12 resolves diffuse attention over hundreds of
-    tokens far better than 8). prob_bits is ignored by the deferred softmax.
+    tokens far better than 8). prob_bits is ignored by the deferred softmax. percentile None (the default) with the
+    percentile method: the candidate of select.SELECT_PERCENTILES whose logits best match the float model's on
+    held-out calibration windows (select.py), or DEFAULT_PERCENTILE when no window is held out.
     """
     float_onnx_path, out_path = Path(float_onnx_path), Path(out_path)
     if method is not None and method not in METHODS:
@@ -80,7 +88,7 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = N
         raise TinyMyoError(f"unknown softmax {softmax!r}; choose one of {', '.join(SOFTMAXES)}")
     if softmax == "deferred":
         prob_bits = 8  # unused by the deferred softmax; the IR default
-    if not 0.0 < percentile <= 100.0:
+    if percentile is not None and not 0.0 < percentile <= 100.0:
         raise TinyMyoError(f"percentile must be in (0, 100] (got {percentile})")
     check_writable(out_path, force)
     if report_dir is not None:
@@ -93,12 +101,22 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = N
     rec = recognize(float_onnx_path, verify=False)
     cfg = rec.config
     check_sizes(cfg.tokens, cfg.dim, cfg.heads, cfg.hidden, cfg.patch_size, cfg.feat_dim, prob_bits, softmax)
-    x = check_calibration(calib_x, cfg.channels, cfg.samples)
-    x = calibration_subset(x, max_windows)
+    every = check_calibration(calib_x, cfg.channels, cfg.samples)
+    used = calibration_indices(len(every), max_windows)
+    x = every[used]
     verify_against_onnx(float_onnx_path, rec.model, rec.input_name,
                         np.concatenate([x[:2], np.random.default_rng(0).standard_normal((1, *x.shape[1:]), np.float32)]))
-    program = build_program(rec.model, x, method=method, percentile=percentile, progress=progress,
-                            prob_bits=prob_bits, softmax=softmax)
+
+    def build(pct: float) -> Program:
+        return build_program(rec.model, x, method=method, percentile=pct, progress=progress, prob_bits=prob_bits,
+                             softmax=softmax)
+
+    held_out = held_out_windows(every, used)
+    if percentile is None and (method or default_method(cfg.head)) == "percentile" and len(held_out):
+        program = select_program(float_onnx_path, held_out, build, lambda p: program_to_onnx(
+            p, rec.input_name, rec.output_name, _output_shape(float_onnx_path)))
+    else:
+        program = build(DEFAULT_PERCENTILE if percentile is None else percentile)
     program.metadata["source_model"] = float_onnx_path.name
     if preprocessing is not None:  # the input pipeline travels on (build --stream, validate --stream read it)
         program.metadata["preprocessing"] = preprocessing

@@ -14,7 +14,9 @@ METHODS = ("mse", "percentile", "minmax")
 # MSE search, bench/bench_calibration.py -> bench/results/calibration.json; the MSE search keeps rare large
 # activations a classifier's decision does not need and pays for them in resolution); regression, the MSE search
 # (the envelope proxy's int8-vs-float R^2 0.988, against 0.977 at the 99.9th percentile: clipping moves continuous
-# outputs, bench/results/accuracy.json). Speech models keep "mse" (not re-measured).
+# outputs, bench/results/accuracy.json). Speech models keep "mse" (not re-measured). Which percentile a classifier
+# gets is chosen per model on held-out calibration windows (quant/select.py: 99.9 or 99.99); DEFAULT_PERCENTILE is
+# the one used when no window is held out.
 DEFAULT_METHODS = {"classification": "percentile", "regression": "mse"}
 SPEECH_METHOD = "mse"
 DEFAULT_PERCENTILE = 99.9
