@@ -13,43 +13,30 @@
 #include "tm_xpulp_norm.h"
 #endif
 
-/* floor(sqrt(v)) for v < 2^32, bit by bit in 32-bit words (a 64-bit loop costs about twice as much on rv32) */
-static uint32_t isqrt_u32(uint32_t v)
-{
-    uint32_t root = 0, bit = (uint32_t)1 << 30;
-    while (bit > v)
-        bit >>= 2;
-    while (bit) {
-        if (v >= root + bit) {
-            v -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
+/* floor(sqrt(v)) bit by bit in `type` words, the top candidate bit 2^top: exact for every value of the type (no
+ * float, no libm) */
+#define TM_DEFINE_ISQRT(name, type, top)                                                                           \
+    static uint32_t name(type v)                                                                                   \
+    {                                                                                                             \
+        type root = 0, bit = (type)1 << (top);                                                                     \
+        while (bit > v)                                                                                           \
+            bit >>= 2;                                                                                            \
+        for (; bit; bit >>= 2) {                                                                                  \
+            if (v >= root + bit) {                                                                                \
+                v -= root + bit;                                                                                  \
+                root = (root >> 1) + bit;                                                                         \
+            } else {                                                                                              \
+                root >>= 1;                                                                                       \
+            }                                                                                                     \
+        }                                                                                                         \
+        return (uint32_t)root;                                                                                    \
     }
-    return root;
-}
+TM_DEFINE_ISQRT(isqrt_u32, uint32_t, 30)
+TM_DEFINE_ISQRT(isqrt_u64_bits, uint64_t, 62)
 
-/* floor(sqrt(v)), bit by bit: exact for every uint64 (no float, no libm). */
-static uint32_t isqrt_u64(uint64_t v)
-{
-    if ((v >> 32) == 0) /* the usual LayerNorm row: D q - s^2 < 2^32 */
-        return isqrt_u32((uint32_t)v);
-    uint64_t root = 0, bit = (uint64_t)1 << 62;
-    while (bit > v)
-        bit >>= 2;
-    while (bit) {
-        if (v >= root + bit) {
-            v -= root + bit;
-            root = (root >> 1) + bit;
-        } else {
-            root >>= 1;
-        }
-        bit >>= 2;
-    }
-    return (uint32_t)root;
-}
+/* floor(sqrt(v)) for every uint64: in 32-bit words for the usual LayerNorm row (D q - s^2 < 2^32), whose 64-bit loop
+ * costs about twice as much on rv32 */
+static uint32_t isqrt_u64(uint64_t v) { return (v >> 32) == 0 ? isqrt_u32((uint32_t)v) : isqrt_u64_bits(v); }
 
 /* sum x and sum x^2 of a row */
 static void row_moments(const uint8_t *x, int d, uint32_t *sum, uint32_t *sq)
