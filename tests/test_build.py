@@ -258,7 +258,7 @@ def test_deferred_values_in_the_score_rows_exact(tmp_path):
 
     cfg = small_config(channels=2, samples=100, patch_size=1, dim=16, heads=2)
     program = make_random_program(cfg, seed=9)
-    board = BOARDS["host"].with_changes(l1_bytes=16384, cores=8)
+    board = BOARDS["host"].with_changes(l1_bytes=12288, cores=8)  # the tiler picks 24 rows x 40-key chunks
     op = next(op for op in program.ops if op.kind == "attention")
     tile = tile_op(op, {n: t.shape for n, t in program.tensors.items()}, board)
     assert "kv_s8" not in [name for name, _, _ in tile.buffers] and tile.dims["kv_chunk"] < 200

@@ -7,6 +7,7 @@ A tiler raises TinyMyoError (naming the layer and L1) when even its smallest til
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -172,6 +173,22 @@ def tile_reshape(op: Op, shapes: dict, board: Board) -> Tile:
     return Tile(op.name, op.kind)
 
 
+def _chunked_attention_score(r: int, kc: int, n: int, cores: int, deferred: bool) -> float:
+    """How well a block of r query rows against chunks of kc keys uses the cluster (larger is better): K and V are
+    read once per block (N / r) in chunks that each cost a transfer and forks (N / kc), so r kc / (r + kc); deferred:
+    times the share of the last chunk's keys that are real (N / (kc ceil(N / kc))), and halved when the block's row
+    quads need more than 4 segments a quad to give every core whole items (attention.c block_segments: tiny key
+    segments and 2-column p.v items). Fitted to dev runs of one 400-token block on pulp-open GVSoC at 64 kB
+    (docs/PULP_OPEN.md: 24 x 100 7.53 M cycles a layer, 16 x 100 7.82, 16 x 128 8.16, 32 x 32 8.29, 28 x 80 9.10,
+    28 x 64 9.96, 12 x 136 11.32): it ranks the best first, not every pair."""
+    if r <= 0:
+        return 0.0
+    if not deferred:  # the normalized softmax (rows split per core): the reuse term alone, as measured before
+        return r * kc / (r + kc)
+    score = r * kc / (r + kc) * n / (kc * -(-n // kc))
+    return score / 2 if cores // math.gcd(-(-r // 4), cores) > 4 else score
+
+
 @tiler("attention")
 def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
     """Per head, blocks of R query rows (q, y: one buffer each, templates/ops/attention.c.j2) against K, then V,
@@ -203,10 +220,15 @@ def tile_attention(op: Op, shapes: dict, board: Board) -> Tile:
             return Tile(op.name, op.kind, {"rows": r, "kv_chunk": n, "resident": 1}, layout_bytes(buffers),
                         buffers=buffers)
     best = None
-    for kc in sorted({min(n, c) for c in (128, 64, 32, 16, 4, 1)}, reverse=True):
-        r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, kc), board.alignment)) <= board.l1_bytes, step)
-        if r and (best is None or r * kc / (r + kc) > best[0]):
-            best = (r * kc / (r + kc), r, kc)
+    chunks = {min(n, c) for c in (128, 64, 32, 16, 4, 1)}
+    if deferred:  # also N split evenly into c chunks (multiples of 4): no short last chunk paying a whole chunk's costs
+        chunks |= {min(n, 4 * -(-n // (4 * c))) for c in range(2, 17)}
+    for kc in sorted(chunks, reverse=True):
+        r = _largest(n, lambda rr: layout_bytes(layout(parts(rr, kc), board.alignment)) <= board.l1_bytes,
+                     4 if deferred else step)
+        score = _chunked_attention_score(r, kc, n, board.cores, deferred)
+        if r and (best is None or score > best[0]):
+            best = (score, r, kc)
     if best is None:
         need = layout_bytes(layout(parts(min(n, step), 1), board.alignment))
         raise _refuse(op, need, board, f"{min(n, step)} query rows x {n} tokens, 1-key chunks")
