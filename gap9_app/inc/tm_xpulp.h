@@ -20,7 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /* ---- SIMD dot products ---------------------------------------------------------------------------------------- */
 static inline int tm_xpulp_aligned(const void *a, long a_stride, const void *b, long b_stride)
 {
@@ -218,11 +217,14 @@ _Static_assert(offsetof(tm_xpulp_quad_run_t, q) == 4 && offsetof(tm_xpulp_quad_r
     "lw t0, 24(%[r])\n"                                                                                           \
     TM_XPULP_DOT_4X4_LOOP
 /* one column's codes in its 4 accumulators, constants by p.lw post-increment from t0 */
+/* op r, r, c for each of 4 registers r (an asm string) */
+#define TM_XPULP_OP4(op, r0, r1, r2, r3, c)                                                                        \
+    op " " r0 ", " r0 ", " c "\n " op " " r1 ", " r1 ", " c "\n " op " " r2 ", " r2 ", " c "\n " op " " r3 ", " r3   \
+       ", " c "\n"
 #define TM_XPULP_RUN_COLUMN(c0, c1, c2, c3)                                                                        \
     ".insn i 0x0b, 2, t1, 4(t0)\n .insn i 0x0b, 2, t2, 4(t0)\n .insn i 0x0b, 2, t3, 4(t0)\n"                        \
-    "mulh " c0 ", " c0 ", t1\n mulh " c1 ", " c1 ", t1\n mulh " c2 ", " c2 ", t1\n mulh " c3 ", " c3 ", t1\n"        \
-    "add " c0 ", " c0 ", t2\n add " c1 ", " c1 ", t2\n add " c2 ", " c2 ", t2\n add " c3 ", " c3 ", t2\n"            \
-    "sra " c0 ", " c0 ", t3\n sra " c1 ", " c1 ", t3\n sra " c2 ", " c2 ", t3\n sra " c3 ", " c3 ", t3\n"            \
+    TM_XPULP_OP4("mulh", c0, c1, c2, c3, "t1") TM_XPULP_OP4("add", c0, c1, c2, c3, "t2")                           \
+    TM_XPULP_OP4("sra", c0, c1, c2, c3, "t3")                                                                      \
     ".insn r 0x33, 2, 0x0a, " c0 ", " c0 ", x9\n .insn r 0x33, 2, 0x0a, " c1 ", " c1 ", x9\n"                       \
     ".insn r 0x33, 2, 0x0a, " c2 ", " c2 ", x9\n .insn r 0x33, 2, 0x0a, " c3 ", " c3 ", x9\n"
 #define TM_XPULP_RUN_COLUMNS                                                                                       \
@@ -346,12 +348,10 @@ _Static_assert(offsetof(tm_xpulp_scores_run_t, t) == 4 && offsetof(tm_xpulp_scor
                    offsetof(tm_xpulp_scores_run_t, blocks) == 28,
                "the offsets tm_xpulp_scores_run's asm uses");
 #endif
-#define TM_XPULP_SCORES_3(op, r0, r1, r2, r3, c)                                                                   \
-    op " " r0 ", " r0 ", " c "\n " op " " r1 ", " r1 ", " c "\n " op " " r2 ", " r2 ", " c "\n " op " " r3 ", " r3   \
-       ", " c "\n"
-#define TM_XPULP_SCORES_OP(op, c)                                                                                  \
-    TM_XPULP_SCORES_3(op, "a0", "a1", "a2", "a3", c) TM_XPULP_SCORES_3(op, "a4", "a5", "a6", "a7", c)               \
-    TM_XPULP_SCORES_3(op, "s1", "s2", "s3", "s4", c) TM_XPULP_SCORES_3(op, "s5", "s6", "s7", "t6", c)
+/* op acc, acc, c for each of the 16 accumulators */
+#define TM_XPULP_OP16(op, c)                                                                                       \
+    TM_XPULP_OP4(op, "a0", "a1", "a2", "a3", c) TM_XPULP_OP4(op, "a4", "a5", "a6", "a7", c)                         \
+    TM_XPULP_OP4(op, "s1", "s2", "s3", "s4", c) TM_XPULP_OP4(op, "s5", "s6", "s7", "t6", c)
 /* row c of the block: keys 0..3 in k0..k3 -> two words at t5, then t5 += tsb (t4) */
 #define TM_XPULP_SCORES_ROW(k0, k1, k2, k3)                                                                        \
     ".insn r 0x57, 0, 0x68, " k0 ", " k1 ", " k0 "\n .insn r 0x57, 0, 0x68, " k2 ", " k3 ", " k2 "\n"               \
@@ -363,9 +363,9 @@ static inline void tm_xpulp_scores_run(const uint8_t *k, const int8_t *q, tm_xpu
     long hd = 4L * run->words, back = 4 - 3 * hd;
     __asm__ volatile(".option push\n .option norvc\n" TM_XPULP_RUN_DOT
                      "lw t1, 12(%[r])\n lw t2, 16(%[r])\n lw t3, 20(%[r])\n"
-                     TM_XPULP_SCORES_OP("mul", "t1")
+                     TM_XPULP_OP16("mul", "t1")
                      "lw t0, 4(%[r])\n lw t4, 8(%[r])\n"
-                     TM_XPULP_SCORES_OP("add", "t2") TM_XPULP_SCORES_OP("sra", "t3")
+                     TM_XPULP_OP16("add", "t2") TM_XPULP_OP16("sra", "t3")
                      "mv t5, t0\n"
                      TM_XPULP_SCORES_ROW("a0", "a4", "s1", "s5") TM_XPULP_SCORES_ROW("a1", "a5", "s2", "s6")
                      TM_XPULP_SCORES_ROW("a2", "a6", "s3", "s7") TM_XPULP_SCORES_ROW("a3", "a7", "s4", "t6")

@@ -11,7 +11,7 @@ from ..errors import TinyMyoError
 from ..fileio import atomic_path, check_writable
 from ..ir.program import Program
 from .builder import DEFAULT_PROB_BITS, DEFAULT_SOFTMAX, SOFTMAXES, build_program
-from .calibrate import DEFAULT_PERCENTILE, METHODS, default_method
+from .calibrate import DEFAULT_PERCENTILE, METHODS, calibration_indices, default_method
 from .encoding import onnx_to_program, program_to_onnx
 from .ranges import check_ranges, check_sizes
 from .recognize import load_onnx_file, recognize, verify_against_onnx
@@ -50,13 +50,6 @@ def _float_preprocessing(path: Path) -> str | None:
     except Exception as exc:
         raise TinyMyoError(f"{path}: not a readable ONNX file ({exc})") from None
     return next((p.value for p in props if p.key == "tinymyo_edge.preprocessing"), None)
-
-
-def calibration_indices(n: int, max_windows: int | None) -> np.ndarray:
-    """The indices of at most max_windows windows of n spread evenly over the set."""
-    if max_windows is None or n <= max_windows:
-        return np.arange(n)
-    return np.linspace(0, n - 1, max_windows).round().astype(int)
 
 
 def calibration_subset(x: np.ndarray, max_windows: int | None) -> np.ndarray:
@@ -111,17 +104,21 @@ def quantize_model(float_onnx_path, calib_x, out_path, *, method: str | None = N
         return build_program(rec.model, x, method=method, percentile=pct, progress=progress, prob_bits=prob_bits,
                              softmax=softmax)
 
+    out_shape = _output_shape(float_onnx_path)
+
+    def encode(p: Program) -> onnx.ModelProto:
+        return program_to_onnx(p, rec.input_name, rec.output_name, out_shape)
+
     held_out = held_out_windows(every, used)
     if percentile is None and (method or default_method(cfg.head)) == "percentile" and len(held_out):
-        program = select_program(float_onnx_path, held_out, build, lambda p: program_to_onnx(
-            p, rec.input_name, rec.output_name, _output_shape(float_onnx_path)))
+        program = select_program(float_onnx_path, held_out, build, encode)
     else:
         program = build(DEFAULT_PERCENTILE if percentile is None else percentile)
     program.metadata["source_model"] = float_onnx_path.name
     if preprocessing is not None:  # the input pipeline travels on (build --stream, validate --stream read it)
         program.metadata["preprocessing"] = preprocessing
     check_ranges(program)
-    model = program_to_onnx(program, rec.input_name, rec.output_name, _output_shape(float_onnx_path))
+    model = encode(program)
     onnx.checker.check_model(model)
     _self_check(model, program, x[0])
     if report_dir is not None:  # before the model: a failing report leaves no model behind either

@@ -22,6 +22,13 @@ SPEECH_METHOD = "mse"
 DEFAULT_PERCENTILE = 99.9
 
 
+def calibration_indices(n: int, max_windows: int | None) -> np.ndarray:
+    """The indices of at most max_windows of n windows, spread evenly over the set (quantize calibrates on these)."""
+    if max_windows is None or n <= max_windows:
+        return np.arange(n)
+    return np.linspace(0, n - 1, max_windows).round().astype(int)
+
+
 def default_method(head: str) -> str:
     """quantize's activation clipping for a TinyMyo head (DEFAULT_METHODS)."""
     return DEFAULT_METHODS.get(head, "mse")

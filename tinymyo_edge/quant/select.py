@@ -17,6 +17,8 @@ import json
 
 import numpy as np
 
+from .calibrate import calibration_indices
+
 SELECT_PERCENTILES = (99.9, 99.99)  # the first wins ties (the measured default, calibrate.DEFAULT_PERCENTILE)
 SELECT_WINDOWS = 64  # held-out windows compared (at most)
 
@@ -24,9 +26,7 @@ SELECT_WINDOWS = 64  # held-out windows compared (at most)
 def held_out_windows(x: np.ndarray, used: np.ndarray, limit: int = SELECT_WINDOWS) -> np.ndarray:
     """Up to `limit` windows of x whose indices are not in `used`, spread evenly over the rest."""
     rest = np.setdiff1d(np.arange(len(x)), used)
-    if len(rest) > limit:
-        rest = rest[np.linspace(0, len(rest) - 1, limit).round().astype(int)]
-    return x[rest]
+    return x[rest[calibration_indices(len(rest), limit)]]
 
 
 def _logits(model, windows: np.ndarray) -> np.ndarray:
